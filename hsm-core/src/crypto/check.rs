@@ -1,0 +1,448 @@
+//! Provider-independent checks: does the algorithm fit the key, and the input the algorithm?
+//!
+//! Run by the core before every provider call, so both providers accept and refuse exactly
+//! the same inputs, with the same typed errors.
+
+use super::alg::{CipherAlgorithm, HashAlg, SignAlgorithm, WrapAlgorithm};
+use super::material::{KeyKind, KeySpec};
+use crate::error::{Error, Result};
+
+/// The largest input any operation accepts (64 MiB).
+pub const MAX_INPUT: usize = 64 << 20;
+
+fn modulus_len(spec: &KeySpec) -> Result<usize> {
+    match spec {
+        KeySpec::Rsa { bits } => Ok((*bits as usize).div_ceil(8)),
+        other => Err(Error::key_type(format!(
+            "an RSA key is needed, not {:?}",
+            other.kind()
+        ))),
+    }
+}
+
+fn need_aes(spec: &KeySpec, key_bits: Option<u32>) -> Result<()> {
+    match spec {
+        KeySpec::Aes { bits } => match key_bits {
+            Some(want) if want != *bits => Err(Error::key_type(format!(
+                "the algorithm needs a {want}-bit AES key, this one has {bits} bits"
+            ))),
+            _ => Ok(()),
+        },
+        other => Err(Error::key_type(format!(
+            "an AES key is needed, not {:?}",
+            other.kind()
+        ))),
+    }
+}
+
+fn max_input(len: usize) -> Result<()> {
+    if len > MAX_INPUT {
+        return Err(Error::input_length(format!(
+            "input exceeds {MAX_INPUT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn digest_len(hash: HashAlg, len: usize) -> Result<()> {
+    if len != hash.output_len() {
+        return Err(Error::input_length(format!(
+            "a {hash} digest is {} bytes, got {len}",
+            hash.output_len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a signature (or MAC) operation: algorithm against key, input length.
+pub fn sign(spec: &KeySpec, alg: &SignAlgorithm, input_len: usize) -> Result<()> {
+    max_input(input_len)?;
+    match alg {
+        SignAlgorithm::RsaPkcs1v15 { hash } => {
+            let k = modulus_len(spec)?;
+            match hash {
+                Some(h) => digest_len(*h, input_len),
+                None if input_len + 11 > k => Err(Error::input_length(format!(
+                    "PKCS#1 v1.5 input of {input_len} bytes does not fit a {k}-byte modulus"
+                ))),
+                None => Ok(()),
+            }
+        }
+        SignAlgorithm::RsaPss {
+            hash,
+            mgf1: _,
+            salt_len,
+        } => {
+            let KeySpec::Rsa { bits } = spec else {
+                return Err(Error::key_type("RSA-PSS needs an RSA key"));
+            };
+            digest_len(*hash, input_len)?;
+            // RFC 8017 9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
+            let em_len = (*bits as usize - 1).div_ceil(8);
+            if em_len < hash.output_len() + salt_len + 2 {
+                return Err(Error::param(format!(
+                    "PSS salt of {salt_len} bytes is too long for a {bits}-bit key"
+                )));
+            }
+            Ok(())
+        }
+        SignAlgorithm::Ecdsa { hash, curve } => {
+            let KeySpec::Ec { curve: key_curve } = spec else {
+                return Err(Error::key_type("ECDSA needs an EC key"));
+            };
+            if let Some(want) = curve
+                && want != key_curve
+            {
+                return Err(Error::key_type(format!(
+                    "the algorithm needs a {want} key, this one is on {key_curve}"
+                )));
+            }
+            match hash {
+                Some(h) => digest_len(*h, input_len),
+                None if input_len == 0 => Err(Error::input_length("ECDSA input is empty")),
+                None => Ok(()),
+            }
+        }
+        SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => need_aes(spec, None),
+    }
+}
+
+/// Checks an encryption: algorithm against key, plaintext length, parameters.
+pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> Result<()> {
+    max_input(plaintext_len)?;
+    match alg {
+        CipherAlgorithm::RsaPkcs1v15 => {
+            let k = modulus_len(spec)?;
+            if plaintext_len + 11 > k {
+                return Err(Error::input_length(format!(
+                    "RSA1_5 takes at most {} bytes with this key",
+                    k - 11
+                )));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::RsaOaep { hash, .. } => {
+            let k = modulus_len(spec)?;
+            let overhead = 2 * hash.output_len() + 2;
+            if plaintext_len + overhead > k {
+                return Err(Error::input_length(format!(
+                    "RSA-OAEP with {hash} takes at most {} bytes with this key",
+                    k.saturating_sub(overhead)
+                )));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::AesGcm {
+            key_bits,
+            iv,
+            tag_len,
+            aad,
+        } => {
+            need_aes(spec, *key_bits)?;
+            gcm_params(iv.as_deref(), *tag_len, aad.len())
+        }
+        CipherAlgorithm::AesCbc {
+            key_bits, padding, ..
+        } => {
+            need_aes(spec, *key_bits)?;
+            if !padding && plaintext_len % 16 != 0 {
+                return Err(Error::input_length(
+                    "AES-CBC without padding takes whole 16-byte blocks",
+                ));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::AesEcb => {
+            need_aes(spec, None)?;
+            if plaintext_len % 16 != 0 {
+                return Err(Error::input_length("AES-ECB takes whole 16-byte blocks"));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::AesCtr { counter_bits, .. } => {
+            need_aes(spec, None)?;
+            ctr_params(*counter_bits)
+        }
+    }
+}
+
+/// Checks a decryption: algorithm against key, ciphertext length, parameters.
+pub fn decrypt(spec: &KeySpec, alg: &CipherAlgorithm, ciphertext_len: usize) -> Result<()> {
+    max_input(ciphertext_len)?;
+    match alg {
+        CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => {
+            let k = modulus_len(spec)?;
+            if ciphertext_len != k {
+                return Err(Error::input_length(format!(
+                    "RSA ciphertext must be {k} bytes, got {ciphertext_len}"
+                )));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::AesGcm {
+            key_bits,
+            iv,
+            tag_len,
+            aad,
+        } => {
+            need_aes(spec, *key_bits)?;
+            if iv.is_none() {
+                return Err(Error::param("AES-GCM decryption needs the IV"));
+            }
+            gcm_params(iv.as_deref(), *tag_len, aad.len())?;
+            if ciphertext_len < *tag_len {
+                return Err(Error::input_length("AES-GCM input is shorter than its tag"));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::AesCbc {
+            key_bits, padding, ..
+        } => {
+            need_aes(spec, *key_bits)?;
+            if ciphertext_len % 16 != 0 || (*padding && ciphertext_len == 0) {
+                return Err(Error::input_length(
+                    "AES-CBC ciphertext must be whole 16-byte blocks",
+                ));
+            }
+            Ok(())
+        }
+        CipherAlgorithm::AesEcb => encrypt(spec, alg, ciphertext_len),
+        CipherAlgorithm::AesCtr { counter_bits, .. } => {
+            need_aes(spec, None)?;
+            ctr_params(*counter_bits)
+        }
+    }
+}
+
+fn gcm_params(iv: Option<&[u8]>, tag_len: usize, aad_len: usize) -> Result<()> {
+    if let Some(iv) = iv
+        && iv.len() != 12
+    {
+        return Err(Error::param(format!(
+            "AES-GCM IVs are 12 bytes, got {}",
+            iv.len()
+        )));
+    }
+    if !(12..=16).contains(&tag_len) {
+        return Err(Error::param(format!(
+            "AES-GCM tags are 12 to 16 bytes, got {tag_len}"
+        )));
+    }
+    max_input(aad_len)
+}
+
+fn ctr_params(counter_bits: u32) -> Result<()> {
+    if !matches!(counter_bits, 32 | 64 | 128) {
+        return Err(Error::param(format!(
+            "AES-CTR counters of {counter_bits} bits are not supported (32, 64 or 128)"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a key wrap: algorithm against wrapping key, length of the key to wrap.
+pub fn wrap(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Result<()> {
+    if let Some(cipher) = alg.as_rsa_cipher() {
+        return encrypt(spec, &cipher, key_len);
+    }
+    max_input(key_len)?;
+    match alg {
+        WrapAlgorithm::AesKw { key_bits } => {
+            need_aes(spec, *key_bits)?;
+            if key_len < 16 || key_len % 8 != 0 {
+                return Err(Error::input_length(
+                    "AES-KW wraps keys of 16 bytes or more, in 8-byte steps",
+                ));
+            }
+            Ok(())
+        }
+        WrapAlgorithm::AesKwp { key_bits } => {
+            need_aes(spec, *key_bits)?;
+            if key_len == 0 {
+                return Err(Error::input_length("AES-KWP cannot wrap an empty key"));
+            }
+            Ok(())
+        }
+        WrapAlgorithm::RsaPkcs1v15 | WrapAlgorithm::RsaOaep { .. } => Ok(()),
+    }
+}
+
+/// Checks a key unwrap: algorithm against unwrapping key, length of the wrapped key.
+pub fn unwrap(spec: &KeySpec, alg: &WrapAlgorithm, wrapped_len: usize) -> Result<()> {
+    if let Some(cipher) = alg.as_rsa_cipher() {
+        return decrypt(spec, &cipher, wrapped_len);
+    }
+    max_input(wrapped_len)?;
+    match alg {
+        WrapAlgorithm::AesKw { key_bits } => {
+            need_aes(spec, *key_bits)?;
+            if wrapped_len < 24 || wrapped_len % 8 != 0 {
+                return Err(Error::input_length(
+                    "AES-KW output is 24 bytes or more, in 8-byte steps",
+                ));
+            }
+            Ok(())
+        }
+        WrapAlgorithm::AesKwp { key_bits } => {
+            need_aes(spec, *key_bits)?;
+            if wrapped_len < 16 || wrapped_len % 8 != 0 {
+                return Err(Error::input_length(
+                    "AES-KWP output is 16 bytes or more, in 8-byte steps",
+                ));
+            }
+            Ok(())
+        }
+        WrapAlgorithm::RsaPkcs1v15 | WrapAlgorithm::RsaOaep { .. } => Ok(()),
+    }
+}
+
+/// Checks that a key of this kind can do ECDH.
+pub fn ecdh(spec: &KeySpec) -> Result<()> {
+    match spec.kind() {
+        KeyKind::Ec => Ok(()),
+        other => Err(Error::key_type(format!(
+            "ECDH needs an EC key, not {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::material::Curve;
+
+    const RSA2048: KeySpec = KeySpec::Rsa { bits: 2048 };
+    const P256: KeySpec = KeySpec::Ec { curve: Curve::P256 };
+    const AES128: KeySpec = KeySpec::Aes { bits: 128 };
+
+    fn code(r: Result<()>) -> &'static str {
+        r.err().map_or("ok", |e| e.code())
+    }
+
+    #[test]
+    fn sign_rules() {
+        let rs256 = SignAlgorithm::RsaPkcs1v15 {
+            hash: Some(HashAlg::Sha256),
+        };
+        assert_eq!(code(sign(&RSA2048, &rs256, 32)), "ok");
+        assert_eq!(code(sign(&RSA2048, &rs256, 31)), "InvalidInputLength");
+        assert_eq!(code(sign(&P256, &rs256, 32)), "KeyTypeMismatch");
+        let raw = SignAlgorithm::RsaPkcs1v15 { hash: None };
+        assert_eq!(code(sign(&RSA2048, &raw, 245)), "ok");
+        assert_eq!(code(sign(&RSA2048, &raw, 246)), "InvalidInputLength");
+        let pss = |salt_len| SignAlgorithm::RsaPss {
+            hash: HashAlg::Sha512,
+            mgf1: HashAlg::Sha512,
+            salt_len,
+        };
+        assert_eq!(code(sign(&RSA2048, &pss(64), 64)), "ok");
+        assert_eq!(code(sign(&RSA2048, &pss(190), 64)), "ok");
+        assert_eq!(
+            code(sign(&RSA2048, &pss(191), 64)),
+            "InvalidAlgorithmParameter"
+        );
+        let es384 = SignAlgorithm::Ecdsa {
+            hash: Some(HashAlg::Sha384),
+            curve: Some(Curve::P384),
+        };
+        assert_eq!(code(sign(&P256, &es384, 48)), "KeyTypeMismatch");
+        let ecdsa_raw = SignAlgorithm::Ecdsa {
+            hash: None,
+            curve: None,
+        };
+        assert_eq!(code(sign(&P256, &ecdsa_raw, 100)), "ok");
+        assert_eq!(code(sign(&P256, &ecdsa_raw, 0)), "InvalidInputLength");
+        let hmac = SignAlgorithm::Hmac {
+            hash: HashAlg::Sha256,
+        };
+        assert_eq!(code(sign(&AES128, &hmac, 0)), "ok");
+        assert_eq!(code(sign(&P256, &hmac, 10)), "KeyTypeMismatch");
+        assert_eq!(
+            code(sign(&AES128, &SignAlgorithm::Cmac, MAX_INPUT + 1)),
+            "InvalidInputLength"
+        );
+    }
+
+    #[test]
+    fn cipher_rules() {
+        let oaep256 = CipherAlgorithm::RsaOaep {
+            hash: HashAlg::Sha256,
+            mgf1: HashAlg::Sha256,
+            label: vec![],
+        };
+        assert_eq!(code(encrypt(&RSA2048, &oaep256, 190)), "ok");
+        assert_eq!(code(encrypt(&RSA2048, &oaep256, 191)), "InvalidInputLength");
+        assert_eq!(code(decrypt(&RSA2048, &oaep256, 256)), "ok");
+        assert_eq!(code(decrypt(&RSA2048, &oaep256, 255)), "InvalidInputLength");
+        assert_eq!(code(encrypt(&AES128, &oaep256, 1)), "KeyTypeMismatch");
+        let gcm = |key_bits, iv: Option<Vec<u8>>, tag_len| CipherAlgorithm::AesGcm {
+            key_bits,
+            iv,
+            aad: vec![],
+            tag_len,
+        };
+        assert_eq!(code(encrypt(&AES128, &gcm(Some(128), None, 16), 0)), "ok");
+        assert_eq!(
+            code(encrypt(&AES128, &gcm(Some(256), None, 16), 0)),
+            "KeyTypeMismatch"
+        );
+        assert_eq!(
+            code(encrypt(&AES128, &gcm(None, Some(vec![0; 8]), 16), 0)),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(encrypt(&AES128, &gcm(None, None, 8), 0)),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(decrypt(&AES128, &gcm(None, None, 16), 20)),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(decrypt(&AES128, &gcm(None, Some(vec![0; 12]), 16), 15)),
+            "InvalidInputLength"
+        );
+        let cbc = |padding| CipherAlgorithm::AesCbc {
+            key_bits: None,
+            iv: [0; 16],
+            padding,
+        };
+        assert_eq!(
+            code(encrypt(&AES128, &cbc(false), 15)),
+            "InvalidInputLength"
+        );
+        assert_eq!(code(encrypt(&AES128, &cbc(true), 15)), "ok");
+        assert_eq!(code(decrypt(&AES128, &cbc(true), 0)), "InvalidInputLength");
+        assert_eq!(code(decrypt(&AES128, &cbc(false), 0)), "ok");
+        let ctr = |counter_bits| CipherAlgorithm::AesCtr {
+            counter_block: [0; 16],
+            counter_bits,
+        };
+        assert_eq!(code(encrypt(&AES128, &ctr(64), 3)), "ok");
+        assert_eq!(
+            code(encrypt(&AES128, &ctr(20), 3)),
+            "InvalidAlgorithmParameter"
+        );
+    }
+
+    #[test]
+    fn wrap_rules() {
+        let kw = WrapAlgorithm::AesKw { key_bits: None };
+        assert_eq!(code(wrap(&AES128, &kw, 16)), "ok");
+        assert_eq!(code(wrap(&AES128, &kw, 8)), "InvalidInputLength");
+        assert_eq!(code(wrap(&AES128, &kw, 20)), "InvalidInputLength");
+        assert_eq!(code(unwrap(&AES128, &kw, 24)), "ok");
+        assert_eq!(code(unwrap(&AES128, &kw, 16)), "InvalidInputLength");
+        let kwp = WrapAlgorithm::AesKwp {
+            key_bits: Some(128),
+        };
+        assert_eq!(code(wrap(&AES128, &kwp, 1)), "ok");
+        assert_eq!(code(wrap(&AES128, &kwp, 0)), "InvalidInputLength");
+        assert_eq!(code(unwrap(&AES128, &kwp, 16)), "ok");
+        assert_eq!(code(unwrap(&AES128, &kwp, 12)), "InvalidInputLength");
+        assert_eq!(code(wrap(&RSA2048, &kw, 16)), "KeyTypeMismatch");
+        assert_eq!(code(wrap(&RSA2048, &WrapAlgorithm::RsaPkcs1v15, 32)), "ok");
+        assert_eq!(code(ecdh(&P256)), "ok");
+        assert_eq!(code(ecdh(&RSA2048)), "KeyTypeMismatch");
+    }
+}

@@ -1,0 +1,266 @@
+//! The one error type of the core.
+//!
+//! Every variant has a stable name ([`Error::code`]) that logs and both front ends use.
+//! The PKCS#11 module maps it to `CK_RV` and the REST server to an Azure error body, each
+//! with one exhaustive `match`. Messages never carry key material, PINs or plaintext.
+
+use std::path::PathBuf;
+
+use crate::key::KeyOperation;
+use crate::time::UnixTime;
+
+/// Result alias used throughout the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No live pool has this name.
+    #[error("pool '{name}' was not found")]
+    PoolNotFound {
+        /// The pool name asked for.
+        name: String,
+    },
+    /// No deleted pool has this name.
+    #[error("deleted pool '{name}' was not found")]
+    DeletedPoolNotFound {
+        /// The pool name asked for.
+        name: String,
+    },
+    /// No live key has this name.
+    #[error("key '{name}' was not found")]
+    KeyNotFound {
+        /// The key name asked for.
+        name: String,
+    },
+    /// The key exists but has no such version.
+    #[error("key '{name}' has no version '{version}'")]
+    KeyVersionNotFound {
+        /// The key name.
+        name: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// No deleted key has this name.
+    #[error("deleted key '{name}' was not found")]
+    DeletedKeyNotFound {
+        /// The key name asked for.
+        name: String,
+    },
+    /// The key version is disabled.
+    #[error("key '{name}' is disabled")]
+    KeyDisabled {
+        /// The key name.
+        name: String,
+    },
+    /// The key version's not-before time lies in the future.
+    #[error("key '{name}' is not valid before {not_before}")]
+    KeyNotYetValid {
+        /// The key name.
+        name: String,
+        /// When it becomes valid.
+        not_before: UnixTime,
+    },
+    /// The key version expired.
+    #[error("key '{name}' expired at {expires}")]
+    KeyExpired {
+        /// The key name.
+        name: String,
+        /// When it expired.
+        expires: UnixTime,
+    },
+    /// The key's allowed operations do not include this one.
+    #[error("operation '{operation}' is not permitted for key '{name}'")]
+    OperationNotPermitted {
+        /// The key name.
+        name: String,
+        /// The refused operation.
+        operation: KeyOperation,
+    },
+    /// The key version is not exportable.
+    #[error("key '{name}' is not exportable")]
+    NotExportable {
+        /// The key name.
+        name: String,
+    },
+    /// The name is taken (by a live or a deleted object), or the state forbids the change.
+    #[error("conflict: {message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+    },
+    /// Purge protection forbids purging before the retention period has elapsed.
+    #[error("purge protection is on: '{name}' cannot be purged before {scheduled_purge}")]
+    PurgeProtected {
+        /// The key or pool name.
+        name: String,
+        /// When the object will be purged automatically.
+        scheduled_purge: UnixTime,
+    },
+    /// A malformed name, attribute, setting or argument.
+    #[error("bad parameter: {message}")]
+    BadParameter {
+        /// What is wrong.
+        message: String,
+    },
+    /// The algorithm or mechanism is not supported by mhsm.
+    #[error("unsupported algorithm: {algorithm}")]
+    UnsupportedAlgorithm {
+        /// The algorithm's name.
+        algorithm: String,
+    },
+    /// The algorithm's parameters are invalid (IV length, salt length, tag length, label, ...).
+    #[error("invalid algorithm parameter: {message}")]
+    InvalidAlgorithmParameter {
+        /// What is wrong.
+        message: String,
+    },
+    /// The algorithm does not fit the key's type, size or curve.
+    #[error("key type mismatch: {message}")]
+    KeyTypeMismatch {
+        /// What does not fit.
+        message: String,
+    },
+    /// The input has a length the algorithm cannot take.
+    #[error("invalid input length: {message}")]
+    InvalidInputLength {
+        /// What length was expected.
+        message: String,
+    },
+    /// Decryption or unwrapping failed (bad tag, bad padding). Deliberately without detail.
+    #[error("decryption failed")]
+    DecryptionFailed,
+    /// Imported key material is malformed or inconsistent.
+    #[error("invalid key material: {message}")]
+    InvalidKeyMaterial {
+        /// What is wrong (never the material itself).
+        message: String,
+    },
+    /// A backup blob is malformed, tampered with or of an unknown format.
+    #[error("invalid backup: {message}")]
+    BackupInvalid {
+        /// What is wrong.
+        message: String,
+    },
+    /// A backup was made in another security domain (another root key).
+    #[error("the backup belongs to another security domain")]
+    SecurityDomainMismatch,
+    /// The data directory is held by another process.
+    #[error("the data directory {path} is in use by another process")]
+    StoreLocked {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The root key does not open this data directory.
+    #[error("the root key does not match the data directory {path}")]
+    RootKeyMismatch {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The root key could not be read or created.
+    #[error("root key: {message}")]
+    RootKey {
+        /// What went wrong.
+        message: String,
+    },
+    /// A stored record failed authentication or could not be decoded.
+    #[error("stored record '{record}' is corrupted")]
+    Corrupted {
+        /// The record's path in the store.
+        record: String,
+    },
+    /// The storage engine failed (I/O error, full disk, ...).
+    #[error("storage error: {message}")]
+    Storage {
+        /// What went wrong.
+        message: String,
+    },
+    /// The system random generator failed.
+    #[error("random number generator failure")]
+    RandomFailure,
+    /// An internal invariant did not hold (a bug).
+    #[error("internal error: {message}")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The stable name of the variant, as documented in the README.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::PoolNotFound { .. } => "PoolNotFound",
+            Error::DeletedPoolNotFound { .. } => "DeletedPoolNotFound",
+            Error::KeyNotFound { .. } => "KeyNotFound",
+            Error::KeyVersionNotFound { .. } => "KeyVersionNotFound",
+            Error::DeletedKeyNotFound { .. } => "DeletedKeyNotFound",
+            Error::KeyDisabled { .. } => "KeyDisabled",
+            Error::KeyNotYetValid { .. } => "KeyNotYetValid",
+            Error::KeyExpired { .. } => "KeyExpired",
+            Error::OperationNotPermitted { .. } => "OperationNotPermitted",
+            Error::NotExportable { .. } => "NotExportable",
+            Error::Conflict { .. } => "Conflict",
+            Error::PurgeProtected { .. } => "PurgeProtected",
+            Error::BadParameter { .. } => "BadParameter",
+            Error::UnsupportedAlgorithm { .. } => "UnsupportedAlgorithm",
+            Error::InvalidAlgorithmParameter { .. } => "InvalidAlgorithmParameter",
+            Error::KeyTypeMismatch { .. } => "KeyTypeMismatch",
+            Error::InvalidInputLength { .. } => "InvalidInputLength",
+            Error::DecryptionFailed => "DecryptionFailed",
+            Error::InvalidKeyMaterial { .. } => "InvalidKeyMaterial",
+            Error::BackupInvalid { .. } => "BackupInvalid",
+            Error::SecurityDomainMismatch => "SecurityDomainMismatch",
+            Error::StoreLocked { .. } => "StoreLocked",
+            Error::RootKeyMismatch { .. } => "RootKeyMismatch",
+            Error::RootKey { .. } => "RootKey",
+            Error::Corrupted { .. } => "Corrupted",
+            Error::Storage { .. } => "Storage",
+            Error::RandomFailure => "RandomFailure",
+            Error::Internal { .. } => "Internal",
+        }
+    }
+
+    pub(crate) fn bad_parameter(message: impl Into<String>) -> Self {
+        Error::BadParameter {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn key_type(message: impl Into<String>) -> Self {
+        Error::KeyTypeMismatch {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn input_length(message: impl Into<String>) -> Self {
+        Error::InvalidInputLength {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn param(message: impl Into<String>) -> Self {
+        Error::InvalidAlgorithmParameter {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(algorithm: impl Into<String>) -> Self {
+        Error::UnsupportedAlgorithm {
+            algorithm: algorithm.into(),
+        }
+    }
+
+    pub(crate) fn material(message: impl Into<String>) -> Self {
+        Error::InvalidKeyMaterial {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+}

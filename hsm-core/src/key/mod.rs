@@ -1,0 +1,5 @@
+//! Keys: operations, versions, attributes and the policy they obey.
+
+pub mod ops;
+
+pub use ops::{KeyOperation, KeyOps};
