@@ -1,0 +1,490 @@
+//! Backups: one key (all its versions) as an opaque blob, or a whole pool to a directory.
+//!
+//! A blob is `magic (8) || security domain id (16) || sealed body`, sealed under a key derived
+//! from the root key, with magic and domain id as associated data. It restores only in the
+//! same security domain (an HSM holding the same root key), into any pool there: material is
+//! re-sealed under the target pool's master key. Inside, secrets live only in zeroizing
+//! buffers allocated once at their final size.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{CryptoProvider, KeyMaterial, KeySpec, PublicKey};
+use crate::error::{Error, Result};
+use crate::hsm::Hsm;
+use crate::key::{KeyInfo, VersionAttributes};
+use crate::names::{
+    Tags, new_id, validate_key_name, validate_pool_name, validate_tags, validate_version,
+};
+use crate::pool::{
+    KeyChange, KeyEntry, Mutation, Pool, PoolInfo, PoolSettings, PoolState, VersionEntry, key_info,
+};
+use crate::record::{KeyRecord, PoolRecord, VersionRecord, master_aad, pool_path};
+use crate::root::SecurityDomain;
+use crate::seal::SealKey;
+use crate::secret::SecretBytes;
+use crate::store::Batch;
+use crate::time::UnixTime;
+
+const KEY_MAGIC: &[u8; 8] = b"MHSMKEY1";
+const POOL_MAGIC: &[u8; 8] = b"MHSMPOL1";
+/// File names inside a pool backup directory.
+pub const MANIFEST_FILE: &str = "mhsm-backup.json";
+/// The sealed body of a pool backup.
+pub const POOL_BLOB_FILE: &str = "pool.bak";
+const MANIFEST_FORMAT: &str = "mhsm-pool-backup/1";
+
+/// The public description of a pool backup, written beside it as `mhsm-backup.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolBackupManifest {
+    /// Format name and version.
+    pub format: String,
+    /// The pool backed up.
+    pub pool: String,
+    /// When.
+    pub created: UnixTime,
+    /// The security domain it restores into.
+    pub security_domain: String,
+    /// How many keys (live and deleted) it holds.
+    pub keys: usize,
+}
+
+/// The non-secret part of one version in a backup.
+#[derive(Serialize, Deserialize)]
+struct VersionMeta {
+    id: String,
+    spec: KeySpec,
+    public_key: Option<PublicKey>,
+    attributes: VersionAttributes,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyHeader {
+    record: KeyRecord,
+    versions: Vec<VersionMeta>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PoolHeader {
+    name: String,
+    created: UnixTime,
+    settings: PoolSettings,
+    tags: Tags,
+    keys: usize,
+}
+
+/// Concatenates length-prefixed parts into one zeroizing buffer of exact size.
+fn frame(parts: &[&[u8]]) -> Result<SecretBytes> {
+    let total = parts.iter().map(|p| 4 + p.len()).sum();
+    let mut out = Vec::with_capacity(total);
+    for p in parts {
+        let len =
+            u32::try_from(p.len()).map_err(|_| Error::bad_parameter("backup part too large"))?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    Ok(SecretBytes::new(out))
+}
+
+/// Splits what [`frame`] joined.
+fn unframe(mut bytes: &[u8]) -> Result<Vec<&[u8]>> {
+    let bad = || Error::BackupInvalid {
+        message: "malformed backup body".into(),
+    };
+    let mut parts = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| bad())?;
+        if rest.len() < len {
+            return Err(bad());
+        }
+        let (part, rest) = rest.split_at(len);
+        parts.push(part);
+        bytes = rest;
+    }
+    Ok(parts)
+}
+
+fn domain_bytes(domain: &SecurityDomain) -> Result<[u8; 16]> {
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(&domain.id, &mut out).map_err(|_| Error::internal("domain id"))?;
+    Ok(out)
+}
+
+fn seal_blob(domain: &SecurityDomain, magic: &[u8; 8], body: &SecretBytes) -> Result<Vec<u8>> {
+    let mut header = magic.to_vec();
+    header.extend_from_slice(&domain_bytes(domain)?);
+    let sealed = domain.backup.seal(&header, body.expose_secret())?;
+    header.extend_from_slice(&sealed);
+    Ok(header)
+}
+
+fn open_blob(domain: &SecurityDomain, magic: &[u8; 8], blob: &[u8]) -> Result<SecretBytes> {
+    if blob.len() < 24 || &blob[..8] != magic {
+        return Err(Error::BackupInvalid {
+            message: "not an mhsm backup of this kind".into(),
+        });
+    }
+    if blob[8..24] != domain_bytes(domain)? {
+        return Err(Error::SecurityDomainMismatch);
+    }
+    domain
+        .backup
+        .open(&blob[..24], &blob[24..])
+        .ok_or_else(|| Error::BackupInvalid {
+            message: "the backup failed authentication".into(),
+        })
+}
+
+fn key_header(entry: &KeyEntry) -> KeyHeader {
+    KeyHeader {
+        record: entry.record.clone(),
+        versions: entry
+            .record
+            .versions
+            .iter()
+            .filter_map(|v| entry.versions.get(v))
+            .map(|v| VersionMeta {
+                id: v.record.id.clone(),
+                spec: v.record.spec,
+                public_key: v.record.public_key.clone(),
+                attributes: v.record.attributes.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The framed plaintext of one key: header, then each version's material.
+fn key_section(state: &PoolState, entry: &KeyEntry) -> Result<SecretBytes> {
+    let header =
+        serde_json::to_vec(&key_header(entry)).map_err(|e| Error::internal(e.to_string()))?;
+    let mut materials = Vec::with_capacity(entry.record.versions.len());
+    for v in &entry.record.versions {
+        let version = entry
+            .versions
+            .get(v)
+            .ok_or_else(|| Error::internal("missing version"))?;
+        materials.push(
+            state
+                .open_material(&entry.record.name, &version.record)?
+                .encode(),
+        );
+    }
+    let mut parts: Vec<&[u8]> = vec![&header];
+    parts.extend(materials.iter().map(SecretBytes::expose_secret));
+    frame(&parts)
+}
+
+/// A key read back from a backup, checked, ready to be sealed into a pool.
+struct RestoredKey {
+    record: KeyRecord,
+    versions: Vec<(VersionMeta, KeyMaterial)>,
+}
+
+fn parse_key_section(provider: &dyn CryptoProvider, section: &[u8]) -> Result<RestoredKey> {
+    let invalid = |m: &str| Error::BackupInvalid { message: m.into() };
+    let parts = unframe(section)?;
+    let (header, materials) = parts
+        .split_first()
+        .ok_or_else(|| invalid("empty key section"))?;
+    let header: KeyHeader =
+        serde_json::from_slice(header).map_err(|_| invalid("malformed key header"))?;
+    validate_key_name(&header.record.name)?;
+    validate_tags(&header.record.tags)?;
+    let ids: Vec<&str> = header.versions.iter().map(|v| v.id.as_str()).collect();
+    let listed: Vec<&str> = header.record.versions.iter().map(String::as_str).collect();
+    if ids != listed || ids.is_empty() || materials.len() != ids.len() {
+        return Err(invalid("key versions do not match"));
+    }
+    let mut versions = Vec::with_capacity(ids.len());
+    for (meta, bytes) in header.versions.into_iter().zip(materials) {
+        if !validate_version(&meta.id) {
+            return Err(invalid("malformed version id"));
+        }
+        let material = KeyMaterial::decode(bytes)?;
+        if material.spec() != meta.spec {
+            return Err(invalid("key material does not match its version"));
+        }
+        let loaded = provider.load(&material)?;
+        if loaded.public_key() != meta.public_key {
+            return Err(invalid("public key does not match the material"));
+        }
+        versions.push((meta, material));
+    }
+    Ok(RestoredKey {
+        record: header.record,
+        versions,
+    })
+}
+
+/// Seals a restored key into `state`'s records, adding the writes to `batch`.
+fn seal_restored(state: &PoolState, key: RestoredKey, batch: &mut Batch) -> Result<KeyEntry> {
+    let name = key.record.name.clone();
+    let mut entry = KeyEntry {
+        record: key.record,
+        versions: HashMap::new(),
+    };
+    let mut records = Vec::with_capacity(key.versions.len());
+    for (meta, material) in key.versions {
+        records.push(VersionRecord {
+            sealed_material: state.seal_material(&name, &meta.id, &material)?,
+            id: meta.id,
+            spec: meta.spec,
+            public_key: meta.public_key,
+            attributes: meta.attributes,
+        });
+    }
+    state.write_key(batch, &entry, &records.iter().collect::<Vec<_>>())?;
+    for r in records {
+        entry.versions.insert(r.id.clone(), VersionEntry::new(r));
+    }
+    Ok(entry)
+}
+
+impl Pool {
+    /// Backs up a live key with all its versions into an opaque, sealed blob.
+    pub fn backup_key(&self, name: &str) -> Result<Vec<u8>> {
+        self.maintain()?;
+        let entry = {
+            let data = self.state.data.read();
+            if data.record.deleted.is_some() {
+                return Err(Error::PoolNotFound {
+                    name: self.state.name.clone(),
+                });
+            }
+            match data.keys.get(name) {
+                Some(k) if k.record.deleted.is_none() => k.clone(),
+                _ => return Err(Error::KeyNotFound { name: name.into() }),
+            }
+        };
+        let section = key_section(&self.state, &entry)?;
+        seal_blob(&self.hsm.domain, KEY_MAGIC, &section)
+    }
+
+    /// Restores a key backup into this pool under its original name. Refused when the name
+    /// exists, live or deleted; refused when the blob comes from another security domain.
+    pub fn restore_key(&self, blob: &[u8]) -> Result<KeyInfo> {
+        self.maintain()?;
+        let body = open_blob(&self.hsm.domain, KEY_MAGIC, blob)?;
+        let mut key = parse_key_section(self.hsm.provider.as_ref(), body.expose_secret())?;
+        drop(body);
+        key.record.deleted = None;
+        let name = key.record.name.clone();
+        let info = self.mutate(|data, now| {
+            if data.keys.contains_key(&name) {
+                return Err(Error::Conflict {
+                    message: format!("key '{name}' already exists (live or deleted)"),
+                });
+            }
+            key.record.updated = now;
+            let mut batch = Batch::new();
+            let entry = seal_restored(&self.state, key, &mut batch)?;
+            let latest = entry
+                .record
+                .versions
+                .last()
+                .and_then(|v| entry.versions.get(v))
+                .ok_or_else(|| Error::internal("restored key without versions"))?;
+            let info = key_info(&data.record.settings, &entry, latest);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Put(Arc::new(entry))],
+                result: info,
+            })
+        })?;
+        tracing::info!(pool = %self.state.name, key = %name, "key restored from backup");
+        Ok(info)
+    }
+}
+
+fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let err = |e: std::io::Error| Error::Storage {
+        message: format!("cannot write {}: {e}", path.display()),
+    };
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)?;
+    Ok(())
+}
+
+impl Hsm {
+    /// Backs up a live pool (settings, tags, every key live or deleted, every version) into
+    /// `dir`: a sealed `pool.bak` and a public `mhsm-backup.json` manifest. Refuses a
+    /// directory that already holds a backup.
+    pub fn backup_pool(&self, name: &str, dir: &Path) -> Result<PoolBackupManifest> {
+        let pool = self.pool(name)?;
+        let manifest_path = dir.join(MANIFEST_FILE);
+        if manifest_path.exists() {
+            return Err(Error::Conflict {
+                message: format!("{} already holds a backup", dir.display()),
+            });
+        }
+        fs::create_dir_all(dir).map_err(|e| Error::Storage {
+            message: format!("cannot create {}: {e}", dir.display()),
+        })?;
+        // A consistent snapshot: no writer may change the pool while it is read.
+        let (header, sections) = {
+            let _writer = pool.state.write.lock();
+            let data = pool.state.data.read();
+            let header = PoolHeader {
+                name: name.to_string(),
+                created: self.now(),
+                settings: data.record.settings.clone(),
+                tags: data.record.tags.clone(),
+                keys: data.keys.len(),
+            };
+            let sections = data
+                .keys
+                .values()
+                .map(|entry| key_section(&pool.state, entry))
+                .collect::<Result<Vec<_>>>()?;
+            (header, sections)
+        };
+        let header_json =
+            serde_json::to_vec(&header).map_err(|e| Error::internal(e.to_string()))?;
+        let mut parts: Vec<&[u8]> = vec![&header_json];
+        parts.extend(sections.iter().map(SecretBytes::expose_secret));
+        let body = frame(&parts)?;
+        drop(sections);
+        let blob = seal_blob(&self.inner().domain, POOL_MAGIC, &body)?;
+        drop(body);
+        write_file_atomically(&dir.join(POOL_BLOB_FILE), &blob)?;
+        let manifest = PoolBackupManifest {
+            format: MANIFEST_FORMAT.into(),
+            pool: name.to_string(),
+            created: header.created,
+            security_domain: self.security_domain().to_string(),
+            keys: header.keys,
+        };
+        let json =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| Error::internal(e.to_string()))?;
+        write_file_atomically(&manifest_path, &json)?;
+        tracing::info!(pool = name, dir = %dir.display(), keys = header.keys, "pool backed up");
+        Ok(manifest)
+    }
+
+    /// Restores a pool backup from `dir` into the pool `name`: created with the backup's
+    /// settings and tags when it does not exist; an existing live pool must hold no keys
+    /// (live or deleted), and keeps its own settings. Refused across security domains.
+    pub fn restore_pool(&self, dir: &Path, name: &str) -> Result<PoolInfo> {
+        validate_pool_name(name)?;
+        let read = |file: &str| {
+            fs::read(dir.join(file)).map_err(|e| Error::BackupInvalid {
+                message: format!("cannot read {}: {e}", dir.join(file).display()),
+            })
+        };
+        let manifest: PoolBackupManifest =
+            serde_json::from_slice(&read(MANIFEST_FILE)?).map_err(|_| Error::BackupInvalid {
+                message: "malformed manifest".into(),
+            })?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(Error::BackupInvalid {
+                message: format!("unknown backup format '{}'", manifest.format),
+            });
+        }
+        let body = open_blob(&self.inner().domain, POOL_MAGIC, &read(POOL_BLOB_FILE)?)?;
+        let parts = unframe(body.expose_secret())?;
+        let (header, sections) = parts.split_first().ok_or_else(|| Error::BackupInvalid {
+            message: "empty pool backup".into(),
+        })?;
+        let header: PoolHeader =
+            serde_json::from_slice(header).map_err(|_| Error::BackupInvalid {
+                message: "malformed pool header".into(),
+            })?;
+        if header.keys != sections.len() {
+            return Err(Error::BackupInvalid {
+                message: "key count does not match".into(),
+            });
+        }
+        header.settings.validate()?;
+        validate_tags(&header.tags)?;
+        let keys = sections
+            .iter()
+            .map(|s| parse_key_section(self.provider().as_ref(), s))
+            .collect::<Result<Vec<_>>>()?;
+        drop(body);
+
+        self.maintain()?;
+        let _pools = self.pools_write();
+        let now = self.now();
+        let existing = self.pool_state(name);
+        let (state, new_record) = match existing {
+            Some(state) => {
+                let data = state.data.read();
+                if data.record.deleted.is_some() {
+                    return Err(Error::Conflict {
+                        message: format!("pool '{name}' is deleted but recoverable"),
+                    });
+                }
+                if !data.keys.is_empty() {
+                    return Err(Error::Conflict {
+                        message: format!(
+                            "pool '{name}' is not empty: restore into a new or empty pool"
+                        ),
+                    });
+                }
+                drop(data);
+                (state, None)
+            }
+            None => {
+                let uid = new_id()?;
+                let mut master = SecretBytes::zeroed(32);
+                self.provider().fill_random(master.expose_secret_mut())?;
+                let record = PoolRecord {
+                    name: name.to_string(),
+                    uid: uid.clone(),
+                    created: now,
+                    updated: now,
+                    settings: header.settings.clone(),
+                    tags: header.tags.clone(),
+                    wrapped_master: self
+                        .inner()
+                        .domain
+                        .master_wrap
+                        .seal(&master_aad(name, &uid), master.expose_secret())?,
+                    deleted: None,
+                };
+                let state = Arc::new(PoolState::new(
+                    record.clone(),
+                    SealKey::new(&master)?,
+                    BTreeMap::new(),
+                ));
+                (state, Some(record))
+            }
+        };
+        let _writer = state.write.lock();
+        let mut batch = Batch::new();
+        if let Some(record) = &new_record {
+            batch.put(pool_path(name), self.inner().seal_pool_record(record)?);
+        }
+        let mut entries = BTreeMap::new();
+        for key in keys {
+            let entry = seal_restored(&state, key, &mut batch)?;
+            let name = entry.record.name.clone();
+            if entries.insert(name.clone(), Arc::new(entry)).is_some() {
+                return Err(Error::BackupInvalid {
+                    message: format!("key '{name}' appears twice"),
+                });
+            }
+        }
+        self.inner().store.commit(batch)?;
+        {
+            let mut data = state.data.write();
+            data.keys = entries;
+        }
+        state.refresh_next_purge();
+        let info = self.inner().pool_info(&state.data.read().record);
+        if new_record.is_some() {
+            self.install_pool(state.clone());
+        }
+        tracing::info!(pool = name, dir = %dir.display(), keys = header.keys, "pool restored");
+        Ok(info)
+    }
+}

@@ -1,0 +1,904 @@
+//! A managed HSM pool: one isolated key space with its own master key, and the key API.
+//!
+//! [`Pool`] is a cheap handle (from [`crate::Hsm::pool`]). Reads take a shared lock for a
+//! moment; writes are serialised per pool, made durable in the store, and only then applied
+//! to memory, so what a caller sees acknowledged is on disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::cache_id;
+use crate::crypto::{
+    CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, LoadedKey, SignAlgorithm, WrapAlgorithm,
+    check,
+};
+use crate::error::{Error, Result};
+use crate::hsm::HsmInner;
+use crate::key::version::validate_window;
+use crate::key::{
+    Deletion, KeyInfo, KeyOperation, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel,
+    VersionAttributes,
+};
+use crate::names::{Page, PageRequest, Tags, new_id, paginate, validate_key_name, validate_tags};
+use crate::record::{
+    KeyRecord, PoolRecord, VersionRecord, key_path, material_aad, record_aad, version_path,
+};
+use crate::seal::SealKey;
+use crate::secret::SecretBytes;
+use crate::store::Batch;
+use crate::time::UnixTime;
+
+/// Soft-delete and purge settings of a pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSettings {
+    /// Days a deleted key (or the deleted pool) stays recoverable: 7 to 90.
+    pub soft_delete_retention_days: u32,
+    /// Once on, deleted objects cannot be purged before their retention ends; never turns off.
+    pub purge_protection: bool,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            soft_delete_retention_days: 90,
+            purge_protection: false,
+        }
+    }
+}
+
+impl PoolSettings {
+    /// Checks the retention range.
+    pub fn validate(&self) -> Result<()> {
+        if !(7..=90).contains(&self.soft_delete_retention_days) {
+            return Err(Error::bad_parameter(format!(
+                "soft-delete retention must be 7 to 90 days, got {}",
+                self.soft_delete_retention_days
+            )));
+        }
+        Ok(())
+    }
+
+    /// The recovery level these settings give.
+    pub fn recovery_level(&self) -> RecoveryLevel {
+        RecoveryLevel::of(self.soft_delete_retention_days, self.purge_protection)
+    }
+}
+
+/// What the core shows of a pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolInfo {
+    /// Pool name.
+    pub name: String,
+    /// Settings.
+    pub settings: PoolSettings,
+    /// Tags.
+    pub tags: Tags,
+    /// Creation time.
+    pub created: UnixTime,
+    /// Last change of settings or tags.
+    pub updated: UnixTime,
+    /// Set when the pool is deleted.
+    pub deletion: Option<Deletion>,
+    /// The security domain the pool belongs to.
+    pub security_domain: String,
+}
+
+/// Changes to a pool; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolUpdate {
+    /// New retention (7 to 90 days; applies to objects deleted from now on).
+    pub soft_delete_retention_days: Option<u32>,
+    /// Turn purge protection on (turning it off is refused).
+    pub purge_protection: Option<bool>,
+    /// Replace the tags.
+    pub tags: Option<Tags>,
+}
+
+pub(crate) struct VersionEntry {
+    pub record: VersionRecord,
+    pub cache_id: Option<u128>,
+}
+
+impl VersionEntry {
+    pub(crate) fn new(record: VersionRecord) -> Arc<VersionEntry> {
+        let cache_id = cache_id(&record.id);
+        Arc::new(VersionEntry { record, cache_id })
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct KeyEntry {
+    pub record: KeyRecord,
+    pub versions: HashMap<String, Arc<VersionEntry>>,
+}
+
+impl KeyEntry {
+    fn latest(&self) -> Result<&Arc<VersionEntry>> {
+        self.record
+            .versions
+            .last()
+            .and_then(|v| self.versions.get(v))
+            .ok_or_else(|| Error::internal(format!("key '{}' has no versions", self.record.name)))
+    }
+
+    /// The version asked for; `None` or an empty string mean the latest.
+    fn version(&self, version: Option<&str>) -> Result<&Arc<VersionEntry>> {
+        match version {
+            None | Some("") => self.latest(),
+            Some(v) => self
+                .versions
+                .get(v)
+                .ok_or_else(|| Error::KeyVersionNotFound {
+                    name: self.record.name.clone(),
+                    version: v.to_string(),
+                }),
+        }
+    }
+}
+
+pub(crate) struct PoolData {
+    pub record: PoolRecord,
+    pub keys: BTreeMap<String, Arc<KeyEntry>>,
+}
+
+pub(crate) struct PoolState {
+    pub name: String,
+    pub master: SealKey,
+    pub data: RwLock<PoolData>,
+    /// Serialises mutations of this pool (held across the durable commit).
+    pub write: Mutex<()>,
+    /// Earliest scheduled purge among deleted keys (`i64::MAX`: none).
+    next_key_purge: AtomicI64,
+}
+
+/// A change to apply in memory once its batch is durable.
+pub(crate) enum KeyChange {
+    Put(Arc<KeyEntry>),
+    Remove(String),
+}
+
+/// What a mutation produced: records to write, memory to change, a result.
+pub(crate) struct Mutation<R> {
+    pub batch: Batch,
+    pub changes: Vec<KeyChange>,
+    pub result: R,
+}
+
+impl PoolState {
+    pub(crate) fn new(
+        record: PoolRecord,
+        master: SealKey,
+        keys: BTreeMap<String, Arc<KeyEntry>>,
+    ) -> PoolState {
+        let state = PoolState {
+            name: record.name.clone(),
+            master,
+            data: RwLock::new(PoolData { record, keys }),
+            write: Mutex::new(()),
+            next_key_purge: AtomicI64::new(i64::MAX),
+        };
+        state.recompute_next_purge(&state.data.read());
+        state
+    }
+
+    /// Recomputes when the next key purge is due.
+    pub(crate) fn refresh_next_purge(&self) {
+        self.recompute_next_purge(&self.data.read());
+    }
+
+    fn recompute_next_purge(&self, data: &PoolData) {
+        let next = data
+            .keys
+            .values()
+            .filter_map(|k| k.record.deleted.as_ref().map(|d| d.scheduled_purge.0))
+            .min()
+            .unwrap_or(i64::MAX);
+        self.next_key_purge.store(next, Ordering::SeqCst);
+    }
+
+    pub(crate) fn seal_record<T: Serialize>(&self, path: &str, record: &T) -> Result<Vec<u8>> {
+        let json = SecretBytes::new(
+            serde_json::to_vec(record)
+                .map_err(|e| Error::internal(format!("encoding {path}: {e}")))?,
+        );
+        self.master.seal(&record_aad(path), json.expose_secret())
+    }
+
+    pub(crate) fn seal_material(
+        &self,
+        key: &str,
+        version: &str,
+        material: &KeyMaterial,
+    ) -> Result<Vec<u8>> {
+        let encoded = material.encode();
+        self.master.seal(
+            &material_aad(&self.name, key, version),
+            encoded.expose_secret(),
+        )
+    }
+
+    pub(crate) fn open_material(&self, key: &str, version: &VersionRecord) -> Result<KeyMaterial> {
+        let corrupted = || Error::Corrupted {
+            record: version_path(&self.name, key, &version.id),
+        };
+        let plain = self
+            .master
+            .open(
+                &material_aad(&self.name, key, &version.id),
+                &version.sealed_material,
+            )
+            .ok_or_else(corrupted)?;
+        KeyMaterial::decode(plain.expose_secret()).map_err(|_| corrupted())
+    }
+
+    /// Adds the writes for a key entry (the key record and the given versions) to `batch`.
+    pub(crate) fn write_key(
+        &self,
+        batch: &mut Batch,
+        entry: &KeyEntry,
+        versions: &[&VersionRecord],
+    ) -> Result<()> {
+        let path = key_path(&self.name, &entry.record.name);
+        batch.put(path.clone(), self.seal_record(&path, &entry.record)?);
+        for v in versions {
+            let path = version_path(&self.name, &entry.record.name, &v.id);
+            batch.put(path.clone(), self.seal_record(&path, v)?);
+        }
+        Ok(())
+    }
+
+    /// Adds the deletes of a key and all its versions to `batch`.
+    pub(crate) fn erase_key(&self, batch: &mut Batch, entry: &KeyEntry) {
+        batch.delete(key_path(&self.name, &entry.record.name));
+        for v in &entry.record.versions {
+            batch.delete(version_path(&self.name, &entry.record.name, v));
+        }
+    }
+}
+
+pub(crate) fn key_info(
+    settings: &PoolSettings,
+    entry: &KeyEntry,
+    version: &VersionEntry,
+) -> KeyInfo {
+    KeyInfo {
+        name: entry.record.name.clone(),
+        version: version.record.id.clone(),
+        spec: version.record.spec,
+        public_key: version.record.public_key.clone(),
+        attributes: version.record.attributes.clone(),
+        ops: entry.record.ops,
+        tags: entry.record.tags.clone(),
+        release_policy: entry.record.release_policy.clone(),
+        rotation_policy: entry.record.rotation_policy.clone(),
+        recoverable_days: settings.soft_delete_retention_days,
+        recovery_level: settings.recovery_level(),
+        deletion: entry.record.deleted.clone(),
+    }
+}
+
+fn ensure_live(name: &str, data: &PoolData) -> Result<()> {
+    if data.record.deleted.is_some() {
+        return Err(Error::PoolNotFound { name: name.into() });
+    }
+    Ok(())
+}
+
+fn live_key<'a>(data: &'a PoolData, name: &str) -> Result<&'a Arc<KeyEntry>> {
+    match data.keys.get(name) {
+        Some(k) if k.record.deleted.is_none() => Ok(k),
+        _ => Err(Error::KeyNotFound { name: name.into() }),
+    }
+}
+
+fn deleted_key<'a>(data: &'a PoolData, name: &str) -> Result<&'a Arc<KeyEntry>> {
+    match data.keys.get(name) {
+        Some(k) if k.record.deleted.is_some() => Ok(k),
+        _ => Err(Error::DeletedKeyNotFound { name: name.into() }),
+    }
+}
+
+/// A handle on a live pool: the key API.
+#[derive(Clone)]
+pub struct Pool {
+    pub(crate) hsm: Arc<HsmInner>,
+    pub(crate) state: Arc<PoolState>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.state.name)
+            .finish()
+    }
+}
+
+/// A key version resolved for use: its entry, version and parsed key.
+struct Resolved {
+    version: Arc<VersionEntry>,
+    key: Arc<dyn LoadedKey>,
+}
+
+impl Pool {
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// The pool's current description.
+    pub fn info(&self) -> Result<PoolInfo> {
+        let data = self.read()?;
+        Ok(self.hsm.pool_info(&data.record))
+    }
+
+    /// A read view of a live pool, after running any purge that is due.
+    fn read(&self) -> Result<parking_lot::RwLockReadGuard<'_, PoolData>> {
+        self.maintain()?;
+        let data = self.state.data.read();
+        ensure_live(&self.state.name, &data)?;
+        Ok(data)
+    }
+
+    /// Purges deleted keys whose retention has elapsed. Runs lazily before every call; cheap
+    /// when nothing is due.
+    pub fn maintain(&self) -> Result<()> {
+        let now = self.hsm.now();
+        if now.0 < self.state.next_key_purge.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let purged = self.mutate(|data, now| {
+            let mut m = Mutation {
+                batch: Batch::new(),
+                changes: Vec::new(),
+                result: 0usize,
+            };
+            for entry in data.keys.values() {
+                if let Some(d) = &entry.record.deleted
+                    && d.scheduled_purge <= now
+                {
+                    self.state.erase_key(&mut m.batch, entry);
+                    m.changes.push(KeyChange::Remove(entry.record.name.clone()));
+                    m.result += 1;
+                }
+            }
+            Ok(m)
+        });
+        match purged {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(pool = %self.state.name, purged = n, "purged keys past their retention");
+                }
+                Ok(())
+            }
+            // A deleted pool keeps its keys until it is recovered or purged itself.
+            Err(Error::PoolNotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs a mutation: serialised per pool, durable before it is applied to memory.
+    pub(crate) fn mutate<R>(
+        &self,
+        f: impl FnOnce(&PoolData, UnixTime) -> Result<Mutation<R>>,
+    ) -> Result<R> {
+        let _writer = self.state.write.lock();
+        let now = self.hsm.now();
+        let m = {
+            let data = self.state.data.read();
+            ensure_live(&self.state.name, &data)?;
+            f(&data, now)?
+        };
+        self.hsm.store.commit(m.batch)?;
+        let mut evict = Vec::new();
+        let mut data = self.state.data.write();
+        for change in m.changes {
+            match change {
+                KeyChange::Put(entry) => {
+                    data.keys.insert(entry.record.name.clone(), entry);
+                }
+                KeyChange::Remove(name) => {
+                    if let Some(old) = data.keys.remove(&name) {
+                        evict.extend(old.versions.values().filter_map(|v| v.cache_id));
+                    }
+                }
+            }
+        }
+        self.state.recompute_next_purge(&data);
+        drop(data);
+        self.hsm.cache.remove(evict);
+        Ok(m.result)
+    }
+
+    fn validate_options(spec: &KeySpec, opts: &KeyOptions) -> Result<KeyOps> {
+        spec.validate_for_pool()?;
+        let ops = opts.ops.unwrap_or_else(|| KeyOps::default_for(spec.kind()));
+        ops.validate_for(spec.kind())?;
+        if let Some(tags) = &opts.tags {
+            validate_tags(tags)?;
+        }
+        validate_window(opts.not_before, opts.expires)?;
+        Ok(ops)
+    }
+
+    /// Generates a new key, or a new version of an existing key with this name.
+    pub fn create_key(&self, name: &str, spec: KeySpec, opts: &KeyOptions) -> Result<KeyInfo> {
+        validate_key_name(name)?;
+        let ops = Self::validate_options(&spec, opts)?;
+        drop(self.read()?);
+        // Generation (slow for RSA) runs outside the pool's write lock.
+        let material = self.hsm.provider.generate(spec)?;
+        self.add_version(name, material, ops, opts, false)
+    }
+
+    /// Imports key material as a new key, or a new version of an existing key.
+    pub fn import_key(
+        &self,
+        name: &str,
+        material: KeyMaterial,
+        opts: &KeyOptions,
+    ) -> Result<KeyInfo> {
+        validate_key_name(name)?;
+        let ops = Self::validate_options(&material.spec(), opts)?;
+        drop(self.read()?);
+        self.add_version(name, material, ops, opts, false)
+    }
+
+    /// Adds a version; with `must_exist`, only to a live key (rotation).
+    fn add_version(
+        &self,
+        name: &str,
+        material: KeyMaterial,
+        ops: KeyOps,
+        opts: &KeyOptions,
+        must_exist: bool,
+    ) -> Result<KeyInfo> {
+        let spec = material.spec();
+        // Parsing validates imported material and gives the public half.
+        let loaded = self.hsm.provider.load(&material)?;
+        let version_id = new_id()?;
+        let info = self.mutate(|data, now| {
+            let existing = data.keys.get(name);
+            if must_exist {
+                live_key(data, name)?;
+            }
+            if existing.is_some_and(|k| k.record.deleted.is_some()) {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "key '{name}' is deleted but recoverable: recover or purge it first"
+                    ),
+                });
+            }
+            let version = VersionRecord {
+                id: version_id.clone(),
+                spec,
+                public_key: loaded.public_key(),
+                attributes: VersionAttributes {
+                    enabled: opts.enabled.unwrap_or(true),
+                    not_before: opts.not_before,
+                    expires: opts.expires,
+                    created: now,
+                    updated: now,
+                    exportable: opts.exportable,
+                },
+                sealed_material: self.state.seal_material(name, &version_id, &material)?,
+            };
+            let mut entry = match existing {
+                Some(k) => KeyEntry::clone(k),
+                None => KeyEntry {
+                    record: KeyRecord {
+                        name: name.to_string(),
+                        created: now,
+                        updated: now,
+                        ops,
+                        tags: Tags::new(),
+                        release_policy: None,
+                        rotation_policy: None,
+                        versions: Vec::new(),
+                        deleted: None,
+                    },
+                    versions: HashMap::new(),
+                },
+            };
+            entry.record.ops = ops;
+            entry.record.updated = now;
+            if let Some(tags) = &opts.tags {
+                entry.record.tags = tags.clone();
+            }
+            if let Some(policy) = &opts.release_policy {
+                entry.record.release_policy = Some(policy.clone());
+            }
+            entry.record.versions.push(version_id.clone());
+            let mut batch = Batch::new();
+            self.state.write_key(&mut batch, &entry, &[&version])?;
+            let version = VersionEntry::new(version);
+            entry.versions.insert(version_id.clone(), version.clone());
+            let info = key_info(&data.record.settings, &entry, &version);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Put(Arc::new(entry))],
+                result: info,
+            })
+        })?;
+        if let Some(id) = cache_id(&version_id) {
+            self.hsm.cache.insert(id, loaded);
+        }
+        tracing::info!(pool = %self.state.name, key = name, version = %version_id, "key version added");
+        Ok(info)
+    }
+
+    /// A key version (`None`: the latest). Public material only.
+    pub fn get_key(&self, name: &str, version: Option<&str>) -> Result<KeyInfo> {
+        let data = self.read()?;
+        let entry = live_key(&data, name)?;
+        Ok(key_info(
+            &data.record.settings,
+            entry,
+            entry.version(version)?,
+        ))
+    }
+
+    /// One page of the live keys, by name, each shown by its latest version.
+    pub fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
+        let data = self.read()?;
+        let settings = &data.record.settings;
+        paginate("keys", page, |after| {
+            let range = match after {
+                Some(a) => data
+                    .keys
+                    .range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+                None => data.keys.range::<str, _>(..),
+            };
+            range
+                .filter(|(_, k)| k.record.deleted.is_none())
+                .filter_map(|(n, k)| Some((n.clone(), key_info(settings, k, k.latest().ok()?))))
+        })
+    }
+
+    /// One page of a live key's versions, oldest first.
+    pub fn list_versions(&self, name: &str, page: &PageRequest) -> Result<Page<KeyInfo>> {
+        let data = self.read()?;
+        let entry = live_key(&data, name)?;
+        let settings = &data.record.settings;
+        paginate("versions", page, |_| {
+            entry
+                .record
+                .versions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    let version = entry.versions.get(v)?;
+                    Some((format!("{i:010}"), key_info(settings, entry, version)))
+                })
+        })
+    }
+
+    /// Updates a key's allowed operations, tags and release policy, and the attributes of
+    /// one version (`None`: the latest).
+    pub fn update_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        update: &KeyUpdate,
+    ) -> Result<KeyInfo> {
+        if let Some(tags) = &update.tags {
+            validate_tags(tags)?;
+        }
+        self.maintain()?;
+        self.mutate(|data, now| {
+            let mut entry = KeyEntry::clone(live_key(data, name)?);
+            let mut v = entry.version(version)?.record.clone();
+            let kind = v.spec.kind();
+            if let Some(ops) = update.ops {
+                ops.validate_for(kind)?;
+                entry.record.ops = ops;
+            }
+            if let Some(exportable) = update.exportable
+                && exportable != v.attributes.exportable
+            {
+                return Err(Error::bad_parameter("exportability cannot be changed"));
+            }
+            let a = &mut v.attributes;
+            if let Some(enabled) = update.enabled {
+                a.enabled = enabled;
+            }
+            if let Some(nbf) = update.not_before {
+                a.not_before = nbf;
+            }
+            if let Some(exp) = update.expires {
+                a.expires = exp;
+            }
+            validate_window(a.not_before, a.expires)?;
+            a.updated = now;
+            if let Some(tags) = &update.tags {
+                entry.record.tags = tags.clone();
+            }
+            if let Some(policy) = &update.release_policy {
+                entry.record.release_policy = policy.clone();
+            }
+            entry.record.updated = now;
+            let mut batch = Batch::new();
+            self.state.write_key(&mut batch, &entry, &[&v])?;
+            let v = VersionEntry::new(v);
+            entry.versions.insert(v.record.id.clone(), v.clone());
+            let info = key_info(&data.record.settings, &entry, &v);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Put(Arc::new(entry))],
+                result: info,
+            })
+        })
+    }
+
+    /// Adds a new version of the same type and size, with the key's operations and tags.
+    pub fn rotate_key(&self, name: &str) -> Result<KeyInfo> {
+        let (spec, ops, exportable) = {
+            let data = self.read()?;
+            let entry = live_key(&data, name)?;
+            let latest = entry.latest()?;
+            (
+                latest.record.spec,
+                entry.record.ops,
+                latest.record.attributes.exportable,
+            )
+        };
+        let material = self.hsm.provider.generate(spec)?;
+        let opts = KeyOptions {
+            exportable,
+            ..KeyOptions::default()
+        };
+        self.add_version(name, material, ops, &opts, true)
+    }
+
+    /// Stores an opaque rotation policy (None clears it).
+    pub fn set_rotation_policy(&self, name: &str, policy: Option<Vec<u8>>) -> Result<KeyInfo> {
+        self.maintain()?;
+        self.mutate(|data, now| {
+            let mut entry = KeyEntry::clone(live_key(data, name)?);
+            entry.record.rotation_policy = policy;
+            entry.record.updated = now;
+            let mut batch = Batch::new();
+            self.state.write_key(&mut batch, &entry, &[])?;
+            let info = key_info(&data.record.settings, &entry, entry.latest()?);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Put(Arc::new(entry))],
+                result: info,
+            })
+        })
+    }
+
+    /// Soft-deletes a key: it moves to the deleted set until recovered or purged.
+    pub fn delete_key(&self, name: &str) -> Result<KeyInfo> {
+        self.maintain()?;
+        let info = self.mutate(|data, now| {
+            let mut entry = KeyEntry::clone(live_key(data, name)?);
+            entry.record.deleted = Some(Deletion {
+                deleted_on: now,
+                scheduled_purge: now.plus_days(data.record.settings.soft_delete_retention_days),
+                recovery_id: format!("deletedkeys/{name}"),
+            });
+            let mut batch = Batch::new();
+            self.state.write_key(&mut batch, &entry, &[])?;
+            let info = key_info(&data.record.settings, &entry, entry.latest()?);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Put(Arc::new(entry))],
+                result: info,
+            })
+        })?;
+        tracing::info!(pool = %self.state.name, key = name, "key deleted");
+        Ok(info)
+    }
+
+    /// A deleted key (its latest version).
+    pub fn get_deleted_key(&self, name: &str) -> Result<KeyInfo> {
+        let data = self.read()?;
+        let entry = deleted_key(&data, name)?;
+        Ok(key_info(&data.record.settings, entry, entry.latest()?))
+    }
+
+    /// One page of the deleted keys, by name.
+    pub fn list_deleted_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
+        let data = self.read()?;
+        let settings = &data.record.settings;
+        paginate("deleted", page, |after| {
+            let range = match after {
+                Some(a) => data
+                    .keys
+                    .range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+                None => data.keys.range::<str, _>(..),
+            };
+            range
+                .filter(|(_, k)| k.record.deleted.is_some())
+                .filter_map(|(n, k)| Some((n.clone(), key_info(settings, k, k.latest().ok()?))))
+        })
+    }
+
+    /// Brings a deleted key back, with all its versions.
+    pub fn recover_deleted_key(&self, name: &str) -> Result<KeyInfo> {
+        self.maintain()?;
+        let info = self.mutate(|data, now| {
+            let mut entry = KeyEntry::clone(deleted_key(data, name)?);
+            entry.record.deleted = None;
+            entry.record.updated = now;
+            let mut batch = Batch::new();
+            self.state.write_key(&mut batch, &entry, &[])?;
+            let info = key_info(&data.record.settings, &entry, entry.latest()?);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Put(Arc::new(entry))],
+                result: info,
+            })
+        })?;
+        tracing::info!(pool = %self.state.name, key = name, "key recovered");
+        Ok(info)
+    }
+
+    /// Erases a deleted key for good. Refused under purge protection until its scheduled
+    /// purge date.
+    pub fn purge_deleted_key(&self, name: &str) -> Result<()> {
+        self.maintain()?;
+        self.mutate(|data, now| {
+            let entry = deleted_key(data, name)?;
+            if let Some(d) = &entry.record.deleted
+                && data.record.settings.purge_protection
+                && now < d.scheduled_purge
+            {
+                return Err(Error::PurgeProtected {
+                    name: name.into(),
+                    scheduled_purge: d.scheduled_purge,
+                });
+            }
+            let mut batch = Batch::new();
+            self.state.erase_key(&mut batch, entry);
+            Ok(Mutation {
+                batch,
+                changes: vec![KeyChange::Remove(name.to_string())],
+                result: (),
+            })
+        })?;
+        tracing::info!(pool = %self.state.name, key = name, "key purged");
+        Ok(())
+    }
+
+    /// Exports the material of an exportable version whose key allows `export`.
+    /// The one way secret material leaves the pool in the clear; callers wrap it at once.
+    pub fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
+        let data = self.read()?;
+        let entry = live_key(&data, name)?;
+        let v = entry.version(version)?;
+        self.check_use(entry, v, KeyOperation::Export)?;
+        if !v.record.attributes.exportable {
+            return Err(Error::NotExportable { name: name.into() });
+        }
+        let material = self.state.open_material(name, &v.record)?;
+        Ok((key_info(&data.record.settings, entry, v), material))
+    }
+
+    fn check_use(&self, entry: &KeyEntry, v: &VersionEntry, op: KeyOperation) -> Result<()> {
+        let name = &entry.record.name;
+        if !entry.record.ops.contains(op) {
+            return Err(Error::OperationNotPermitted {
+                name: name.clone(),
+                operation: op,
+            });
+        }
+        v.record.attributes.check_use(name, op, self.hsm.now())
+    }
+
+    /// Finds the version, checks that it may do `op`, and returns it parsed (from the cache
+    /// when possible; the pool lock is not held while parsing or while the caller computes).
+    fn resolve(&self, name: &str, version: Option<&str>, op: KeyOperation) -> Result<Resolved> {
+        let v = {
+            let data = self.read()?;
+            let entry = live_key(&data, name)?;
+            let v = entry.version(version)?;
+            self.check_use(entry, v, op)?;
+            v.clone()
+        };
+        if let Some(key) = v.cache_id.and_then(|id| self.hsm.cache.get(id)) {
+            return Ok(Resolved { version: v, key });
+        }
+        let material = self.state.open_material(name, &v.record)?;
+        let key = self.hsm.provider.load(&material)?;
+        if let Some(id) = v.cache_id {
+            self.hsm.cache.insert(id, key.clone());
+        }
+        Ok(Resolved { version: v, key })
+    }
+
+    /// Signs `input` (a digest, or raw input or a message, as `alg` says).
+    pub fn sign(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &SignAlgorithm,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        let r = self.resolve(name, version, KeyOperation::Sign)?;
+        check::sign(&r.version.record.spec, alg, input.len())?;
+        r.key.sign(alg, input)
+    }
+
+    /// Verifies a signature; `Ok(false)` when it does not match.
+    pub fn verify(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        let r = self.resolve(name, version, KeyOperation::Verify)?;
+        check::sign(&r.version.record.spec, alg, input.len())?;
+        r.key.verify(alg, input, signature)
+    }
+
+    /// Encrypts.
+    pub fn encrypt(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<Ciphertext> {
+        let r = self.resolve(name, version, KeyOperation::Encrypt)?;
+        check::encrypt(&r.version.record.spec, alg, plaintext.len())?;
+        r.key.encrypt(alg, plaintext)
+    }
+
+    /// Decrypts (AEAD input is `ciphertext || tag`).
+    pub fn decrypt(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &CipherAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<SecretBytes> {
+        let r = self.resolve(name, version, KeyOperation::Decrypt)?;
+        check::decrypt(&r.version.record.spec, alg, ciphertext.len())?;
+        r.key.decrypt(alg, ciphertext)
+    }
+
+    /// Wraps caller-supplied key bytes.
+    pub fn wrap_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &WrapAlgorithm,
+        key: &[u8],
+    ) -> Result<Vec<u8>> {
+        let r = self.resolve(name, version, KeyOperation::WrapKey)?;
+        check::wrap(&r.version.record.spec, alg, key.len())?;
+        r.key.wrap(alg, key)
+    }
+
+    /// Unwraps key bytes.
+    pub fn unwrap_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &WrapAlgorithm,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes> {
+        let r = self.resolve(name, version, KeyOperation::UnwrapKey)?;
+        check::unwrap(&r.version.record.spec, alg, wrapped.len())?;
+        r.key.unwrap(alg, wrapped)
+    }
+
+    /// ECDH with a peer's SEC1 point: the shared secret. Needs `deriveKey`.
+    pub fn derive_ecdh(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        peer_point: &[u8],
+    ) -> Result<SecretBytes> {
+        let r = self.resolve(name, version, KeyOperation::Derive)?;
+        check::ecdh(&r.version.record.spec)?;
+        r.key.ecdh(peer_point)
+    }
+}
