@@ -16,7 +16,7 @@ fn other_domain() -> Hsm {
     let cfg =
         HsmConfig::in_memory().root_key(RootKeySource::Bytes(SecretBytes::from_slice(&[8; 32])));
     let hsm = Hsm::open(cfg).unwrap();
-    hsm.create_pool("p1", PoolSettings::default(), Tags::new())
+    hsm.create_pool("pool1", PoolSettings::default(), Tags::new())
         .unwrap();
     hsm
 }
@@ -64,9 +64,9 @@ fn key_backup_restores_all_versions_into_another_pool() {
         assert!(pool.verify("rsa", None, &rs256, &[4; 32], &sig).unwrap());
 
         // Another pool of the same domain.
-        hsm.create_pool("p2", PoolSettings::default(), Tags::new())
+        hsm.create_pool("pool2", PoolSettings::default(), Tags::new())
             .unwrap();
-        let p2 = hsm.pool("p2").unwrap();
+        let p2 = hsm.pool("pool2").unwrap();
         p2.restore_key(&blob).unwrap();
         let versions = p2
             .list_versions("rsa", &PageRequest::default())
@@ -100,7 +100,7 @@ fn key_backup_refuses_other_domains_and_tampering() {
     let blob = pool.backup_key("k").unwrap();
     let other = other_domain();
     let code = other
-        .pool("p1")
+        .pool("pool1")
         .unwrap()
         .restore_key(&blob)
         .unwrap_err()
@@ -179,11 +179,11 @@ fn pool_backup_and_restore() {
 
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("backup-1");
-        let manifest = hsm.backup_pool("p1", &target).unwrap();
+        let manifest = hsm.backup_pool("pool1", &target).unwrap();
         assert_eq!(manifest.keys, 3);
         assert_eq!(manifest.security_domain, hsm.security_domain());
         assert_eq!(
-            hsm.backup_pool("p1", &target).unwrap_err().code(),
+            hsm.backup_pool("pool1", &target).unwrap_err().code(),
             "Conflict"
         );
 
@@ -208,7 +208,7 @@ fn pool_backup_and_restore() {
         );
         // Restoring over a pool with keys is refused; into an empty existing pool works.
         assert_eq!(
-            hsm.restore_pool(&target, "p1").unwrap_err().code(),
+            hsm.restore_pool(&target, "pool1").unwrap_err().code(),
             "Conflict"
         );
         hsm.create_pool("empty", PoolSettings::default(), Tags::new())
@@ -248,9 +248,9 @@ fn backups_survive_reopen_of_the_hsm() {
     let blob;
     {
         let hsm = common::open_dir(dir.path(), &clock);
-        hsm.create_pool("p", PoolSettings::default(), Tags::new())
+        hsm.create_pool("pool", PoolSettings::default(), Tags::new())
             .unwrap();
-        let p = hsm.pool("p").unwrap();
+        let p = hsm.pool("pool").unwrap();
         p.create_key(
             "k",
             KeySpec::Ec { curve: Curve::P256 },
@@ -262,5 +262,5 @@ fn backups_survive_reopen_of_the_hsm() {
         p.purge_deleted_key("k").unwrap();
     }
     let hsm = Hsm::open(HsmConfig::new(dir.path()).clock(Arc::new(clock))).unwrap();
-    hsm.pool("p").unwrap().restore_key(&blob).unwrap();
+    hsm.pool("pool").unwrap().restore_key(&blob).unwrap();
 }

@@ -17,9 +17,9 @@ fn populated() -> (tempfile::TempDir, ManualClock) {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::starting_now();
     let hsm = open_dir(dir.path(), &clock);
-    hsm.create_pool("p", PoolSettings::default(), Tags::new())
+    hsm.create_pool("pool", PoolSettings::default(), Tags::new())
         .unwrap();
-    let pool = hsm.pool("p").unwrap();
+    let pool = hsm.pool("pool").unwrap();
     for name in ["a", "b"] {
         pool.create_key(
             name,
@@ -95,8 +95,8 @@ fn swapped_records_are_caught() {
     // Swap key a's record with key b's: both authenticate under the pool key, but not in
     // each other's place.
     rewrite(dir.path(), |b, _| {
-        b.put("k/p/a", key("k/p/b"));
-        b.put("k/p/b", key("k/p/a"));
+        b.put("k/pool/a", key("k/pool/b"));
+        b.put("k/pool/b", key("k/pool/a"));
     });
     assert_eq!(open_err(dir.path(), &clock).code(), "Corrupted");
 }
@@ -105,12 +105,15 @@ fn swapped_records_are_caught() {
 fn a_missing_version_record_is_caught() {
     let (dir, clock) = populated();
     rewrite(dir.path(), |b, all| {
-        let v = all.iter().find(|(k, _)| k.starts_with(b"v/p/a/")).unwrap();
+        let v = all
+            .iter()
+            .find(|(k, _)| k.starts_with(b"v/pool/a/"))
+            .unwrap();
         b.delete(v.0.clone());
     });
     let err = open_err(dir.path(), &clock);
     assert_eq!(err.code(), "Corrupted");
-    assert!(err.to_string().contains("v/p/a/"), "{err}");
+    assert!(err.to_string().contains("v/pool/a/"), "{err}");
 }
 
 #[test]

@@ -369,7 +369,7 @@ fn purge_protection_and_automatic_purge_of_keys() {
             purge_protection: Some(true),
             tags: None,
         };
-        env.hsm.update_pool("p1", &update).unwrap();
+        env.hsm.update_pool("pool1", &update).unwrap();
         let pool = env.pool();
         let info = pool
             .create_key("k", KeySpec::Aes { bits: 128 }, &KeyOptions::default())
@@ -395,6 +395,7 @@ fn purge_protection_and_automatic_purge_of_keys() {
             "DeletedKeyNotFound"
         );
         assert!(pool.get_key("other", None).is_ok());
+        drop(pool); // a handle keeps the HSM (and its directory lock) alive
         env.reopen();
         let pool = env.pool();
         assert_eq!(

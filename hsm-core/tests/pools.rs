@@ -35,7 +35,7 @@ fn create_get_list_update() {
             .into_iter()
             .map(|p| p.name)
             .collect();
-        assert_eq!(names, ["p1", "second"], "{}", env.engine);
+        assert_eq!(names, ["pool1", "second"], "{}", env.engine);
 
         env.clock.advance(10);
         let updated = hsm
@@ -92,7 +92,7 @@ fn bad_pool_input_is_refused() {
             "BadParameter"
         );
         assert_eq!(
-            hsm.create_pool("p1", PoolSettings::default(), Tags::new())
+            hsm.create_pool("pool1", PoolSettings::default(), Tags::new())
                 .unwrap_err()
                 .code(),
             "Conflict"
@@ -110,11 +110,11 @@ fn bad_pool_input_is_refused() {
             ..PoolUpdate::default()
         };
         assert_eq!(
-            hsm.update_pool("p1", &bad_days).unwrap_err().code(),
+            hsm.update_pool("pool1", &bad_days).unwrap_err().code(),
             "BadParameter"
         );
         assert_eq!(
-            hsm.get_pool("p1")
+            hsm.get_pool("pool1")
                 .unwrap()
                 .settings
                 .soft_delete_retention_days,
@@ -131,16 +131,16 @@ fn purge_protection_never_turns_off() {
             purge_protection: Some(true),
             ..PoolUpdate::default()
         };
-        hsm.update_pool("p1", &on).unwrap();
+        hsm.update_pool("pool1", &on).unwrap();
         let off = PoolUpdate {
             purge_protection: Some(false),
             ..PoolUpdate::default()
         };
         assert_eq!(
-            hsm.update_pool("p1", &off).unwrap_err().code(),
+            hsm.update_pool("pool1", &off).unwrap_err().code(),
             "BadParameter"
         );
-        assert!(hsm.get_pool("p1").unwrap().settings.purge_protection);
+        assert!(hsm.get_pool("pool1").unwrap().settings.purge_protection);
     }
 }
 
@@ -155,28 +155,28 @@ fn deleted_pool_is_recoverable_with_its_keys() {
             &KeyOptions::default(),
         )
         .unwrap();
-        let deleted = hsm.delete_pool("p1").unwrap();
+        let deleted = hsm.delete_pool("pool1").unwrap();
         let d = deleted.deletion.clone().unwrap();
         assert_eq!(d.deleted_on, START);
         assert_eq!(d.scheduled_purge.0, START.0 + 90 * DAY);
-        assert_eq!(hsm.pool("p1").unwrap_err().code(), "PoolNotFound");
+        assert_eq!(hsm.pool("pool1").unwrap_err().code(), "PoolNotFound");
         // An old handle stops working too.
         assert_eq!(pool.get_key("k", None).unwrap_err().code(), "PoolNotFound");
         assert!(hsm.list_pools().unwrap().is_empty());
         assert_eq!(hsm.list_deleted_pools().unwrap().len(), 1);
-        assert_eq!(hsm.get_deleted_pool("p1").unwrap().deletion, Some(d));
+        assert_eq!(hsm.get_deleted_pool("pool1").unwrap().deletion, Some(d));
         assert_eq!(
-            hsm.create_pool("p1", PoolSettings::default(), Tags::new())
+            hsm.create_pool("pool1", PoolSettings::default(), Tags::new())
                 .unwrap_err()
                 .code(),
             "Conflict"
         );
-        assert_eq!(hsm.delete_pool("p1").unwrap_err().code(), "PoolNotFound");
+        assert_eq!(hsm.delete_pool("pool1").unwrap_err().code(), "PoolNotFound");
 
-        let back = hsm.recover_pool("p1").unwrap();
+        let back = hsm.recover_pool("pool1").unwrap();
         assert_eq!(back.deletion, None);
         assert_eq!(
-            hsm.recover_pool("p1").unwrap_err().code(),
+            hsm.recover_pool("pool1").unwrap_err().code(),
             "DeletedPoolNotFound"
         );
         assert_eq!(env.pool().get_key("k", None).unwrap().name, "k");
@@ -189,18 +189,18 @@ fn purge_and_automatic_purge_of_pools() {
     for env in envs() {
         let hsm = &env.hsm;
         // Explicit purge without protection.
-        hsm.delete_pool("p1").unwrap();
-        hsm.purge_pool("p1").unwrap();
+        hsm.delete_pool("pool1").unwrap();
+        hsm.purge_pool("pool1").unwrap();
         assert_eq!(
-            hsm.get_deleted_pool("p1").unwrap_err().code(),
+            hsm.get_deleted_pool("pool1").unwrap_err().code(),
             "DeletedPoolNotFound"
         );
         assert_eq!(
-            hsm.purge_pool("p1").unwrap_err().code(),
+            hsm.purge_pool("pool1").unwrap_err().code(),
             "DeletedPoolNotFound"
         );
         // The name is free again, with a new, empty key space.
-        hsm.create_pool("p1", PoolSettings::default(), Tags::new())
+        hsm.create_pool("pool1", PoolSettings::default(), Tags::new())
             .unwrap();
         assert!(
             env.pool()

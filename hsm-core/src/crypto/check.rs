@@ -145,7 +145,7 @@ pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> R
             key_bits, padding, ..
         } => {
             need_aes(spec, *key_bits)?;
-            if !padding && plaintext_len % 16 != 0 {
+            if !padding && !plaintext_len.is_multiple_of(16) {
                 return Err(Error::input_length(
                     "AES-CBC without padding takes whole 16-byte blocks",
                 ));
@@ -154,7 +154,7 @@ pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> R
         }
         CipherAlgorithm::AesEcb => {
             need_aes(spec, None)?;
-            if plaintext_len % 16 != 0 {
+            if !plaintext_len.is_multiple_of(16) {
                 return Err(Error::input_length("AES-ECB takes whole 16-byte blocks"));
             }
             Ok(())
@@ -199,7 +199,7 @@ pub fn decrypt(spec: &KeySpec, alg: &CipherAlgorithm, ciphertext_len: usize) -> 
             key_bits, padding, ..
         } => {
             need_aes(spec, *key_bits)?;
-            if ciphertext_len % 16 != 0 || (*padding && ciphertext_len == 0) {
+            if !ciphertext_len.is_multiple_of(16) || (*padding && ciphertext_len == 0) {
                 return Err(Error::input_length(
                     "AES-CBC ciphertext must be whole 16-byte blocks",
                 ));
@@ -249,7 +249,7 @@ pub fn wrap(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Result<()> {
     match alg {
         WrapAlgorithm::AesKw { key_bits } => {
             need_aes(spec, *key_bits)?;
-            if key_len < 16 || key_len % 8 != 0 {
+            if key_len < 16 || !key_len.is_multiple_of(8) {
                 return Err(Error::input_length(
                     "AES-KW wraps keys of 16 bytes or more, in 8-byte steps",
                 ));
@@ -276,7 +276,7 @@ pub fn unwrap(spec: &KeySpec, alg: &WrapAlgorithm, wrapped_len: usize) -> Result
     match alg {
         WrapAlgorithm::AesKw { key_bits } => {
             need_aes(spec, *key_bits)?;
-            if wrapped_len < 24 || wrapped_len % 8 != 0 {
+            if wrapped_len < 24 || !wrapped_len.is_multiple_of(8) {
                 return Err(Error::input_length(
                     "AES-KW output is 24 bytes or more, in 8-byte steps",
                 ));
@@ -285,7 +285,7 @@ pub fn unwrap(spec: &KeySpec, alg: &WrapAlgorithm, wrapped_len: usize) -> Result
         }
         WrapAlgorithm::AesKwp { key_bits } => {
             need_aes(spec, *key_bits)?;
-            if wrapped_len < 16 || wrapped_len % 8 != 0 {
+            if wrapped_len < 16 || !wrapped_len.is_multiple_of(8) {
                 return Err(Error::input_length(
                     "AES-KWP output is 16 bytes or more, in 8-byte steps",
                 ));

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use parking_lot::RwLock;
 
-use super::{Batch, Store, Write};
+use super::{Batch, Store, Visitor, Write};
 use crate::error::Result;
 
 /// A store that keeps everything in memory and loses it on drop.
@@ -25,11 +25,7 @@ impl Store for MemoryStore {
         Ok(self.map.read().get(key).cloned())
     }
 
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
-    ) -> Result<()> {
+    fn scan_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         let map = self.map.read();
         for (k, v) in map.range(prefix.to_vec()..) {
             if !k.starts_with(prefix) {

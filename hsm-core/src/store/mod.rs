@@ -57,17 +57,16 @@ impl Batch {
     }
 }
 
+/// The visitor of [`Store::scan_prefix`]: called with each key and value.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
 /// A storage engine.
 pub trait Store: Send + Sync + fmt::Debug {
     /// The value of `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
     /// Calls `f` for every key starting with `prefix`, in key order.
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
-    ) -> Result<()>;
+    fn scan_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()>;
 
     /// Applies `batch` atomically; returns only once it is durable.
     fn commit(&self, batch: Batch) -> Result<()>;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Batch, Store, Write};
+use super::{Batch, Store, Visitor, Write};
 use crate::error::{Error, Result};
 
 /// A store in a sled database directory. Only one process may hold a directory.
@@ -60,11 +60,7 @@ impl Store for SledStore {
             .map_err(|e| self.storage_error(e))
     }
 
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
-    ) -> Result<()> {
+    fn scan_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         for item in self.db.scan_prefix(prefix) {
             let (k, v) = item.map_err(|e| self.storage_error(e))?;
             f(&k, &v)?;

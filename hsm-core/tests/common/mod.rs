@@ -25,7 +25,7 @@ pub struct Env {
 impl Env {
     /// The pool `p1` (created by [`envs`]).
     pub fn pool(&self) -> Pool {
-        self.hsm.pool("p1").unwrap()
+        self.hsm.pool("pool1").unwrap()
     }
 
     /// Closes and reopens the HSM (on disk), as a new process would.
@@ -56,7 +56,7 @@ pub fn envs() -> Vec<Env> {
             let dir = tempfile::tempdir().unwrap();
             (open_dir(dir.path(), &clock), Some(dir))
         };
-        hsm.create_pool("p1", PoolSettings::default(), Tags::new())
+        hsm.create_pool("pool1", PoolSettings::default(), Tags::new())
             .unwrap();
         out.push(Env {
             engine,

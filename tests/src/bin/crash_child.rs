@@ -76,7 +76,7 @@ fn main() {
         out.flush().unwrap();
         let version = match op {
             "create" => {
-                let spec = if counter % 2 == 0 {
+                let spec = if counter.is_multiple_of(2) {
                     KeySpec::Ec { curve: Curve::P256 }
                 } else {
                     KeySpec::Aes { bits: 256 }
