@@ -394,20 +394,30 @@ impl Pool {
         };
         self.hsm.store.commit(m.batch)?;
         let mut evict = Vec::new();
+        // The purge schedule is recomputed (a scan of the pool) only when a deletion changed.
+        let mut deletions_changed = false;
         let mut data = self.state.data.write();
         for change in m.changes {
             match change {
                 KeyChange::Put(entry) => {
+                    let was_deleted = data
+                        .keys
+                        .get(&entry.record.name)
+                        .is_some_and(|old| old.record.deleted.is_some());
+                    deletions_changed |= was_deleted || entry.record.deleted.is_some();
                     data.keys.insert(entry.record.name.clone(), entry);
                 }
                 KeyChange::Remove(name) => {
                     if let Some(old) = data.keys.remove(&name) {
+                        deletions_changed |= old.record.deleted.is_some();
                         evict.extend(old.versions.values().filter_map(|v| v.cache_id));
                     }
                 }
             }
         }
-        self.state.recompute_next_purge(&data);
+        if deletions_changed {
+            self.state.recompute_next_purge(&data);
+        }
         drop(data);
         self.hsm.cache.remove(evict);
         Ok(m.result)

@@ -541,3 +541,10 @@ fn many_threads_sign_with_one_key() {
     }
     let _ = (KeyMaterial::Aes(SecretBytes::from_slice(&[0; 16])), ());
 }
+
+#[test]
+fn the_hsm_and_its_pools_are_shared_across_threads() {
+    fn send_sync<T: Send + Sync + Clone + 'static>() {}
+    send_sync::<hsm_core::Hsm>();
+    send_sync::<Pool>();
+}

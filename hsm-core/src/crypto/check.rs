@@ -78,7 +78,7 @@ pub fn sign(spec: &KeySpec, alg: &SignAlgorithm, input_len: usize) -> Result<()>
             };
             digest_len(*hash, input_len)?;
             // RFC 8017 9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
-            let em_len = (*bits as usize - 1).div_ceil(8);
+            let em_len = (*bits as usize).saturating_sub(1).div_ceil(8);
             if em_len < hash.output_len() + salt_len + 2 {
                 return Err(Error::param(format!(
                     "PSS salt of {salt_len} bytes is too long for a {bits}-bit key"
@@ -116,7 +116,7 @@ pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> R
             if plaintext_len + 11 > k {
                 return Err(Error::input_length(format!(
                     "RSA1_5 takes at most {} bytes with this key",
-                    k - 11
+                    k.saturating_sub(11)
                 )));
             }
             Ok(())
@@ -444,5 +444,29 @@ mod tests {
         assert_eq!(code(wrap(&RSA2048, &WrapAlgorithm::RsaPkcs1v15, 32)), "ok");
         assert_eq!(code(ecdh(&P256)), "ok");
         assert_eq!(code(ecdh(&RSA2048)), "KeyTypeMismatch");
+    }
+
+    #[test]
+    fn degenerate_specs_are_errors_not_panics() {
+        let tiny = KeySpec::Rsa { bits: 0 };
+        let pss = SignAlgorithm::RsaPss {
+            hash: HashAlg::Sha256,
+            mgf1: HashAlg::Sha256,
+            salt_len: 32,
+        };
+        assert_eq!(code(sign(&tiny, &pss, 32)), "InvalidAlgorithmParameter");
+        assert_eq!(
+            code(encrypt(&tiny, &CipherAlgorithm::RsaPkcs1v15, 1)),
+            "InvalidInputLength"
+        );
+        let oaep = CipherAlgorithm::RsaOaep {
+            hash: HashAlg::Sha512,
+            mgf1: HashAlg::Sha512,
+            label: vec![],
+        };
+        assert_eq!(
+            code(encrypt(&KeySpec::Rsa { bits: 8 }, &oaep, 0)),
+            "InvalidInputLength"
+        );
     }
 }

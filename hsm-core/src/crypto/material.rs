@@ -257,7 +257,8 @@ pub fn bit_len(be: &[u8]) -> u32 {
         None => 0,
         Some(first) => {
             let rest = u32::try_from(bytes.count()).unwrap_or(u32::MAX / 16);
-            rest * 8 + (8 - first.leading_zeros())
+            rest.saturating_mul(8)
+                .saturating_add(8 - first.leading_zeros())
         }
     }
 }
