@@ -251,6 +251,28 @@ impl PoolState {
         Ok(())
     }
 
+    /// The mutation that stores `entry` with new or changed `versions`, showing the version
+    /// `show` (None: the latest).
+    fn put_key(
+        &self,
+        settings: &PoolSettings,
+        mut entry: KeyEntry,
+        versions: Vec<VersionRecord>,
+        show: Option<&str>,
+    ) -> Result<Mutation<KeyInfo>> {
+        let mut batch = Batch::new();
+        self.write_key(&mut batch, &entry, &versions.iter().collect::<Vec<_>>())?;
+        for v in versions {
+            entry.versions.insert(v.id.clone(), VersionEntry::new(v));
+        }
+        let result = key_info(settings, &entry, entry.version(show)?);
+        Ok(Mutation {
+            batch,
+            changes: vec![KeyChange::Put(Arc::new(entry))],
+            result,
+        })
+    }
+
     /// Adds the deletes of a key and all its versions to `batch`.
     pub(crate) fn erase_key(&self, batch: &mut Batch, entry: &KeyEntry) {
         batch.delete(key_path(&self.name, &entry.record.name));
@@ -522,16 +544,8 @@ impl Pool {
                 entry.record.release_policy = Some(policy.clone());
             }
             entry.record.versions.push(version_id.clone());
-            let mut batch = Batch::new();
-            self.state.write_key(&mut batch, &entry, &[&version])?;
-            let version = VersionEntry::new(version);
-            entry.versions.insert(version_id.clone(), version.clone());
-            let info = key_info(&data.record.settings, &entry, &version);
-            Ok(Mutation {
-                batch,
-                changes: vec![KeyChange::Put(Arc::new(entry))],
-                result: info,
-            })
+            self.state
+                .put_key(&data.record.settings, entry, vec![version], None)
         })?;
         if let Some(id) = cache_id(&version_id) {
             self.hsm.cache.insert(id, loaded);
@@ -553,9 +567,14 @@ impl Pool {
 
     /// One page of the live keys, by name, each shown by its latest version.
     pub fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
+        self.list_by_name("keys", false, page)
+    }
+
+    /// A page of the live or the deleted keys, by name, each shown by its latest version.
+    fn list_by_name(&self, kind: &str, deleted: bool, page: &PageRequest) -> Result<Page<KeyInfo>> {
         let data = self.read()?;
         let settings = &data.record.settings;
-        paginate("keys", page, |after| {
+        paginate(kind, page, |after| {
             let range = match after {
                 Some(a) => data
                     .keys
@@ -563,7 +582,7 @@ impl Pool {
                 None => data.keys.range::<str, _>(..),
             };
             range
-                .filter(|(_, k)| k.record.deleted.is_none())
+                .filter(move |(_, k)| k.record.deleted.is_some() == deleted)
                 .filter_map(|(n, k)| Some((n.clone(), key_info(settings, k, k.latest().ok()?))))
         })
     }
@@ -630,16 +649,9 @@ impl Pool {
                 entry.record.release_policy = policy.clone();
             }
             entry.record.updated = now;
-            let mut batch = Batch::new();
-            self.state.write_key(&mut batch, &entry, &[&v])?;
-            let v = VersionEntry::new(v);
-            entry.versions.insert(v.record.id.clone(), v.clone());
-            let info = key_info(&data.record.settings, &entry, &v);
-            Ok(Mutation {
-                batch,
-                changes: vec![KeyChange::Put(Arc::new(entry))],
-                result: info,
-            })
+            let shown = v.id.clone();
+            self.state
+                .put_key(&data.record.settings, entry, vec![v], Some(&shown))
         })
     }
 
@@ -670,14 +682,8 @@ impl Pool {
             let mut entry = KeyEntry::clone(live_key(data, name)?);
             entry.record.rotation_policy = policy;
             entry.record.updated = now;
-            let mut batch = Batch::new();
-            self.state.write_key(&mut batch, &entry, &[])?;
-            let info = key_info(&data.record.settings, &entry, entry.latest()?);
-            Ok(Mutation {
-                batch,
-                changes: vec![KeyChange::Put(Arc::new(entry))],
-                result: info,
-            })
+            self.state
+                .put_key(&data.record.settings, entry, Vec::new(), None)
         })
     }
 
@@ -691,14 +697,8 @@ impl Pool {
                 scheduled_purge: now.plus_days(data.record.settings.soft_delete_retention_days),
                 recovery_id: format!("deletedkeys/{name}"),
             });
-            let mut batch = Batch::new();
-            self.state.write_key(&mut batch, &entry, &[])?;
-            let info = key_info(&data.record.settings, &entry, entry.latest()?);
-            Ok(Mutation {
-                batch,
-                changes: vec![KeyChange::Put(Arc::new(entry))],
-                result: info,
-            })
+            self.state
+                .put_key(&data.record.settings, entry, Vec::new(), None)
         })?;
         tracing::info!(pool = %self.state.name, key = name, "key deleted");
         Ok(info)
@@ -713,19 +713,7 @@ impl Pool {
 
     /// One page of the deleted keys, by name.
     pub fn list_deleted_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
-        let data = self.read()?;
-        let settings = &data.record.settings;
-        paginate("deleted", page, |after| {
-            let range = match after {
-                Some(a) => data
-                    .keys
-                    .range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
-                None => data.keys.range::<str, _>(..),
-            };
-            range
-                .filter(|(_, k)| k.record.deleted.is_some())
-                .filter_map(|(n, k)| Some((n.clone(), key_info(settings, k, k.latest().ok()?))))
-        })
+        self.list_by_name("deleted", true, page)
     }
 
     /// Brings a deleted key back, with all its versions.
@@ -735,14 +723,8 @@ impl Pool {
             let mut entry = KeyEntry::clone(deleted_key(data, name)?);
             entry.record.deleted = None;
             entry.record.updated = now;
-            let mut batch = Batch::new();
-            self.state.write_key(&mut batch, &entry, &[])?;
-            let info = key_info(&data.record.settings, &entry, entry.latest()?);
-            Ok(Mutation {
-                batch,
-                changes: vec![KeyChange::Put(Arc::new(entry))],
-                result: info,
-            })
+            self.state
+                .put_key(&data.record.settings, entry, Vec::new(), None)
         })?;
         tracing::info!(pool = %self.state.name, key = name, "key recovered");
         Ok(info)

@@ -154,14 +154,31 @@ fn every_acknowledged_operation_survives_sigkill() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "READY", "trial {trial}");
+        if trial == 0 {
+            // While the child holds the directory, another process cannot open it.
+            let started = Instant::now();
+            let err = Hsm::open(HsmConfig::new(dir.path())).unwrap_err();
+            assert_eq!(err.code(), "StoreLocked");
+            assert!(
+                err.to_string().contains(&dir.path().display().to_string()),
+                "{err}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no waiting for the lock"
+            );
+        }
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
+            stdout
                 .lines()
                 .map_while(Result::ok)
                 .collect::<Vec<String>>()
         });
-        // Kill at a random moment: between 20 and 400 ms after start.
+        // Kill at a random moment: between 20 and 400 ms after it opened the store.
         let wait = Duration::from_millis(20 + (seed >> 33) % 380);
         let started = Instant::now();
         while started.elapsed() < wait {
@@ -176,9 +193,6 @@ fn every_acknowledged_operation_survives_sigkill() {
 
         let mut in_flight = None;
         for line in &lines {
-            if line == "READY" {
-                continue;
-            }
             if let Some(rest) = line.strip_prefix("BEGIN ") {
                 in_flight = rest.split_whitespace().nth(1).map(str::to_string);
             } else {
