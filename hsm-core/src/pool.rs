@@ -462,8 +462,8 @@ impl Pool {
         let ops = Self::validate_options(&spec, opts)?;
         drop(self.read()?);
         // Generation (slow for RSA) runs outside the pool's write lock.
-        let material = self.hsm.provider.generate(spec)?;
-        self.add_version(name, material, ops, opts, false)
+        let (material, loaded) = self.hsm.provider.generate_loaded(spec)?;
+        self.add_version(name, material, Some(loaded), ops, opts, false)
     }
 
     /// Imports key material as a new key, or a new version of an existing key.
@@ -476,21 +476,26 @@ impl Pool {
         validate_key_name(name)?;
         let ops = Self::validate_options(&material.spec(), opts)?;
         drop(self.read()?);
-        self.add_version(name, material, ops, opts, false)
+        self.add_version(name, material, None, ops, opts, false)
     }
 
-    /// Adds a version; with `must_exist`, only to a live key (rotation).
+    /// Adds a version; with `must_exist`, only to a live key (rotation). `loaded` is the
+    /// material already parsed, if the caller has it.
     fn add_version(
         &self,
         name: &str,
         material: KeyMaterial,
+        loaded: Option<Arc<dyn LoadedKey>>,
         ops: KeyOps,
         opts: &KeyOptions,
         must_exist: bool,
     ) -> Result<KeyInfo> {
         let spec = material.spec();
         // Parsing validates imported material and gives the public half.
-        let loaded = self.hsm.provider.load(&material)?;
+        let loaded = match loaded {
+            Some(key) => key,
+            None => self.hsm.provider.load(&material)?,
+        };
         let version_id = new_id()?;
         let info = self.mutate(|data, now| {
             let existing = data.keys.get(name);
@@ -667,12 +672,12 @@ impl Pool {
                 latest.record.attributes.exportable,
             )
         };
-        let material = self.hsm.provider.generate(spec)?;
+        let (material, loaded) = self.hsm.provider.generate_loaded(spec)?;
         let opts = KeyOptions {
             exportable,
             ..KeyOptions::default()
         };
-        self.add_version(name, material, ops, &opts, true)
+        self.add_version(name, material, Some(loaded), ops, &opts, true)
     }
 
     /// Stores an opaque rotation policy (None clears it).

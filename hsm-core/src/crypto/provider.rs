@@ -26,6 +26,14 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
     /// Generates new key material (RSA keys with e = 65537).
     fn generate(&self, spec: KeySpec) -> Result<KeyMaterial>;
 
+    /// Generates new key material together with the key loaded from it. Providers override
+    /// this to skip parsing (and validating) what they have just made.
+    fn generate_loaded(&self, spec: KeySpec) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+        let material = self.generate(spec)?;
+        let key = self.load(&material)?;
+        Ok((material, key))
+    }
+
     /// Parses and validates key material into a ready-to-use key.
     ///
     /// Imported material is checked for consistency here (RSA: `p * q = n`, `d` matches `e`,

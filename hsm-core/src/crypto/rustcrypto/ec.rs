@@ -89,6 +89,25 @@ pub fn generate(curve: Curve) -> Result<KeyMaterial> {
     })
 }
 
+/// Generates a key on `curve`, returned both as material and loaded (one scalar
+/// multiplication instead of two).
+pub fn generate_loaded(curve: Curve) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+    with_curve!(curve, C => {
+        let signing = SigningKey::<C>::try_generate_from_rng(&mut SysRng)
+            .map_err(|_| Error::RandomFailure)?;
+        let d = Zeroizing::new(signing.to_bytes());
+        let material = KeyMaterial::Ec {
+            curve,
+            d: SecretBytes::from_slice(&d),
+        };
+        let key: Arc<dyn LoadedKey> = Arc::new(EcKey::<C> {
+            verifying: *signing.verifying_key(),
+            signing: Some(signing),
+        });
+        Ok((material, key))
+    })
+}
+
 /// Loads a private key from its scalar.
 pub fn load(curve: Curve, d: &SecretBytes) -> Result<Arc<dyn LoadedKey>> {
     with_curve!(curve, C => {

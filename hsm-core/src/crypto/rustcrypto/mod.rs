@@ -55,6 +55,21 @@ impl CryptoProvider for RustCryptoProvider {
         }
     }
 
+    fn generate_loaded(&self, spec: KeySpec) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+        match spec {
+            KeySpec::Rsa { bits } => {
+                let key = rsa::RsaKey::generate(bits)?;
+                Ok((KeyMaterial::Rsa(key.parts()?), Arc::new(key)))
+            }
+            KeySpec::Ec { curve } => ec::generate_loaded(curve),
+            KeySpec::Aes { .. } => {
+                let material = self.generate(spec)?;
+                let key = self.load(&material)?;
+                Ok((material, key))
+            }
+        }
+    }
+
     fn load(&self, material: &KeyMaterial) -> Result<Arc<dyn LoadedKey>> {
         match material {
             KeyMaterial::Rsa(parts) => Ok(Arc::new(rsa::RsaKey::from_parts(parts)?)),
@@ -341,5 +356,44 @@ mod tests {
         assert_ne!(a, [0; 32]);
         assert_ne!(a, b);
         p.fill_random(&mut []).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod generate_loaded_tests {
+    use super::*;
+    use crate::crypto::alg::SignAlgorithm;
+    use crate::crypto::material::Curve;
+
+    /// The key handed back with fresh material is the key the material loads to.
+    #[test]
+    fn generated_key_matches_its_material() {
+        let p = RustCryptoProvider::new();
+        let specs = [
+            KeySpec::Rsa { bits: 2048 },
+            KeySpec::Ec { curve: Curve::P256 },
+            KeySpec::Ec { curve: Curve::P521 },
+            KeySpec::Aes { bits: 192 },
+        ];
+        for spec in specs {
+            let (material, key) = p.generate_loaded(spec).unwrap();
+            assert_eq!(material.spec(), spec);
+            assert_eq!(key.spec(), spec);
+            let reloaded = p.load(&material).unwrap();
+            assert_eq!(key.public_key(), reloaded.public_key(), "{spec:?}");
+            let (alg, input) = match spec {
+                KeySpec::Rsa { .. } => (SignAlgorithm::RsaPkcs1v15 { hash: None }, vec![1; 35]),
+                KeySpec::Ec { .. } => (
+                    SignAlgorithm::Ecdsa {
+                        hash: None,
+                        curve: None,
+                    },
+                    vec![1; 32],
+                ),
+                KeySpec::Aes { .. } => (SignAlgorithm::Cmac, vec![1; 32]),
+            };
+            let sig = key.sign(&alg, &input).unwrap();
+            assert!(reloaded.verify(&alg, &input, &sig).unwrap(), "{spec:?}");
+        }
     }
 }

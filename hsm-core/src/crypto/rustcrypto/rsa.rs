@@ -25,6 +25,10 @@ const MAX_E: u64 = (1 << 33) - 1;
 
 /// Generates an RSA key of `bits` bits with e = 65537.
 pub fn generate(bits: u32) -> Result<KeyMaterial> {
+    Ok(KeyMaterial::Rsa(parts_of(&generate_private(bits)?)?))
+}
+
+fn generate_private(bits: u32) -> Result<::rsa::PrivateKey> {
     if !(MIN_BITS..=MAX_BITS).contains(&bits) {
         return Err(Error::bad_parameter(format!(
             "RSA key size {bits} is not supported ({MIN_BITS} to {MAX_BITS} bits)"
@@ -35,7 +39,7 @@ pub fn generate(bits: u32) -> Result<KeyMaterial> {
         ::rsa::Error::Rng => Error::RandomFailure,
         _ => Error::internal("RSA key generation failed"),
     })?;
-    Ok(KeyMaterial::Rsa(parts_of(&key)?))
+    Ok(key)
 }
 
 /// A loaded RSA key: the public key, and the private key unless loaded from a public key.
@@ -63,6 +67,22 @@ impl RsaKey {
             public: private.to_public_key(),
             private: Some(private),
         })
+    }
+
+    /// Generates a key of `bits` bits (e = 65537), loaded as it is made: the crate's own key
+    /// needs no re-validation.
+    pub fn generate(bits: u32) -> Result<Self> {
+        let private = generate_private(bits)?;
+        Ok(Self {
+            bits: bit_len(&private.n_bytes()),
+            public: private.to_public_key(),
+            private: Some(private),
+        })
+    }
+
+    /// The private key's components (JWK-style), for sealing.
+    pub fn parts(&self) -> Result<RsaPrivateParts> {
+        parts_of(self.private("exporting the components")?)
     }
 
     /// Parses a public key from its modulus and exponent (big-endian).
