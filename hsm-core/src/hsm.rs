@@ -611,6 +611,26 @@ impl Hsm {
         Ok(out)
     }
 
+    /// Seals a front end's own secret (a TLS private key, say) for storing in a file: sealed
+    /// under a key derived from the root key, bound to `purpose`.
+    pub fn seal_secret(&self, purpose: &str, secret: &[u8]) -> Result<Vec<u8>> {
+        self.inner
+            .domain
+            .aux
+            .seal(format!("mhsm/v1/aux/{purpose}").as_bytes(), secret)
+    }
+
+    /// Opens what [`Hsm::seal_secret`] sealed for the same `purpose`.
+    pub fn open_secret(&self, purpose: &str, sealed: &[u8]) -> Result<SecretBytes> {
+        self.inner
+            .domain
+            .aux
+            .open(format!("mhsm/v1/aux/{purpose}").as_bytes(), sealed)
+            .ok_or_else(|| Error::Corrupted {
+                record: format!("sealed secret '{purpose}'"),
+            })
+    }
+
     /// The digest of `data`.
     pub fn digest(&self, alg: HashAlg, data: &[u8]) -> Vec<u8> {
         let mut h = self.inner.provider.hasher(alg);

@@ -54,6 +54,8 @@ pub(crate) struct SecurityDomain {
     pub master_wrap: SealKey,
     /// Seals key and pool backups.
     pub backup: SealKey,
+    /// Seals the front ends' own secrets (a TLS key, say).
+    pub aux: SealKey,
 }
 
 impl SecurityDomain {
@@ -69,6 +71,7 @@ impl SecurityDomain {
             records: SealKey::derive(root, "mhsm/v1/records")?,
             master_wrap: SealKey::derive(root, "mhsm/v1/master-key-wrap")?,
             backup: SealKey::derive(root, "mhsm/v1/backup")?,
+            aux: SealKey::derive(root, "mhsm/v1/aux")?,
         })
     }
 }

@@ -155,3 +155,26 @@ fn the_root_key_file_is_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn front_end_secrets_are_sealed_to_their_purpose() {
+    let (dir, clock) = populated();
+    let hsm = open_dir(dir.path(), &clock);
+    let sealed = hsm
+        .seal_secret("tls-key", b"-----BEGIN PRIVATE KEY-----")
+        .unwrap();
+    assert!(!sealed.windows(10).any(|w| w == b"BEGIN PRIV"));
+    assert_eq!(
+        hsm.open_secret("tls-key", &sealed).unwrap().expose_secret(),
+        b"-----BEGIN PRIVATE KEY-----"
+    );
+    assert_eq!(
+        hsm.open_secret("other", &sealed).unwrap_err().code(),
+        "Corrupted"
+    );
+    let other = Hsm::open(HsmConfig::in_memory()).unwrap();
+    assert_eq!(
+        other.open_secret("tls-key", &sealed).unwrap_err().code(),
+        "Corrupted"
+    );
+}
