@@ -13,8 +13,10 @@ use crate::time::UnixTime;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in the core.
+///
+/// Deliberately not `#[non_exhaustive]`: the two front ends map it with exhaustive matches,
+/// so a new variant fails their build until it is mapped.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// No live pool has this name.
     #[error("pool '{name}' was not found")]

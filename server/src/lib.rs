@@ -1,2 +1,19 @@
-//! The mhsm REST server. Not built yet: see the issue "REST server" and
-//! `docs/ARCHITECTURE.md`. The crate exists so the workspace has its final shape.
+//! # server: the mhsm REST front end
+//!
+//! Speaks the Azure Managed HSM data-plane API over HTTPS, so the official Azure SDKs work
+//! against a local HSM unchanged. A thin adapter: JSON in, [`hsm_core`] calls, Azure-shaped
+//! JSON out; every rule of the domain lives in the core.
+//!
+//! - [`app`]: the HTTP edge (pool from `Host`, api-version, bearer challenge, body limit,
+//!   routing) and [`app::start`].
+//! - [`keys`]: the key routes. [`model`]: Azure's JSON shapes. [`error`]: the one mapping of
+//!   core errors to Azure error bodies. [`tls`]: the local CA and server certificate.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod tls;
+
+pub use app::{Running, ServeConfig, start};

@@ -1,0 +1,446 @@
+//! The HTTP edge: pool from `Host`, api-version, bearer challenge, body limit, routing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hsm_core::names::Tags;
+use hsm_core::{Hsm, HsmConfig, PoolSettings};
+
+use crate::error::ApiError;
+use crate::keys::{self, Ctx};
+use crate::tls;
+
+/// api-versions accepted (the SDK's default first).
+pub const API_VERSIONS: &[&str] = &["2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2"];
+/// The largest request body (1 MiB).
+pub const BODY_LIMIT: usize = 1 << 20;
+/// The tenant named in the bearer challenge.
+pub const TENANT: &str = "00000000-0000-0000-0000-000000000000";
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Extra DNS names: `{pool}.{domain}` addresses a pool, `{domain}` the default pool.
+    pub domains: Vec<String>,
+    /// The pool addressed by `127.0.0.1`, `localhost` and the bare domains (created if missing).
+    pub default_pool: String,
+    /// Serve plain HTTP instead of HTTPS (the Azure SDK refuses it).
+    pub insecure_http: bool,
+    /// The resource named in the bearer challenge (default `https://localhost:{port}`).
+    pub resource: Option<String>,
+}
+
+impl ServeConfig {
+    /// Embedded defaults: `./mhsm-data`, `127.0.0.1:8443`, pool `default`, HTTPS.
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServeConfig {
+        ServeConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            domains: Vec::new(),
+            default_pool: "default".into(),
+            insecure_http: false,
+            resource: None,
+        }
+    }
+}
+
+/// What every request shares.
+pub struct AppState {
+    hsm: Hsm,
+    domains: Vec<String>,
+    default_pool: String,
+    challenge: HeaderValue,
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The base URL of the default pool.
+    pub url: String,
+    /// The CA certificate to trust (None over plain HTTP).
+    pub ca_path: Option<PathBuf>,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (up to 10 s), and waits.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        self.task.await.context("server task")??;
+        Ok(())
+    }
+}
+
+/// Opens the HSM, makes the default pool and the TLS identity if missing, and starts serving.
+pub async fn start(config: ServeConfig) -> Result<Running> {
+    let hsm = Hsm::open(HsmConfig::new(&config.data_dir))
+        .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
+    if hsm.get_pool(&config.default_pool).is_err() {
+        hsm.create_pool(&config.default_pool, PoolSettings::default(), Tags::new())
+            .with_context(|| format!("creating the pool '{}'", config.default_pool))?;
+        tracing::info!(pool = %config.default_pool, "created the default pool");
+    }
+    let identity = if config.insecure_http {
+        None
+    } else {
+        Some(tls::load_or_create(
+            &hsm,
+            &config.data_dir,
+            &config.domains,
+        )?)
+    };
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("binding {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let resource = config
+        .resource
+        .clone()
+        .unwrap_or_else(|| format!("https://localhost:{}", addr.port()));
+    let challenge = HeaderValue::from_str(&format!(
+        "Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"{resource}\""
+    ))
+    .context("the challenge resource must be a plain URL")?;
+    let state = Arc::new(AppState {
+        hsm,
+        domains: config.domains.clone(),
+        default_pool: config.default_pool.clone(),
+        challenge,
+    });
+    let app = Router::new().fallback(dispatch).with_state(state);
+    let handle = axum_server::Handle::new();
+    let task = match &identity {
+        Some(id) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_config(id.config.clone());
+            let server = axum_server::from_tcp_rustls(listener, rustls)?.handle(handle.clone());
+            tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
+        }
+        None => {
+            let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+            tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
+        }
+    };
+    let scheme = if identity.is_some() { "https" } else { "http" };
+    let host = if addr.ip().is_loopback() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    Ok(Running {
+        addr,
+        url: format!("{scheme}://{host}"),
+        ca_path: identity.map(|i| i.ca_path),
+        handle,
+        task,
+    })
+}
+
+/// The pool a `Host` addresses: `{pool}.localhost`, `{pool}.{domain}`, or the default pool
+/// for loopback addresses, `localhost` and the bare domains.
+fn pool_for_host<'a>(state: &'a AppState, host: &'a str) -> Option<&'a str> {
+    let name = match host.rsplit_once(':') {
+        // An IPv6 literal is bracketed; a port follows the last colon otherwise.
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => host,
+    };
+    let name = name.trim_end_matches('.');
+    if matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+        || state.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
+    {
+        return Some(&state.default_pool);
+    }
+    if let Some(pool) = name.strip_suffix(".localhost") {
+        return Some(pool);
+    }
+    state.domains.iter().find_map(|d| {
+        name.len()
+            .checked_sub(d.len() + 1)
+            .filter(|&cut| name[cut..].eq_ignore_ascii_case(&format!(".{d}")))
+            .map(|cut| &name[..cut])
+    })
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => match u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                Err(_) => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+/// Every request comes here: checks, then routes by method and path segments (by hand, so
+/// that `/keys/{name}/` and `/keys/{name}//attestation` route as the SDK sends them).
+async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let (parts, body) = request.into_parts();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let response = match handle(&state, parts, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    response
+}
+
+async fn handle(
+    state: &Arc<AppState>,
+    parts: axum::http::request::Parts,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .ok_or_else(|| ApiError::bad_parameter("the request has no Host"))?;
+    let pool_name = pool_for_host(state, &host)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("no pool is served at {host}"),
+            )
+        })?
+        .to_string();
+    let query = query_pairs(parts.uri.query());
+    let api_version = query
+        .iter()
+        .find(|(k, _)| k == "api-version")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| ApiError::bad_parameter("the api-version query parameter is missing"))?;
+    if !API_VERSIONS.contains(&api_version.as_str()) {
+        return Err(ApiError::bad_parameter(format!(
+            "api-version '{api_version}' is not supported (use one of {})",
+            API_VERSIONS.join(", ")
+        )));
+    }
+    if bearer(&parts.headers).is_none() {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "AKV10000: Request is missing a Bearer or PoP token.",
+        );
+        e.challenge = Some(state.challenge.clone());
+        return Err(e);
+    }
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BadParameter",
+            format!("the request body exceeds {BODY_LIMIT} bytes"),
+        )
+    })?;
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let state = state.clone();
+    // Core calls block (durable writes, RSA): off the async workers.
+    tokio::task::spawn_blocking(move || {
+        route(
+            &state,
+            &pool_name,
+            &host,
+            &api_version,
+            &method,
+            &path,
+            &query,
+            &bytes,
+        )
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "the request failed",
+        )
+    })?
+}
+
+#[allow(clippy::too_many_arguments)]
+fn route(
+    state: &AppState,
+    pool_name: &str,
+    host: &str,
+    api_version: &str,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let ok = |v: serde_json::Value| Ok(axum::Json(v).into_response());
+    if let (&Method::POST, ["rng"]) = (method, segments.as_slice()) {
+        return ok(keys::rng(&state.hsm, body)?);
+    }
+    let pool = state.hsm.pool(pool_name)?;
+    let ctx = Ctx {
+        pool: &pool,
+        host,
+        api_version,
+    };
+    let version = |v: &str| {
+        if v.is_empty() {
+            None
+        } else {
+            Some(v.to_string())
+        }
+    };
+    match (method.clone(), segments.as_slice()) {
+        (Method::GET, ["keys"] | ["keys", ""]) => ok(keys::list(&ctx, query)?),
+        (Method::POST, ["keys", "restore"]) => ok(keys::restore(&ctx, body)?),
+        (Method::PUT, ["keys", name]) => ok(keys::import(&ctx, name, body)?),
+        (Method::DELETE, ["keys", name]) => ok(keys::delete(&ctx, name)?),
+        (Method::GET, ["keys", name]) => ok(keys::get(&ctx, name, None)?),
+        (Method::POST, ["keys", name, "create"]) => ok(keys::create(&ctx, name, body)?),
+        (Method::POST, ["keys", name, "rotate"]) => ok(keys::rotate(&ctx, name)?),
+        (Method::POST, ["keys", name, "backup"]) => ok(keys::backup(&ctx, name)?),
+        (Method::GET, ["keys", name, "versions"]) => ok(keys::list_versions(&ctx, name, query)?),
+        (Method::GET, ["keys", name, v]) => ok(keys::get(&ctx, name, version(v).as_deref())?),
+        (Method::PATCH, ["keys", name, v]) => {
+            ok(keys::update(&ctx, name, version(v).as_deref(), body)?)
+        }
+        (Method::POST, ["keys", name, v, op]) => {
+            let v = version(v);
+            let v = v.as_deref();
+            match *op {
+                "sign" => ok(keys::sign(&ctx, name, v, body)?),
+                "verify" => ok(keys::verify(&ctx, name, v, body)?),
+                "encrypt" => ok(keys::encrypt(&ctx, name, v, body)?),
+                "decrypt" => ok(keys::decrypt(&ctx, name, v, body)?),
+                "wrapkey" => ok(keys::wrap(&ctx, name, v, body)?),
+                "unwrapkey" => ok(keys::unwrap(&ctx, name, v, body)?),
+                _ => Err(ApiError::no_route(method.as_str(), path)),
+            }
+        }
+        (Method::GET, ["deletedkeys"] | ["deletedkeys", ""]) => {
+            ok(keys::list_deleted(&ctx, query)?)
+        }
+        (Method::GET, ["deletedkeys", name]) => ok(keys::get_deleted(&ctx, name)?),
+        (Method::DELETE, ["deletedkeys", name]) => {
+            keys::purge(&ctx, name)?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (Method::POST, ["deletedkeys", name, "recover"]) => ok(keys::recover(&ctx, name)?),
+        _ => Err(ApiError::no_route(method.as_str(), path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(domains: &[&str]) -> AppState {
+        AppState {
+            hsm: Hsm::open(HsmConfig::in_memory()).unwrap(),
+            domains: domains.iter().map(|d| d.to_string()).collect(),
+            default_pool: "default".into(),
+            challenge: HeaderValue::from_static("Bearer"),
+        }
+    }
+
+    #[test]
+    fn hosts_select_pools() {
+        let s = state(&["hsm.example"]);
+        for (host, pool) in [
+            ("127.0.0.1:8443", Some("default")),
+            ("localhost:8443", Some("default")),
+            ("localhost", Some("default")),
+            ("[::1]:8443", Some("default")),
+            ("team-a.localhost:8443", Some("team-a")),
+            ("Team-B.localhost", Some("Team-B")),
+            ("hsm.example", Some("default")),
+            ("team-c.hsm.example:443", Some("team-c")),
+            ("TEAM-D.HSM.EXAMPLE", Some("TEAM-D")),
+            ("other.example", None),
+            ("example", None),
+        ] {
+            assert_eq!(pool_for_host(&s, host), pool, "{host}");
+        }
+    }
+
+    #[test]
+    fn queries_decode() {
+        let q = query_pairs(Some("api-version=7.4&%24skiptoken=a%3Db&maxresults=5&flag"));
+        assert_eq!(
+            q,
+            vec![
+                ("api-version".into(), "7.4".into()),
+                ("$skiptoken".into(), "a=b".into()),
+                ("maxresults".into(), "5".into()),
+                ("flag".into(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! The one error type of the server, and the one mapping of core errors to Azure's
+//! `{"error":{"code":...,"message":...}}` with Azure's status codes.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hsm_core::Error as CoreError;
+
+/// An error answered to a client in Azure's shape.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Azure error code (`KeyNotFound`, `BadParameter`, ...).
+    pub code: &'static str,
+    /// Human-readable message (never secrets).
+    pub message: String,
+    /// Extra headers (the 401 challenge).
+    pub challenge: Option<HeaderValue>,
+}
+
+impl ApiError {
+    /// A 400 `BadParameter`.
+    pub fn bad_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "BadParameter", message)
+    }
+
+    /// A 404 for a route that does not exist.
+    pub fn no_route(method: &str, path: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no operation {method} {path}"),
+        )
+    }
+
+    /// An error with the given status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            challenge: None,
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> ApiError {
+        use StatusCode as S;
+        let (status, code) = match &e {
+            CoreError::PoolNotFound { .. } | CoreError::DeletedPoolNotFound { .. } => {
+                (S::NOT_FOUND, "NotFound")
+            }
+            CoreError::KeyNotFound { .. }
+            | CoreError::KeyVersionNotFound { .. }
+            | CoreError::DeletedKeyNotFound { .. } => (S::NOT_FOUND, "KeyNotFound"),
+            CoreError::KeyDisabled { .. }
+            | CoreError::KeyNotYetValid { .. }
+            | CoreError::KeyExpired { .. }
+            | CoreError::OperationNotPermitted { .. }
+            | CoreError::NotExportable { .. }
+            | CoreError::PurgeProtected { .. } => (S::FORBIDDEN, "Forbidden"),
+            CoreError::Conflict { .. } => (S::CONFLICT, "Conflict"),
+            CoreError::BadParameter { .. }
+            | CoreError::UnsupportedAlgorithm { .. }
+            | CoreError::InvalidAlgorithmParameter { .. }
+            | CoreError::KeyTypeMismatch { .. }
+            | CoreError::InvalidInputLength { .. }
+            | CoreError::DecryptionFailed
+            | CoreError::InvalidKeyMaterial { .. }
+            | CoreError::BackupInvalid { .. }
+            | CoreError::SecurityDomainMismatch => (S::BAD_REQUEST, "BadParameter"),
+            CoreError::StoreLocked { .. }
+            | CoreError::RootKeyMismatch { .. }
+            | CoreError::RootKey { .. }
+            | CoreError::Corrupted { .. }
+            | CoreError::Storage { .. }
+            | CoreError::RandomFailure
+            | CoreError::Internal { .. } => (S::INTERNAL_SERVER_ERROR, "InternalServerError"),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, code = e.code(), "core error");
+        }
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "code": self.code, "message": self.message }
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(challenge) = self.challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

@@ -1,0 +1,325 @@
+//! Azure's JSON shapes, and their conversion from and to the core's types.
+//!
+//! Times are unix seconds, bytes base64url without padding, `kty` carries the `-HSM` suffix,
+//! `key_ops` is always present, private parts never appear.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hsm_core::crypto::{KeySpec, PublicKey};
+use hsm_core::key::{KeyInfo, KeyOperation, KeyOps};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Bytes as base64url without padding.
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url (or standard base64), with or without padding.
+pub fn unb64(text: &str, field: &str) -> Result<Vec<u8>, ApiError> {
+    let trimmed = text.trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| STANDARD.decode(text))
+        .map_err(|_| ApiError::bad_parameter(format!("'{field}' is not valid base64url")))
+}
+
+/// The JWK `kty` Azure shows for a key.
+pub fn kty(spec: &KeySpec) -> &'static str {
+    match spec {
+        KeySpec::Rsa { .. } => "RSA-HSM",
+        KeySpec::Ec { .. } => "EC-HSM",
+        KeySpec::Aes { .. } => "oct-HSM",
+    }
+}
+
+/// Parses `key_ops` names.
+pub fn key_ops(names: &[String]) -> Result<KeyOps, ApiError> {
+    let ops = names
+        .iter()
+        .map(|n| KeyOperation::from_name(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KeyOps::of(&ops))
+}
+
+/// A public JSON web key.
+#[derive(Serialize)]
+pub struct JsonWebKey {
+    kid: String,
+    kty: &'static str,
+    key_ops: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crv: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y: Option<String>,
+}
+
+/// Key attributes as Azure shows them.
+#[derive(Serialize)]
+pub struct Attributes {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    created: i64,
+    updated: i64,
+    #[serde(rename = "recoveryLevel")]
+    recovery_level: &'static str,
+    #[serde(rename = "recoverableDays")]
+    recoverable_days: u32,
+    exportable: bool,
+}
+
+fn attributes(info: &KeyInfo) -> Attributes {
+    let a = &info.attributes;
+    Attributes {
+        enabled: a.enabled,
+        nbf: a.not_before.map(|t| t.0),
+        exp: a.expires.map(|t| t.0),
+        created: a.created.0,
+        updated: a.updated.0,
+        recovery_level: info.recovery_level.azure_name(),
+        recoverable_days: info.recoverable_days,
+        exportable: a.exportable,
+    }
+}
+
+/// The base URL of the pool as the client addressed it (`https://host[:port]`).
+pub fn base_url(host: &str) -> String {
+    format!("https://{host}")
+}
+
+/// `https://host/keys/{name}/{version}`.
+pub fn kid(host: &str, info: &KeyInfo) -> String {
+    format!("{}/keys/{}/{}", base_url(host), info.name, info.version)
+}
+
+fn jwk(host: &str, info: &KeyInfo) -> JsonWebKey {
+    let mut key = JsonWebKey {
+        kid: kid(host, info),
+        kty: kty(&info.spec),
+        key_ops: info.ops.iter().map(KeyOperation::name).collect(),
+        n: None,
+        e: None,
+        crv: None,
+        x: None,
+        y: None,
+    };
+    match &info.public_key {
+        Some(PublicKey::Rsa { n, e }) => {
+            key.n = Some(b64(n));
+            key.e = Some(b64(e));
+        }
+        Some(PublicKey::Ec { curve, x, y }) => {
+            key.crv = Some(curve.jwk_name());
+            key.x = Some(b64(x));
+            key.y = Some(b64(y));
+        }
+        None => {}
+    }
+    key
+}
+
+fn release_policy(info: &KeyInfo) -> Option<Value> {
+    info.release_policy
+        .as_ref()
+        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+}
+
+/// A key bundle (`KeyBundle`).
+#[derive(Serialize)]
+pub struct KeyBundle {
+    key: JsonWebKey,
+    attributes: Attributes,
+    tags: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release_policy: Option<Value>,
+}
+
+/// The bundle of a key version.
+pub fn key_bundle(host: &str, info: &KeyInfo) -> KeyBundle {
+    KeyBundle {
+        key: jwk(host, info),
+        attributes: attributes(info),
+        tags: info.tags.clone(),
+        release_policy: release_policy(info),
+    }
+}
+
+/// A deleted key bundle (`DeletedKeyBundle`).
+#[derive(Serialize)]
+pub struct DeletedKeyBundle {
+    #[serde(flatten)]
+    bundle: KeyBundle,
+    #[serde(rename = "recoveryId")]
+    recovery_id: String,
+    #[serde(rename = "deletedDate")]
+    deleted_date: i64,
+    #[serde(rename = "scheduledPurgeDate")]
+    scheduled_purge_date: i64,
+}
+
+/// The bundle of a deleted key.
+pub fn deleted_bundle(host: &str, info: &KeyInfo) -> DeletedKeyBundle {
+    let (deleted, purge) = info
+        .deletion
+        .as_ref()
+        .map_or((0, 0), |d| (d.deleted_on.0, d.scheduled_purge.0));
+    DeletedKeyBundle {
+        bundle: key_bundle(host, info),
+        recovery_id: format!("{}/deletedkeys/{}", base_url(host), info.name),
+        deleted_date: deleted,
+        scheduled_purge_date: purge,
+    }
+}
+
+/// A list item (`KeyItem` / `DeletedKeyItem`).
+#[derive(Serialize)]
+pub struct KeyItem {
+    kid: String,
+    attributes: Attributes,
+    tags: BTreeMap<String, String>,
+    #[serde(rename = "recoveryId", skip_serializing_if = "Option::is_none")]
+    recovery_id: Option<String>,
+    #[serde(rename = "deletedDate", skip_serializing_if = "Option::is_none")]
+    deleted_date: Option<i64>,
+    #[serde(rename = "scheduledPurgeDate", skip_serializing_if = "Option::is_none")]
+    scheduled_purge_date: Option<i64>,
+}
+
+/// A list item; `with_version` for version lists (the key list shows bare key ids).
+pub fn key_item(host: &str, info: &KeyInfo, with_version: bool) -> KeyItem {
+    let kid = if with_version {
+        kid(host, info)
+    } else {
+        format!("{}/keys/{}", base_url(host), info.name)
+    };
+    KeyItem {
+        kid,
+        attributes: attributes(info),
+        tags: info.tags.clone(),
+        recovery_id: info
+            .deletion
+            .as_ref()
+            .map(|_| format!("{}/deletedkeys/{}", base_url(host), info.name)),
+        deleted_date: info.deletion.as_ref().map(|d| d.deleted_on.0),
+        scheduled_purge_date: info.deletion.as_ref().map(|d| d.scheduled_purge.0),
+    }
+}
+
+/// A page of a list.
+#[derive(Serialize)]
+pub struct ListResult<T> {
+    /// The items.
+    pub value: Vec<T>,
+    /// The next page's URL, or null.
+    #[serde(rename = "nextLink")]
+    pub next_link: Option<String>,
+}
+
+/// Attributes a client may set.
+#[derive(Deserialize, Default)]
+pub struct AttributesIn {
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub exportable: Option<bool>,
+}
+
+/// `KeyCreateParameters`.
+#[derive(Deserialize)]
+pub struct CreateKeyIn {
+    pub kty: String,
+    pub key_size: Option<u32>,
+    pub public_exponent: Option<u64>,
+    pub key_ops: Option<Vec<String>>,
+    pub attributes: Option<AttributesIn>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub crv: Option<String>,
+    pub release_policy: Option<Value>,
+}
+
+/// A JSON web key with private parts, as imported.
+#[derive(Deserialize)]
+pub struct JwkIn {
+    pub kty: String,
+    pub key_ops: Option<Vec<String>>,
+    pub n: Option<String>,
+    pub e: Option<String>,
+    pub d: Option<String>,
+    pub dp: Option<String>,
+    pub dq: Option<String>,
+    pub qi: Option<String>,
+    pub p: Option<String>,
+    pub q: Option<String>,
+    pub k: Option<String>,
+    pub crv: Option<String>,
+    pub x: Option<String>,
+    pub y: Option<String>,
+}
+
+/// `KeyImportParameters`.
+#[derive(Deserialize)]
+pub struct ImportKeyIn {
+    pub key: JwkIn,
+    pub attributes: Option<AttributesIn>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub release_policy: Option<Value>,
+}
+
+/// `KeyUpdateParameters`.
+#[derive(Deserialize)]
+pub struct UpdateKeyIn {
+    pub key_ops: Option<Vec<String>>,
+    pub attributes: Option<AttributesIn>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub release_policy: Option<Value>,
+}
+
+/// `KeySignParameters`.
+#[derive(Deserialize)]
+pub struct SignIn {
+    pub alg: String,
+    pub value: String,
+}
+
+/// `KeyVerifyParameters`.
+#[derive(Deserialize)]
+pub struct VerifyIn {
+    pub alg: String,
+    pub digest: String,
+    pub value: String,
+}
+
+/// `KeyOperationsParameters` (encrypt, decrypt, wrap, unwrap).
+#[derive(Deserialize)]
+pub struct CryptIn {
+    pub alg: String,
+    pub value: String,
+    pub iv: Option<String>,
+    pub aad: Option<String>,
+    pub tag: Option<String>,
+}
+
+/// `KeyRestoreParameters` and `BackupKeyResult`'s `value`.
+#[derive(Deserialize)]
+pub struct ValueIn {
+    pub value: String,
+}
+
+/// `GetRandomBytesRequest`.
+#[derive(Deserialize)]
+pub struct RngIn {
+    pub count: i64,
+}

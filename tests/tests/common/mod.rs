@@ -1,0 +1,77 @@
+//! Starting an mhsm server for a test, on a free port, over a fresh data directory.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use hsm_core::names::Tags;
+use hsm_core::{Hsm, HsmConfig, PoolSettings};
+use server::{Running, ServeConfig};
+
+/// A server running in this process.
+pub struct TestServer {
+    pub runtime: tokio::runtime::Runtime,
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub ca_pem: Vec<u8>,
+}
+
+impl TestServer {
+    /// Starts a server whose data directory already holds `pools` (besides `default`).
+    pub fn start(pools: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let hsm = Hsm::open(HsmConfig::new(dir.path())).unwrap();
+            for p in pools {
+                hsm.create_pool(p, PoolSettings::default(), Tags::new())
+                    .unwrap();
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut config = ServeConfig::new(dir.path());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.domains = vec!["hsm.test".into()];
+        let running = runtime.block_on(server::start(config)).unwrap();
+        let ca_pem = std::fs::read(running.ca_path.as_ref().unwrap()).unwrap();
+        TestServer {
+            addr: running.addr,
+            runtime,
+            running: Some(running),
+            dir,
+            ca_pem,
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// A client trusting the server's CA, resolving `*.localhost` and `hsm.test` names here.
+    pub fn client(&self, hosts: &[&str]) -> reqwest::Client {
+        let mut b = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem).unwrap())
+            .tls_built_in_root_certs(false);
+        for h in hosts {
+            b = b.resolve(h, self.addr);
+        }
+        b.build().unwrap()
+    }
+
+    /// Stops the server gracefully.
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.runtime.block_on(r.shutdown()).unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
