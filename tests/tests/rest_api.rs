@@ -1,0 +1,437 @@
+//! The REST server over real HTTPS: routing, pools by host, the bearer challenge, status
+//! codes and Azure error bodies, response shapes.
+
+mod common;
+
+use common::TestServer;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const V: &str = "api-version=2025-07-01";
+
+struct Api {
+    server: TestServer,
+    client: reqwest::Client,
+}
+
+impl Api {
+    fn new() -> Api {
+        let server = TestServer::start(&["team-a"]);
+        let client = server.client(&[
+            "team-a.localhost",
+            "team-b.localhost",
+            "team-a.hsm.test",
+            "hsm.test",
+        ]);
+        Api { server, client }
+    }
+
+    fn url(&self, host: &str, path_and_query: &str) -> String {
+        format!("https://{host}:{}{path_and_query}", self.server.port())
+    }
+
+    /// Sends a request with a bearer token; returns status, headers and JSON body (Null if none).
+    fn send(
+        &self,
+        method: Method,
+        host: &str,
+        pq: &str,
+        body: Option<Value>,
+        token: bool,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self.client.request(method, self.url(host, pq));
+        if token {
+            req = req.bearer_auth("any-token");
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.server.runtime.block_on(async {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.unwrap();
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes)
+                    .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+            };
+            (status, headers, body)
+        })
+    }
+
+    fn call(&self, method: Method, pq: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (s, _, b) = self.send(method, "127.0.0.1", pq, body, true);
+        (s, b)
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+#[test]
+fn challenge_api_version_and_bad_requests() {
+    let api = Api::new();
+    // No token: Azure's challenge, in the form the SDK parses.
+    let (s, h, b) = api.send(Method::GET, "127.0.0.1", &format!("/keys?{V}"), None, false);
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&b), "Unauthorized");
+    let challenge = h["www-authenticate"].to_str().unwrap();
+    let want = format!(
+        "Bearer authorization=\"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000\", resource=\"https://localhost:{}\"",
+        api.server.port()
+    );
+    assert_eq!(challenge, want);
+
+    let (s, b) = api.call(Method::GET, "/keys", None);
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "BadParameter"),
+        "missing api-version"
+    );
+    let (s, b) = api.call(Method::GET, "/keys?api-version=2016-10-01", None);
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    for v in ["7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01"] {
+        assert_eq!(
+            api.call(Method::GET, &format!("/keys?api-version={v}"), None)
+                .0,
+            StatusCode::OK,
+            "{v}"
+        );
+    }
+    let (s, b) = api.call(Method::GET, &format!("/nothing/here?{V}"), None);
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "NotFound"));
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/k/create?{V}"),
+        Some(json!("not an object")),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, _, b) = api.server.runtime.block_on(async {
+        let r = api
+            .client
+            .post(api.url("127.0.0.1", &format!("/keys/k/create?{V}")))
+            .bearer_auth("t")
+            .body("{oops")
+            .send()
+            .await
+            .unwrap();
+        (r.status(), (), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "BadParameter"),
+        "malformed JSON"
+    );
+    let big = json!({"kty": "EC", "tags": {"x": "y".repeat(2 << 20)}});
+    let (s, b) = api.call(Method::POST, &format!("/keys/k/create?{V}"), Some(big));
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert_eq!(code(&b), "BadParameter");
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/rng?{V}"),
+        Some(json!({"count": 0})),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/rng?{V}"),
+        Some(json!({"count": 128})),
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b["value"].as_str().unwrap().len(),
+        171,
+        "128 bytes in base64url"
+    );
+}
+
+#[test]
+fn pools_are_chosen_by_host_and_ids_follow_it() {
+    let api = Api::new();
+    let create = json!({"kty": "EC-HSM", "crv": "P-256"});
+    let (s, _, b) = api.send(
+        Method::POST,
+        "team-a.localhost",
+        &format!("/keys/shared-name/create?{V}"),
+        Some(create.clone()),
+        true,
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let kid = b["key"]["kid"].as_str().unwrap();
+    assert!(
+        kid.starts_with(&format!(
+            "https://team-a.localhost:{}/keys/shared-name/",
+            api.server.port()
+        )),
+        "{kid}"
+    );
+    // Another host name for the same pool gives ids with that name.
+    let (_, _, b) = api.send(
+        Method::GET,
+        "team-a.hsm.test",
+        &format!("/keys/shared-name/?{V}"),
+        None,
+        true,
+    );
+    assert!(
+        b["key"]["kid"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://team-a.hsm.test:"),
+        "{b}"
+    );
+    // The default pool does not see team-a's key.
+    let (s, b) = api.call(Method::GET, &format!("/keys/shared-name/?{V}"), None);
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+    let (s, _, b) = api.send(
+        Method::GET,
+        "hsm.test",
+        &format!("/keys/shared-name/?{V}"),
+        None,
+        true,
+    );
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::NOT_FOUND, "KeyNotFound"),
+        "the bare domain is the default pool"
+    );
+    // A pool that does not exist.
+    let (s, _, b) = api.send(
+        Method::GET,
+        "team-b.localhost",
+        &format!("/keys?{V}"),
+        None,
+        true,
+    );
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "NotFound"));
+}
+
+#[test]
+fn key_lifecycle_shapes_and_errors() {
+    let api = Api::new();
+    let p = api.server.port();
+    let (s, b) = api.call(Method::POST, &format!("/keys/rsa1/create?{V}"), Some(json!({"kty": "RSA", "key_size": 2048, "tags": {"t": "1"}, "attributes": {"exportable": false}})));
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let key = &b["key"];
+    assert_eq!(key["kty"], "RSA-HSM");
+    assert_eq!(key["e"], "AQAB");
+    assert!(
+        key.get("d").is_none() && key.get("p").is_none(),
+        "no private parts: {key}"
+    );
+    assert_eq!(
+        key["key_ops"],
+        json!([
+            "sign",
+            "verify",
+            "encrypt",
+            "decrypt",
+            "wrapKey",
+            "unwrapKey"
+        ])
+    );
+    assert_eq!(b["attributes"]["recoveryLevel"], "Recoverable+Purgeable");
+    assert_eq!(b["attributes"]["recoverableDays"], 90);
+    assert!(b["attributes"]["created"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(b["tags"], json!({"t": "1"}));
+    let version = key["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(version.len(), 32);
+
+    // Latest by trailing slash, by empty version, and by explicit version; bad versions.
+    for path in [
+        "/keys/rsa1/",
+        "/keys/rsa1",
+        &format!("/keys/rsa1/{version}"),
+    ] {
+        let (s, b) = api.call(Method::GET, &format!("{path}?{V}"), None);
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert!(b["key"]["kid"].as_str().unwrap().ends_with(&version));
+    }
+    let (s, b) = api.call(
+        Method::GET,
+        &format!("/keys/rsa1/00000000000000000000000000000000?{V}"),
+        None,
+    );
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+
+    // Crypto through the double-slash (latest) path.
+    let digest = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1//sign?{V}"),
+        Some(json!({"alg": "PS256", "value": digest})),
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["kid"].as_str().unwrap().ends_with(&version));
+    let sig = b["value"].as_str().unwrap().to_string();
+    assert!(
+        !sig.contains('=') && !sig.contains('+') && !sig.contains('/'),
+        "base64url without padding"
+    );
+    let (_, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1/{version}/verify?{V}"),
+        Some(json!({"alg": "PS256", "digest": digest, "value": sig})),
+    );
+    assert_eq!(b["value"], true);
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1//sign?{V}"),
+        Some(json!({"alg": "XS256", "value": digest})),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1//sign?{V}"),
+        Some(json!({"alg": "RS256", "value": "AAAA"})),
+    );
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "BadParameter"),
+        "wrong digest length"
+    );
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1//sign?{V}"),
+        Some(json!({"alg": "RS256", "value": "!!!"})),
+    );
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "BadParameter"),
+        "bad base64"
+    );
+
+    // Disabled: 403.
+    let (s, _) = api.call(
+        Method::PATCH,
+        &format!("/keys/rsa1/?{V}"),
+        Some(json!({"attributes": {"enabled": false}})),
+    );
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1//sign?{V}"),
+        Some(json!({"alg": "PS256", "value": digest})),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "Forbidden"));
+
+    // Delete, conflict on the name, get deleted, recover, delete, purge (204).
+    let (s, b) = api.call(Method::DELETE, &format!("/keys/rsa1?{V}"), None);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["recoveryId"],
+        format!("https://127.0.0.1:{p}/deletedkeys/rsa1")
+    );
+    assert!(b["scheduledPurgeDate"].as_i64().unwrap() > b["deletedDate"].as_i64().unwrap());
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/keys/rsa1/create?{V}"),
+        Some(json!({"kty": "RSA"})),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "Conflict"));
+    let (s, b) = api.call(Method::GET, &format!("/deletedkeys?{V}"), None);
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b["value"][0]["recoveryId"],
+        format!("https://127.0.0.1:{p}/deletedkeys/rsa1")
+    );
+    let (s, _) = api.call(
+        Method::POST,
+        &format!("/deletedkeys/rsa1/recover?{V}"),
+        None,
+    );
+    assert_eq!(s, StatusCode::OK);
+    api.call(Method::DELETE, &format!("/keys/rsa1?{V}"), None);
+    let (s, b) = api.call(Method::DELETE, &format!("/deletedkeys/rsa1?{V}"), None);
+    assert_eq!((s, b), (StatusCode::NO_CONTENT, Value::Null));
+    let (s, b) = api.call(Method::GET, &format!("/deletedkeys/rsa1?{V}"), None);
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+}
+
+#[test]
+fn lists_page_with_next_links() {
+    let api = Api::new();
+    for i in 0..12 {
+        let (s, _) = api.call(
+            Method::POST,
+            &format!("/keys/k{i:02}/create?{V}"),
+            Some(json!({"kty": "oct-HSM", "key_size": 128})),
+        );
+        assert_eq!(s, StatusCode::OK);
+    }
+    let mut names = Vec::new();
+    let mut next = Some(format!(
+        "https://127.0.0.1:{}/keys?{V}&maxresults=5",
+        api.server.port()
+    ));
+    let mut pages = 0;
+    while let Some(link) = next {
+        let pq = link
+            .split_once(&format!(":{}", api.server.port()))
+            .unwrap()
+            .1
+            .to_string();
+        let (s, b) = api.call(Method::GET, &pq, None);
+        assert_eq!(s, StatusCode::OK, "{b}");
+        for item in b["value"].as_array().unwrap() {
+            let kid = item["kid"].as_str().unwrap();
+            names.push(kid.rsplit('/').next().unwrap().to_string());
+        }
+        next = b["nextLink"].as_str().map(str::to_string);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        names,
+        (0..12).map(|i| format!("k{i:02}")).collect::<Vec<_>>()
+    );
+    let (s, b) = api.call(Method::GET, &format!("/keys?{V}&maxresults=26"), None);
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, b) = api.call(Method::GET, &format!("/keys?{V}&$skiptoken=garbage"), None);
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+}
+
+#[test]
+fn graceful_stop_and_restart_keep_keys_and_certificates() {
+    let mut api = Api::new();
+    let (s, _) = api.call(
+        Method::POST,
+        &format!("/keys/kept/create?{V}"),
+        Some(json!({"kty": "EC"})),
+    );
+    assert_eq!(s, StatusCode::OK);
+    let ca_before = api.server.ca_pem.clone();
+    api.server.stop();
+    // Restart over the same directory: same CA, same keys.
+    let dir = api.server.dir.path().to_path_buf();
+    let mut config = server::ServeConfig::new(&dir);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let running = api.server.runtime.block_on(server::start(config)).unwrap();
+    assert_eq!(
+        std::fs::read(running.ca_path.as_ref().unwrap()).unwrap(),
+        ca_before
+    );
+    let client = api.server.client(&[]);
+    let url = format!("https://127.0.0.1:{}/keys/kept/?{V}", running.addr.port());
+    let status = api.server.runtime.block_on(async {
+        client
+            .get(url)
+            .bearer_auth("t")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, StatusCode::OK);
+    api.server.runtime.block_on(running.shutdown()).unwrap();
+    api.client = client;
+}
