@@ -22,9 +22,10 @@ use crate::names::{
     Tags, new_id, validate_key_name, validate_pool_name, validate_tags, validate_version,
 };
 use crate::pool::{
-    KeyChange, KeyEntry, Mutation, Pool, PoolInfo, PoolSettings, PoolState, VersionEntry, key_info,
+    Documents, KeyChange, KeyEntry, Mutation, Pool, PoolInfo, PoolSettings, PoolState,
+    VersionEntry, key_info,
 };
-use crate::record::{KeyRecord, PoolRecord, VersionRecord, master_aad, pool_path};
+use crate::record::{KeyRecord, PoolRecord, VersionRecord, doc_path, master_aad, pool_path};
 use crate::root::SecurityDomain;
 use crate::seal::SealKey;
 use crate::secret::SecretBytes;
@@ -76,6 +77,17 @@ struct PoolHeader {
     settings: PoolSettings,
     tags: Tags,
     keys: usize,
+    #[serde(default)]
+    documents: Vec<DocumentCopy>,
+}
+
+/// A pool document inside a pool backup.
+#[derive(Serialize, Deserialize)]
+struct DocumentCopy {
+    kind: String,
+    id: String,
+    #[serde(with = "crate::serde_b64")]
+    value: Vec<u8>,
 }
 
 /// Concatenates length-prefixed parts into one zeroizing buffer of exact size.
@@ -339,6 +351,15 @@ impl Hsm {
                 settings: data.record.settings.clone(),
                 tags: data.record.tags.clone(),
                 keys: data.keys.len(),
+                documents: data
+                    .docs
+                    .iter()
+                    .map(|((kind, id), value)| DocumentCopy {
+                        kind: kind.clone(),
+                        id: id.clone(),
+                        value: value.to_vec(),
+                    })
+                    .collect(),
             };
             let sections = data
                 .keys
@@ -455,6 +476,7 @@ impl Hsm {
                     record.clone(),
                     SealKey::new(&master)?,
                     BTreeMap::new(),
+                    Documents::new(),
                 ));
                 (state, Some(record))
             }
@@ -474,10 +496,18 @@ impl Hsm {
                 });
             }
         }
+        let mut docs = Vec::with_capacity(header.documents.len());
+        for d in &header.documents {
+            crate::document::validate(&d.kind, &d.id)?;
+            let path = doc_path(name, &d.kind, &d.id);
+            batch.put(path.clone(), state.seal_bytes(&path, &d.value)?);
+            docs.push(((d.kind.clone(), d.id.clone()), Arc::new(d.value.clone())));
+        }
         self.inner().store.commit(batch)?;
         {
             let mut data = state.data.write();
             data.keys = entries;
+            data.docs.extend(docs);
         }
         state.refresh_next_purge();
         let info = self.inner().pool_info(&state.data.read().record);

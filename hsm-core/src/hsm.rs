@@ -12,10 +12,12 @@ use crate::crypto::{CryptoProvider, HashAlg, Hasher, default_provider};
 use crate::error::{Error, Result};
 use crate::key::Deletion;
 use crate::names::{Tags, new_id, validate_pool_name, validate_tags};
-use crate::pool::{KeyEntry, Pool, PoolInfo, PoolSettings, PoolState, PoolUpdate, VersionEntry};
+use crate::pool::{
+    Documents, KeyEntry, Pool, PoolInfo, PoolSettings, PoolState, PoolUpdate, VersionEntry,
+};
 use crate::record::{
-    FORMAT, KeyRecord, META_PATH, MetaRecord, PoolRecord, VersionRecord, key_path, key_prefix,
-    master_aad, pool_path, record_aad, version_path, version_prefix,
+    FORMAT, KeyRecord, META_PATH, MetaRecord, PoolRecord, VersionRecord, doc_path, doc_prefix,
+    key_path, key_prefix, master_aad, pool_path, record_aad, version_path, version_prefix,
 };
 use crate::root::{self, RootKeySource, SecurityDomain};
 use crate::seal::SealKey;
@@ -406,6 +408,7 @@ impl Hsm {
             record,
             SealKey::new(&master)?,
             BTreeMap::new(),
+            Documents::new(),
         ));
         self.inner.pools.write().insert(name.to_string(), state);
         tracing::info!(pool = name, "pool created");
@@ -587,10 +590,17 @@ impl Hsm {
                 state.erase_key(&mut batch, entry);
                 evict.extend(entry.versions.values().filter_map(|v| v.cache_id));
             }
+            for (kind, id) in data.docs.keys() {
+                batch.delete(doc_path(name, kind, id));
+            }
         }
         batch.delete(pool_path(name));
         self.inner.store.commit(batch)?;
-        state.data.write().keys.clear();
+        {
+            let mut data = state.data.write();
+            data.keys.clear();
+            data.docs.clear();
+        }
         let mut pools = self.inner.pools.write();
         pools.remove(name);
         self.inner.recompute_next_purge(&pools);
@@ -690,10 +700,31 @@ fn load_pools(inner: &HsmInner) -> Result<BTreeMap<String, Arc<PoolState>>> {
             .ok_or_else(|| corrupted(pool_path(&record.name).as_bytes()))?;
         let master = SealKey::new(&master)?;
         let keys = load_keys(inner.store.as_ref(), &record.name, &master)?;
+        let docs = load_documents(inner.store.as_ref(), &record.name, &master)?;
         let name = record.name.clone();
-        pools.insert(name, Arc::new(PoolState::new(record, master, keys)));
+        pools.insert(name, Arc::new(PoolState::new(record, master, keys, docs)));
     }
     Ok(pools)
+}
+
+fn load_documents(store: &dyn Store, pool: &str, master: &SealKey) -> Result<Documents> {
+    let mut docs = Documents::new();
+    let prefix = doc_prefix(pool);
+    store.scan_prefix(prefix.as_bytes(), &mut |path, sealed| {
+        let path_str = std::str::from_utf8(path).map_err(|_| corrupted(path))?;
+        let plain = master
+            .open(&record_aad(path_str), sealed)
+            .ok_or_else(|| corrupted(path))?;
+        let (kind, id) = path_str[prefix.len()..]
+            .split_once('/')
+            .ok_or_else(|| corrupted(path))?;
+        docs.insert(
+            (kind.to_string(), id.to_string()),
+            Arc::new(plain.expose_secret().to_vec()),
+        );
+        Ok(())
+    })?;
+    Ok(docs)
 }
 
 fn load_keys(

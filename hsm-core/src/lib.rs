@@ -39,6 +39,7 @@
 pub mod backup;
 mod cache;
 pub mod crypto;
+pub mod document;
 pub mod error;
 pub mod hsm;
 pub mod key;

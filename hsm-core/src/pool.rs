@@ -140,9 +140,13 @@ impl KeyEntry {
     }
 }
 
+/// Documents of a pool by (kind, id).
+pub(crate) type Documents = BTreeMap<(String, String), Arc<Vec<u8>>>;
+
 pub(crate) struct PoolData {
     pub record: PoolRecord,
     pub keys: BTreeMap<String, Arc<KeyEntry>>,
+    pub docs: Documents,
 }
 
 pub(crate) struct PoolState {
@@ -159,6 +163,8 @@ pub(crate) struct PoolState {
 pub(crate) enum KeyChange {
     Put(Arc<KeyEntry>),
     Remove(String),
+    PutDoc(String, String, Arc<Vec<u8>>),
+    RemoveDoc(String, String),
 }
 
 /// What a mutation produced: records to write, memory to change, a result.
@@ -173,11 +179,12 @@ impl PoolState {
         record: PoolRecord,
         master: SealKey,
         keys: BTreeMap<String, Arc<KeyEntry>>,
+        docs: Documents,
     ) -> PoolState {
         let state = PoolState {
             name: record.name.clone(),
             master,
-            data: RwLock::new(PoolData { record, keys }),
+            data: RwLock::new(PoolData { record, keys, docs }),
             write: Mutex::new(()),
             next_key_purge: AtomicI64::new(i64::MAX),
         };
@@ -198,6 +205,10 @@ impl PoolState {
             .min()
             .unwrap_or(i64::MAX);
         self.next_key_purge.store(next, Ordering::SeqCst);
+    }
+
+    pub(crate) fn seal_bytes(&self, path: &str, value: &[u8]) -> Result<Vec<u8>> {
+        self.master.seal(&record_aad(path), value)
     }
 
     pub(crate) fn seal_record<T: Serialize>(&self, path: &str, record: &T) -> Result<Vec<u8>> {
@@ -358,7 +369,7 @@ impl Pool {
     }
 
     /// A read view of a live pool, after running any purge that is due.
-    fn read(&self) -> Result<parking_lot::RwLockReadGuard<'_, PoolData>> {
+    pub(crate) fn read(&self) -> Result<parking_lot::RwLockReadGuard<'_, PoolData>> {
         self.maintain()?;
         let data = self.state.data.read();
         ensure_live(&self.state.name, &data)?;
@@ -434,6 +445,12 @@ impl Pool {
                         deletions_changed |= old.record.deleted.is_some();
                         evict.extend(old.versions.values().filter_map(|v| v.cache_id));
                     }
+                }
+                KeyChange::PutDoc(kind, id, value) => {
+                    data.docs.insert((kind, id), value);
+                }
+                KeyChange::RemoveDoc(kind, id) => {
+                    data.docs.remove(&(kind, id));
                 }
             }
         }

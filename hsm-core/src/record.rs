@@ -1,6 +1,7 @@
 //! What is stored, and where: record types and their paths in the store.
 //!
-//! Paths: `m` (store metadata), `p/{pool}`, `k/{pool}/{key}`, `v/{pool}/{key}/{version}`.
+//! Paths: `m` (store metadata), `p/{pool}`, `k/{pool}/{key}`, `v/{pool}/{key}/{version}`,
+//! `d/{pool}/{kind}/{id}` (documents: the front ends' other per-pool data).
 //! Every value is sealed with its path as associated data (store metadata and pool records
 //! under keys derived from the root key, key and version records under the pool's master
 //! key), and key material is sealed once more on its own, bound to pool, key and version.
@@ -87,6 +88,14 @@ pub(crate) fn version_path(pool: &str, key: &str, version: &str) -> String {
 
 pub(crate) fn version_prefix(pool: &str) -> String {
     format!("v/{pool}/")
+}
+
+pub(crate) fn doc_path(pool: &str, kind: &str, id: &str) -> String {
+    format!("d/{pool}/{kind}/{id}")
+}
+
+pub(crate) fn doc_prefix(pool: &str) -> String {
+    format!("d/{pool}/")
 }
 
 /// Associated data of a record: its path.
