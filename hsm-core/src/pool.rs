@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::hsm::HsmInner;
 use crate::key::version::validate_window;
 use crate::key::{
-    Deletion, KeyInfo, KeyOperation, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel,
+    Deletion, KeyInfo, KeyOperation, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel, RotationPolicy,
     VersionAttributes,
 };
 use crate::names::{Page, PageRequest, Tags, new_id, paginate, validate_key_name, validate_tags};
@@ -157,6 +157,8 @@ pub(crate) struct PoolState {
     pub write: Mutex<()>,
     /// Earliest scheduled purge among deleted keys (`i64::MAX`: none).
     next_key_purge: AtomicI64,
+    /// Earliest rotation due by a rotation policy (`i64::MAX`: none).
+    next_rotation: AtomicI64,
 }
 
 /// A change to apply in memory once its batch is durable.
@@ -187,14 +189,36 @@ impl PoolState {
             data: RwLock::new(PoolData { record, keys, docs }),
             write: Mutex::new(()),
             next_key_purge: AtomicI64::new(i64::MAX),
+            next_rotation: AtomicI64::new(i64::MAX),
         };
         state.recompute_next_purge(&state.data.read());
+        state.recompute_next_rotation(&state.data.read());
         state
+    }
+
+    /// When the next rotation is due by the live keys' policies.
+    fn recompute_next_rotation(&self, data: &PoolData) {
+        let next = data
+            .keys
+            .values()
+            .filter(|k| k.record.deleted.is_none())
+            .filter_map(|k| {
+                let policy = k.record.rotation_policy.as_ref()?;
+                let latest = k.latest().ok()?;
+                let a = &latest.record.attributes;
+                policy.rotation_due(a.created, a.expires)
+            })
+            .map(|t| t.0)
+            .min()
+            .unwrap_or(i64::MAX);
+        self.next_rotation.store(next, Ordering::SeqCst);
     }
 
     /// Recomputes when the next key purge is due.
     pub(crate) fn refresh_next_purge(&self) {
-        self.recompute_next_purge(&self.data.read());
+        let data = self.data.read();
+        self.recompute_next_purge(&data);
+        self.recompute_next_rotation(&data);
     }
 
     fn recompute_next_purge(&self, data: &PoolData) {
@@ -376,13 +400,58 @@ impl Pool {
         Ok(data)
     }
 
-    /// Purges deleted keys whose retention has elapsed. Runs lazily before every call; cheap
-    /// when nothing is due.
+    /// Purges deleted keys whose retention has elapsed and rotates keys whose rotation
+    /// policy says so. Runs lazily before every call; cheap when nothing is due.
     pub fn maintain(&self) -> Result<()> {
         let now = self.hsm.now();
+        if now.0 >= self.state.next_rotation.load(Ordering::SeqCst) {
+            self.rotate_due(now)?;
+        }
         if now.0 < self.state.next_key_purge.load(Ordering::SeqCst) {
             return Ok(());
         }
+        self.purge_due()
+    }
+
+    /// Rotates the live keys whose policy's rotation time has come.
+    fn rotate_due(&self, now: UnixTime) -> Result<()> {
+        let due: Vec<String> = {
+            let data = self.state.data.read();
+            if data.record.deleted.is_some() {
+                return Ok(());
+            }
+            data.keys
+                .values()
+                .filter(|k| k.record.deleted.is_none())
+                .filter(|k| {
+                    let (Some(policy), Ok(latest)) = (&k.record.rotation_policy, k.latest()) else {
+                        return false;
+                    };
+                    let a = &latest.record.attributes;
+                    policy
+                        .rotation_due(a.created, a.expires)
+                        .is_some_and(|t| t <= now)
+                })
+                .map(|k| k.record.name.clone())
+                .collect()
+        };
+        for name in due {
+            match self.rotate_inner(&name) {
+                Ok(info) => {
+                    tracing::info!(pool = %self.state.name, key = %name, version = %info.version, "rotated by policy")
+                }
+                Err(e) => {
+                    tracing::warn!(pool = %self.state.name, key = %name, error = %e, "rotation by policy failed")
+                }
+            }
+        }
+        // Failed rotations stay due; push the schedule so a failing key is retried on the
+        // next call, not in a loop within this one.
+        self.state.recompute_next_rotation(&self.state.data.read());
+        Ok(())
+    }
+
+    fn purge_due(&self) -> Result<()> {
         let purged = self.mutate(|data, now| {
             let mut m = Mutation {
                 batch: Batch::new(),
@@ -429,20 +498,22 @@ impl Pool {
         let mut evict = Vec::new();
         // The purge schedule is recomputed (a scan of the pool) only when a deletion changed.
         let mut deletions_changed = false;
+        let mut rotations_changed = false;
         let mut data = self.state.data.write();
         for change in m.changes {
             match change {
                 KeyChange::Put(entry) => {
-                    let was_deleted = data
-                        .keys
-                        .get(&entry.record.name)
-                        .is_some_and(|old| old.record.deleted.is_some());
+                    let old = data.keys.get(&entry.record.name);
+                    let was_deleted = old.is_some_and(|old| old.record.deleted.is_some());
                     deletions_changed |= was_deleted || entry.record.deleted.is_some();
+                    rotations_changed |= entry.record.rotation_policy.is_some()
+                        || old.is_some_and(|o| o.record.rotation_policy.is_some());
                     data.keys.insert(entry.record.name.clone(), entry);
                 }
                 KeyChange::Remove(name) => {
                     if let Some(old) = data.keys.remove(&name) {
                         deletions_changed |= old.record.deleted.is_some();
+                        rotations_changed |= old.record.rotation_policy.is_some();
                         evict.extend(old.versions.values().filter_map(|v| v.cache_id));
                     }
                 }
@@ -456,6 +527,9 @@ impl Pool {
         }
         if deletions_changed {
             self.state.recompute_next_purge(&data);
+        }
+        if rotations_changed {
+            self.state.recompute_next_rotation(&data);
         }
         drop(data);
         self.hsm.cache.remove(evict);
@@ -677,32 +751,58 @@ impl Pool {
         })
     }
 
-    /// Adds a new version of the same type and size, with the key's operations and tags.
+    /// Adds a new version of the same type and size, with the key's operations and tags;
+    /// under a rotation policy with an expiry time, the new version expires accordingly.
     pub fn rotate_key(&self, name: &str) -> Result<KeyInfo> {
-        let (spec, ops, exportable) = {
-            let data = self.read()?;
+        self.maintain()?;
+        self.rotate_inner(name)
+    }
+
+    /// Rotation without running maintenance first (maintenance itself rotates).
+    fn rotate_inner(&self, name: &str) -> Result<KeyInfo> {
+        let (spec, ops, exportable, policy) = {
+            let data = self.state.data.read();
+            ensure_live(&self.state.name, &data)?;
             let entry = live_key(&data, name)?;
             let latest = entry.latest()?;
             (
                 latest.record.spec,
                 entry.record.ops,
                 latest.record.attributes.exportable,
+                entry.record.rotation_policy.clone(),
             )
         };
         let (material, loaded) = self.hsm.provider.generate_loaded(spec)?;
         let opts = KeyOptions {
             exportable,
+            expires: policy.and_then(|p| p.expiry_for(self.hsm.now())),
             ..KeyOptions::default()
         };
         self.add_version(name, material, Some(loaded), ops, &opts, true)
     }
 
-    /// Stores an opaque rotation policy (None clears it).
-    pub fn set_rotation_policy(&self, name: &str, policy: Option<Vec<u8>>) -> Result<KeyInfo> {
+    /// Sets (or, with None, clears) the key's rotation policy. Its `created` and `updated`
+    /// times are the core's; the policy is checked against Azure's rules.
+    pub fn set_rotation_policy(
+        &self,
+        name: &str,
+        policy: Option<RotationPolicy>,
+    ) -> Result<KeyInfo> {
+        if let Some(p) = &policy {
+            p.validate()?;
+        }
         self.maintain()?;
         self.mutate(|data, now| {
             let mut entry = KeyEntry::clone(live_key(data, name)?);
-            entry.record.rotation_policy = policy;
+            entry.record.rotation_policy = policy.map(|mut p| {
+                p.created = entry
+                    .record
+                    .rotation_policy
+                    .as_ref()
+                    .map_or(now, |old| old.created);
+                p.updated = now;
+                p
+            });
             entry.record.updated = now;
             self.state
                 .put_key(&data.record.settings, entry, Vec::new(), None)

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KeySpec, PublicKey};
-use crate::key::{Deletion, KeyOps, VersionAttributes};
+use crate::key::{Deletion, KeyOps, RotationPolicy, VersionAttributes};
 use crate::names::Tags;
 use crate::pool::PoolSettings;
 use crate::time::UnixTime;
@@ -49,8 +49,8 @@ pub(crate) struct KeyRecord {
     pub tags: Tags,
     #[serde(with = "crate::serde_b64::option", default)]
     pub release_policy: Option<Vec<u8>>,
-    #[serde(with = "crate::serde_b64::option", default)]
-    pub rotation_policy: Option<Vec<u8>>,
+    #[serde(default)]
+    pub rotation_policy: Option<RotationPolicy>,
     /// Version ids, oldest first; the last is the latest.
     pub versions: Vec<String>,
     pub deleted: Option<Deletion>,

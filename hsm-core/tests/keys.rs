@@ -5,7 +5,8 @@ mod common;
 
 use common::{START, ec_material, envs, rsa2048};
 use hsm_core::crypto::{Curve, KeyKind, KeyMaterial, KeySpec, PublicKey};
-use hsm_core::key::{KeyOperation, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel};
+use hsm_core::key::rotation::IsoDuration;
+use hsm_core::key::{KeyOperation, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel, RotationPolicy};
 use hsm_core::names::{PageRequest, Tags, validate_version};
 use hsm_core::time::{DAY, UnixTime};
 use hsm_core::{PoolSettings, PoolUpdate, SecretBytes};
@@ -232,9 +233,16 @@ fn update_attributes_ops_tags_and_policies() {
             Some(&b"{\"anyOf\":[]}"[..])
         );
 
-        let policy = br#"{"lifetimeActions":[]}"#.to_vec();
+        let policy = RotationPolicy {
+            lifetime_actions: vec![],
+            expiry_time: Some(IsoDuration::parse("P60D").unwrap()),
+            created: UnixTime(0),
+            updated: UnixTime(0),
+        };
         let with_policy = pool.set_rotation_policy("k", Some(policy.clone())).unwrap();
-        assert_eq!(with_policy.rotation_policy, Some(policy));
+        let stored = with_policy.rotation_policy.unwrap();
+        assert_eq!(stored.expiry_time, policy.expiry_time);
+        assert_eq!(stored.created.0, START.0 + 5, "the core stamps the policy");
 
         // Bad updates change nothing.
         let bad = [

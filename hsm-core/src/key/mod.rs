@@ -1,11 +1,13 @@
 //! Keys: operations, versions, attributes, and the views and requests of the key API.
 
 pub mod ops;
+pub mod rotation;
 pub mod version;
 
 use serde::{Deserialize, Serialize};
 
 pub use ops::{KeyOperation, KeyOps};
+pub use rotation::RotationPolicy;
 pub use version::VersionAttributes;
 
 use crate::crypto::{KeySpec, PublicKey};
@@ -116,8 +118,8 @@ pub struct KeyInfo {
     pub tags: Tags,
     /// Opaque release policy.
     pub release_policy: Option<Vec<u8>>,
-    /// Opaque rotation policy.
-    pub rotation_policy: Option<Vec<u8>>,
+    /// The rotation policy, if one is set.
+    pub rotation_policy: Option<RotationPolicy>,
     /// The pool's soft-delete retention in days.
     pub recoverable_days: u32,
     /// The pool's recovery level.

@@ -28,6 +28,12 @@ impl Env {
         self.hsm.pool("pool1").unwrap()
     }
 
+    /// The clock's current time.
+    pub fn clock_now(&self) -> UnixTime {
+        use hsm_core::time::Clock;
+        self.clock.now()
+    }
+
     /// Closes and reopens the HSM (on disk), as a new process would.
     pub fn reopen(&mut self) {
         if let Some(dir) = &self.dir {
