@@ -40,6 +40,15 @@ pub const MANIFEST_FILE: &str = "mhsm-backup.json";
 pub const POOL_BLOB_FILE: &str = "pool.bak";
 const MANIFEST_FORMAT: &str = "mhsm-pool-backup/1";
 
+/// How a pool backup goes into an existing pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreMode {
+    /// Only into a new pool, or an existing one without keys.
+    IntoEmpty,
+    /// Replace the existing pool's keys and documents (its settings stay).
+    Replace,
+}
+
 /// The public description of a pool backup, written beside it as `mhsm-backup.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolBackupManifest {
@@ -286,6 +295,11 @@ impl Pool {
         let mut key = parse_key_section(self.hsm.provider.as_ref(), body.expose_secret())?;
         drop(body);
         key.record.deleted = None;
+        self.restore_parsed(key)
+    }
+
+    /// Writes a key read back from a backup into this pool, unless the name is taken.
+    fn restore_parsed(&self, mut key: RestoredKey) -> Result<KeyInfo> {
         let name = key.record.name.clone();
         let info = self.mutate(|data, now| {
             if data.keys.contains_key(&name) {
@@ -391,11 +405,8 @@ impl Hsm {
         Ok(manifest)
     }
 
-    /// Restores a pool backup from `dir` into the pool `name`: created with the backup's
-    /// settings and tags when it does not exist; an existing live pool must hold no keys
-    /// (live or deleted), and keeps its own settings. Refused across security domains.
-    pub fn restore_pool(&self, dir: &Path, name: &str) -> Result<PoolInfo> {
-        validate_pool_name(name)?;
+    /// Reads and checks a pool backup directory.
+    fn read_pool_backup(&self, dir: &Path) -> Result<(PoolHeader, Vec<RestoredKey>)> {
         let read = |file: &str| {
             fs::read(dir.join(file)).map_err(|e| Error::BackupInvalid {
                 message: format!("cannot read {}: {e}", dir.join(file).display()),
@@ -426,11 +437,38 @@ impl Hsm {
         }
         header.settings.validate()?;
         validate_tags(&header.tags)?;
+        for d in &header.documents {
+            crate::document::validate(&d.kind, &d.id)?;
+        }
         let keys = sections
             .iter()
             .map(|s| parse_key_section(self.provider().as_ref(), s))
             .collect::<Result<Vec<_>>>()?;
-        drop(body);
+        Ok((header, keys))
+    }
+
+    /// Restores one key from a pool backup directory into the live pool `pool`, under its
+    /// name, with all its versions (Azure's selective key restore). Refused when the name
+    /// exists in the pool, live or deleted, or the backup has no such key.
+    pub fn restore_key_from_backup(&self, dir: &Path, pool: &str, key: &str) -> Result<KeyInfo> {
+        let target = self.pool(pool)?;
+        let (_, keys) = self.read_pool_backup(dir)?;
+        let mut found = keys
+            .into_iter()
+            .find(|k| k.record.name == key)
+            .ok_or_else(|| Error::KeyNotFound { name: key.into() })?;
+        found.record.deleted = None;
+        target.restore_parsed(found)
+    }
+
+    /// Restores a pool backup from `dir` into the pool `name`. A pool that does not exist is
+    /// created with the backup's settings and tags. An existing live pool keeps its settings;
+    /// with [`RestoreMode::IntoEmpty`] it must hold no keys (live or deleted), with
+    /// [`RestoreMode::Replace`] its keys and documents are replaced by the backup's (Azure's
+    /// full restore). Refused across security domains.
+    pub fn restore_pool(&self, dir: &Path, name: &str, mode: RestoreMode) -> Result<PoolInfo> {
+        validate_pool_name(name)?;
+        let (header, keys) = self.read_pool_backup(dir)?;
 
         self.maintain()?;
         let _pools = self.pools_write();
@@ -444,7 +482,7 @@ impl Hsm {
                         message: format!("pool '{name}' is deleted but recoverable"),
                     });
                 }
-                if !data.keys.is_empty() {
+                if mode == RestoreMode::IntoEmpty && !data.keys.is_empty() {
                     return Err(Error::Conflict {
                         message: format!(
                             "pool '{name}' is not empty: restore into a new or empty pool"
@@ -496,9 +534,35 @@ impl Hsm {
                 });
             }
         }
+        // What the backup replaces (Replace mode): old keys and documents not overwritten.
+        let mut evict = Vec::new();
+        if mode == RestoreMode::Replace {
+            let data = state.data.read();
+            for entry in data.keys.values() {
+                if !entries.contains_key(&entry.record.name) {
+                    state.erase_key(&mut batch, entry);
+                } else {
+                    // Versions of the old key that the restored one lacks.
+                    for v in &entry.record.versions {
+                        if !entries[&entry.record.name].versions.contains_key(v) {
+                            batch.delete(crate::record::version_path(name, &entry.record.name, v));
+                        }
+                    }
+                }
+                evict.extend(entry.versions.values().filter_map(|v| v.cache_id));
+            }
+            for (kind, id) in data.docs.keys() {
+                if !header
+                    .documents
+                    .iter()
+                    .any(|d| &d.kind == kind && &d.id == id)
+                {
+                    batch.delete(doc_path(name, kind, id));
+                }
+            }
+        }
         let mut docs = Vec::with_capacity(header.documents.len());
         for d in &header.documents {
-            crate::document::validate(&d.kind, &d.id)?;
             let path = doc_path(name, &d.kind, &d.id);
             batch.put(path.clone(), state.seal_bytes(&path, &d.value)?);
             docs.push(((d.kind.clone(), d.id.clone()), Arc::new(d.value.clone())));
@@ -507,8 +571,12 @@ impl Hsm {
         {
             let mut data = state.data.write();
             data.keys = entries;
+            if mode == RestoreMode::Replace {
+                data.docs.clear();
+            }
             data.docs.extend(docs);
         }
+        self.inner().cache.remove(evict);
         state.refresh_next_purge();
         let info = self.inner().pool_info(&state.data.read().record);
         if new_record.is_some() {

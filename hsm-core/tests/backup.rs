@@ -5,6 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{envs, rsa2048};
+use hsm_core::backup::RestoreMode;
 use hsm_core::crypto::{Curve, KeySpec, jwa};
 use hsm_core::key::{KeyOptions, KeyUpdate};
 use hsm_core::names::{PageRequest, Tags};
@@ -187,7 +188,9 @@ fn pool_backup_and_restore() {
             "Conflict"
         );
 
-        let info = hsm.restore_pool(&target, "copy").unwrap();
+        let info = hsm
+            .restore_pool(&target, "copy", RestoreMode::IntoEmpty)
+            .unwrap();
         assert_eq!(info.name, "copy");
         let copy = hsm.pool("copy").unwrap();
         assert!(copy.verify("live", None, &es512, &[1; 64], &sig).unwrap());
@@ -208,18 +211,24 @@ fn pool_backup_and_restore() {
         );
         // Restoring over a pool with keys is refused; into an empty existing pool works.
         assert_eq!(
-            hsm.restore_pool(&target, "pool1").unwrap_err().code(),
+            hsm.restore_pool(&target, "pool1", RestoreMode::IntoEmpty)
+                .unwrap_err()
+                .code(),
             "Conflict"
         );
         hsm.create_pool("empty", PoolSettings::default(), Tags::new())
             .unwrap();
-        hsm.restore_pool(&target, "empty").unwrap();
+        hsm.restore_pool(&target, "empty", RestoreMode::IntoEmpty)
+            .unwrap();
         assert!(hsm.pool("empty").unwrap().get_key("aes", None).is_ok());
 
         // Another domain cannot read it; a tampered blob is refused.
         let other = other_domain();
         assert_eq!(
-            other.restore_pool(&target, "x-pool").unwrap_err().code(),
+            other
+                .restore_pool(&target, "x-pool", RestoreMode::IntoEmpty)
+                .unwrap_err()
+                .code(),
             "SecurityDomainMismatch"
         );
         let blob_path = target.join(hsm_core::backup::POOL_BLOB_FILE);
@@ -228,12 +237,14 @@ fn pool_backup_and_restore() {
         blob[mid] ^= 1;
         std::fs::write(&blob_path, &blob).unwrap();
         assert_eq!(
-            hsm.restore_pool(&target, "third").unwrap_err().code(),
+            hsm.restore_pool(&target, "third", RestoreMode::IntoEmpty)
+                .unwrap_err()
+                .code(),
             "BackupInvalid"
         );
         assert_eq!(hsm.get_pool("third").unwrap_err().code(), "PoolNotFound");
         assert_eq!(
-            hsm.restore_pool(&dir.path().join("missing"), "third")
+            hsm.restore_pool(&dir.path().join("missing"), "third", RestoreMode::IntoEmpty)
                 .unwrap_err()
                 .code(),
             "BackupInvalid"
@@ -263,4 +274,127 @@ fn backups_survive_reopen_of_the_hsm() {
     }
     let hsm = Hsm::open(HsmConfig::new(dir.path()).clock(Arc::new(clock))).unwrap();
     hsm.pool("pool").unwrap().restore_key(&blob).unwrap();
+}
+
+#[test]
+fn full_restore_replaces_and_selective_restore_picks_one_key() {
+    for env in envs() {
+        let hsm = &env.hsm;
+        let pool = env.pool();
+        let es256 = jwa::sign_algorithm("ES256").unwrap();
+        let a = pool
+            .create_key(
+                "a",
+                KeySpec::Ec { curve: Curve::P256 },
+                &KeyOptions::default(),
+            )
+            .unwrap();
+        pool.create_key("b", KeySpec::Aes { bits: 128 }, &KeyOptions::default())
+            .unwrap();
+        pool.put_document("note", "kept", b"from the backup")
+            .unwrap();
+        let sig = pool.sign("a", None, &es256, &[2; 32]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let backup = dir.path().join("full");
+        hsm.backup_pool("pool1", &backup).unwrap();
+
+        // Things change after the backup.
+        pool.rotate_key("a").unwrap();
+        pool.create_key("later", KeySpec::Aes { bits: 256 }, &KeyOptions::default())
+            .unwrap();
+        pool.delete_key("b").unwrap();
+        pool.put_document("note", "later", b"after the backup")
+            .unwrap();
+
+        // Selective restore: one key, only where its name is free.
+        assert_eq!(
+            hsm.restore_key_from_backup(&backup, "pool1", "a")
+                .unwrap_err()
+                .code(),
+            "Conflict"
+        );
+        assert_eq!(
+            hsm.restore_key_from_backup(&backup, "pool1", "zz")
+                .unwrap_err()
+                .code(),
+            "KeyNotFound"
+        );
+        hsm.create_pool("other", PoolSettings::default(), Tags::new())
+            .unwrap();
+        let one = hsm.restore_key_from_backup(&backup, "other", "a").unwrap();
+        assert_eq!(one.version, a.version);
+        let other = hsm.pool("other").unwrap();
+        assert!(other.verify("a", None, &es256, &[2; 32], &sig).unwrap());
+        assert_eq!(other.get_key("b", None).unwrap_err().code(), "KeyNotFound");
+
+        // Full restore over the changed pool: back to the backup's state.
+        assert_eq!(
+            hsm.restore_pool(&backup, "pool1", RestoreMode::IntoEmpty)
+                .unwrap_err()
+                .code(),
+            "Conflict"
+        );
+        hsm.restore_pool(&backup, "pool1", RestoreMode::Replace)
+            .unwrap();
+        let pool = env.pool();
+        assert_eq!(pool.get_key("a", None).unwrap().version, a.version);
+        assert_eq!(
+            pool.list_versions("a", &PageRequest::default())
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        assert!(
+            pool.get_key("b", None).is_ok(),
+            "deleted after the backup, back again"
+        );
+        assert_eq!(
+            pool.get_key("later", None).unwrap_err().code(),
+            "KeyNotFound"
+        );
+        assert_eq!(pool.get_document("note", "later").unwrap(), None);
+        assert_eq!(
+            pool.get_document("note", "kept")
+                .unwrap()
+                .unwrap()
+                .as_slice(),
+            b"from the backup"
+        );
+        assert!(pool.verify("a", None, &es256, &[2; 32], &sig).unwrap());
+    }
+}
+
+#[test]
+fn replaced_state_survives_reopen() {
+    let mut env = envs().pop().unwrap();
+    let pool = env.pool();
+    pool.create_key(
+        "a",
+        KeySpec::Ec { curve: Curve::P256 },
+        &KeyOptions::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    env.hsm.backup_pool("pool1", &dir.path().join("b")).unwrap();
+    pool.rotate_key("a").unwrap();
+    pool.create_key("gone", KeySpec::Aes { bits: 128 }, &KeyOptions::default())
+        .unwrap();
+    env.hsm
+        .restore_pool(&dir.path().join("b"), "pool1", RestoreMode::Replace)
+        .unwrap();
+    drop(pool);
+    env.reopen();
+    let pool = env.pool();
+    assert_eq!(
+        pool.list_versions("a", &PageRequest::default())
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        pool.get_key("gone", None).unwrap_err().code(),
+        "KeyNotFound"
+    );
 }

@@ -4,6 +4,7 @@ mod common;
 
 use common::envs;
 use hsm_core::PoolSettings;
+use hsm_core::backup::RestoreMode;
 use hsm_core::names::Tags;
 use hsm_core::time::DAY;
 
@@ -77,7 +78,8 @@ fn documents_go_with_their_pool() {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         hsm.backup_pool("pool1", &dir.path().join("b")).unwrap();
-        hsm.restore_pool(&dir.path().join("b"), "copy1").unwrap();
+        hsm.restore_pool(&dir.path().join("b"), "copy1", RestoreMode::IntoEmpty)
+            .unwrap();
         assert_eq!(
             hsm.pool("copy1")
                 .unwrap()
