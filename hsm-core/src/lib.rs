@@ -50,6 +50,7 @@ pub mod root;
 mod seal;
 pub mod secret;
 mod serde_b64;
+pub mod settings;
 pub mod store;
 pub mod time;
 

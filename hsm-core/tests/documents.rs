@@ -107,3 +107,39 @@ fn documents_go_with_their_pool() {
         );
     }
 }
+
+#[test]
+fn settings_have_defaults_types_and_persist() {
+    for mut env in envs() {
+        let pool = env.pool();
+        let all = pool.settings().unwrap();
+        let names: Vec<_> = all.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "AllowKeyManagementOperationsThroughARM",
+                "AccessLogEnabled",
+                "AccessLogRetentionDays"
+            ]
+        );
+        assert_eq!(pool.setting("AccessLogEnabled").unwrap().value, "false");
+        assert_eq!(pool.access_log_policy().unwrap(), None);
+        pool.update_setting("AccessLogEnabled", "True").unwrap();
+        pool.update_setting("AccessLogRetentionDays", "7").unwrap();
+        assert_eq!(pool.access_log_policy().unwrap(), Some(7));
+        assert_eq!(
+            pool.update_setting("AccessLogEnabled", "maybe")
+                .unwrap_err()
+                .code(),
+            "BadParameter"
+        );
+        assert_eq!(
+            pool.update_setting("Unknown", "true").unwrap_err().code(),
+            "BadParameter"
+        );
+        assert_eq!(pool.setting("Unknown").unwrap_err().code(), "BadParameter");
+        drop(pool);
+        env.reopen();
+        assert_eq!(env.pool().access_log_policy().unwrap(), Some(7));
+    }
+}
