@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::key::KeyOperation;
+use crate::rbac::DataAction;
 use crate::time::UnixTime;
 
 /// Result alias used throughout the core.
@@ -79,6 +80,14 @@ pub enum Error {
         name: String,
         /// The refused operation.
         operation: KeyOperation,
+    },
+    /// Local RBAC: none of the caller's role assignments grants this data action here.
+    #[error("Not authorized to access {action} on {scope}")]
+    ForbiddenByRbac {
+        /// The data action refused.
+        action: DataAction,
+        /// The scope it was refused at (`/`, `/keys`, `/keys/{name}`).
+        scope: String,
     },
     /// The key version is not exportable.
     #[error("key '{name}' is not exportable")]
@@ -202,6 +211,7 @@ impl Error {
             Error::KeyNotYetValid { .. } => "KeyNotYetValid",
             Error::KeyExpired { .. } => "KeyExpired",
             Error::OperationNotPermitted { .. } => "OperationNotPermitted",
+            Error::ForbiddenByRbac { .. } => "ForbiddenByRbac",
             Error::NotExportable { .. } => "NotExportable",
             Error::Conflict { .. } => "Conflict",
             Error::PurgeProtected { .. } => "PurgeProtected",

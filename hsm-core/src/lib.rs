@@ -45,6 +45,7 @@ pub mod hsm;
 pub mod key;
 pub mod names;
 pub mod pool;
+pub mod rbac;
 mod record;
 pub mod root;
 mod seal;

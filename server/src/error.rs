@@ -60,6 +60,7 @@ impl From<CoreError> for ApiError {
             | CoreError::OperationNotPermitted { .. }
             | CoreError::NotExportable { .. }
             | CoreError::PurgeProtected { .. } => (S::FORBIDDEN, "Forbidden"),
+            CoreError::ForbiddenByRbac { .. } => (S::FORBIDDEN, "ForbiddenByRbac"),
             CoreError::Conflict { .. } => (S::CONFLICT, "Conflict"),
             CoreError::BadParameter { .. }
             | CoreError::UnsupportedAlgorithm { .. }
