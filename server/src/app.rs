@@ -229,10 +229,17 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
     let path = parts.uri.path().to_string();
-    let response = match handle(&state, parts, body).await {
+    let mut response = match handle(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read, so the connection cannot carry another
+        // request: say so, or a client reusing it gets a broken pipe.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     response
 }
