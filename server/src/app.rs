@@ -1,4 +1,5 @@
-//! The HTTP edge: pool from `Host`, api-version, bearer challenge, body limit, routing.
+//! The HTTP edge: pool from `Host`, api-version, bearer challenge and principal, body limit,
+//! routing, and the local RBAC check of every route.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,11 +13,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hsm_core::names::Tags;
+use hsm_core::rbac::{DataAction as A, Scope};
 use hsm_core::{Hsm, HsmConfig, PoolSettings};
 
+use crate::auth::{Principal, TokenPolicy};
 use crate::error::ApiError;
 use crate::keys::{self, Ctx};
-use crate::tls;
+use crate::{rbac, tls};
 
 /// api-versions accepted (the SDK's default first).
 pub const API_VERSIONS: &[&str] = &["2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2"];
@@ -62,6 +65,7 @@ pub struct AppState {
     domains: Vec<String>,
     default_pool: String,
     challenge: HeaderValue,
+    tokens: TokenPolicy,
 }
 
 /// A running server.
@@ -121,6 +125,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         domains: config.domains.clone(),
         default_pool: config.default_pool.clone(),
         challenge,
+        tokens: TokenPolicy::default(),
     });
     let app = Router::new().fallback(dispatch).with_state(state);
     let handle = axum_server::Handle::new();
@@ -277,7 +282,7 @@ async fn handle(
             API_VERSIONS.join(", ")
         )));
     }
-    if bearer(&parts.headers).is_none() {
+    let Some(token) = bearer(&parts.headers) else {
         let mut e = ApiError::new(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
@@ -285,7 +290,8 @@ async fn handle(
         );
         e.challenge = Some(state.challenge.clone());
         return Err(e);
-    }
+    };
+    let principal = state.tokens.principal(token)?;
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -307,6 +313,7 @@ async fn handle(
             &path,
             &query,
             &bytes,
+            &principal,
         )
     })
     .await
@@ -329,13 +336,22 @@ fn route(
     path: &str,
     query: &[(String, String)],
     body: &[u8],
+    principal: &Principal,
 ) -> Result<Response, ApiError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let ok = |v: serde_json::Value| Ok(axum::Json(v).into_response());
-    if let (&Method::POST, ["rng"]) = (method, segments.as_slice()) {
-        return ok(keys::rng(&state.hsm, body)?);
-    }
+    let created = |v: serde_json::Value| Ok((StatusCode::CREATED, axum::Json(v)).into_response());
     let pool = state.hsm.pool(pool_name)?;
+    // Local RBAC: each route below names its data action and scope, once, in this call.
+    let allow = |action: A, scope: &Scope| -> Result<(), ApiError> {
+        Ok(hsm_core::rbac::authorize(
+            &pool,
+            principal.object_id.as_deref(),
+            action,
+            scope,
+        )?)
+    };
+    let key = |name: &str| -> Result<Scope, ApiError> { Ok(Scope::key(name)?) };
     let ctx = Ctx {
         pool: &pool,
         host,
@@ -348,42 +364,149 @@ fn route(
             Some(v.to_string())
         }
     };
+    const P: &str = "providers";
+    const AUTHZ: &str = "Microsoft.Authorization";
+    // RBAC paths carry a scope (`/`, `/keys`, `/keys/{name}`) before `providers`, so they
+    // are matched before the key routes.
     match (method.clone(), segments.as_slice()) {
-        (Method::GET, ["keys"] | ["keys", ""]) => ok(keys::list(&ctx, query)?),
-        (Method::POST, ["keys", "restore"]) => ok(keys::restore(&ctx, body)?),
-        (Method::PUT, ["keys", name]) => ok(keys::import(&ctx, name, body)?),
-        (Method::DELETE, ["keys", name]) => ok(keys::delete(&ctx, name)?),
-        (Method::GET, ["keys", name]) => ok(keys::get(&ctx, name, None)?),
-        (Method::POST, ["keys", name, "create"]) => ok(keys::create(&ctx, name, body)?),
-        (Method::POST, ["keys", name, "rotate"]) => ok(keys::rotate(&ctx, name)?),
-        (Method::POST, ["keys", name, "backup"]) => ok(keys::backup(&ctx, name)?),
-        (Method::GET, ["keys", name, "versions"]) => ok(keys::list_versions(&ctx, name, query)?),
-        (Method::GET, ["keys", name, v]) => ok(keys::get(&ctx, name, version(v).as_deref())?),
+        (
+            Method::GET,
+            [s @ .., P, AUTHZ, "roleDefinitions"] | [s @ .., P, AUTHZ, "roleDefinitions", ""],
+        ) => {
+            let scope = rbac::scope(s)?;
+            allow(A::ReadRoleDefinition, &scope)?;
+            ok(rbac::list_definitions(&pool, &scope, query)?)
+        }
+        (Method::GET, [s @ .., P, AUTHZ, "roleDefinitions", name]) => {
+            let scope = rbac::scope(s)?;
+            allow(A::ReadRoleDefinition, &scope)?;
+            ok(rbac::get_definition(&pool, &scope, name)?)
+        }
+        (Method::PUT, [s @ .., P, AUTHZ, "roleDefinitions", name]) => {
+            let scope = rbac::scope(s)?;
+            allow(A::WriteRoleDefinition, &scope)?;
+            created(rbac::set_definition(&pool, &scope, name, body)?)
+        }
+        (Method::DELETE, [s @ .., P, AUTHZ, "roleDefinitions", name]) => {
+            let scope = rbac::scope(s)?;
+            allow(A::DeleteRoleDefinition, &scope)?;
+            ok(rbac::delete_definition(&pool, &scope, name)?)
+        }
+        (
+            Method::GET,
+            [s @ .., P, AUTHZ, "roleAssignments"] | [s @ .., P, AUTHZ, "roleAssignments", ""],
+        ) => {
+            let scope = rbac::scope(s)?;
+            allow(A::ReadRoleAssignment, &scope)?;
+            ok(rbac::list_assignments(&pool, &scope, query)?)
+        }
+        (Method::GET, [s @ .., P, AUTHZ, "roleAssignments", name]) => {
+            let scope = rbac::scope(s)?;
+            allow(A::ReadRoleAssignment, &scope)?;
+            ok(rbac::get_assignment(&pool, &scope, name)?)
+        }
+        (Method::PUT, [s @ .., P, AUTHZ, "roleAssignments", name]) => {
+            let scope = rbac::scope(s)?;
+            allow(A::WriteRoleAssignment, &scope)?;
+            created(rbac::create_assignment(&pool, &scope, name, body)?)
+        }
+        (Method::DELETE, [s @ .., P, AUTHZ, "roleAssignments", name]) => {
+            let scope = rbac::scope(s)?;
+            allow(A::DeleteRoleAssignment, &scope)?;
+            ok(rbac::delete_assignment(&pool, &scope, name)?)
+        }
+        (_, [.., P, AUTHZ, _] | [.., P, AUTHZ, _, _]) => {
+            Err(ApiError::no_route(method.as_str(), path))
+        }
+        (Method::POST, ["rng"]) => {
+            allow(A::Random, &Scope::All)?;
+            ok(keys::rng(&state.hsm, body)?)
+        }
+        (Method::GET, ["keys"] | ["keys", ""]) => {
+            allow(A::ReadKey, &Scope::Keys)?;
+            ok(keys::list(&ctx, query)?)
+        }
+        (Method::POST, ["keys", "restore"]) => {
+            allow(A::RestoreKey, &Scope::Keys)?;
+            ok(keys::restore(&ctx, body)?)
+        }
+        (Method::PUT, ["keys", name]) => {
+            allow(A::ImportKey, &key(name)?)?;
+            ok(keys::import(&ctx, name, body)?)
+        }
+        (Method::DELETE, ["keys", name]) => {
+            allow(A::DeleteKey, &key(name)?)?;
+            ok(keys::delete(&ctx, name)?)
+        }
+        (Method::GET, ["keys", name]) => {
+            allow(A::ReadKey, &key(name)?)?;
+            ok(keys::get(&ctx, name, None)?)
+        }
+        (Method::POST, ["keys", name, "create"]) => {
+            allow(A::CreateKey, &key(name)?)?;
+            ok(keys::create(&ctx, name, body)?)
+        }
+        (Method::POST, ["keys", name, "rotate"]) => {
+            allow(A::RotateKey, &key(name)?)?;
+            ok(keys::rotate(&ctx, name)?)
+        }
+        (Method::POST, ["keys", name, "backup"]) => {
+            allow(A::BackupKey, &key(name)?)?;
+            ok(keys::backup(&ctx, name)?)
+        }
+        (Method::GET, ["keys", name, "versions"]) => {
+            allow(A::ReadKey, &key(name)?)?;
+            ok(keys::list_versions(&ctx, name, query)?)
+        }
+        (Method::GET, ["keys", name, v]) => {
+            allow(A::ReadKey, &key(name)?)?;
+            ok(keys::get(&ctx, name, version(v).as_deref())?)
+        }
         (Method::PATCH, ["keys", name, v]) => {
+            allow(A::WriteKey, &key(name)?)?;
             ok(keys::update(&ctx, name, version(v).as_deref(), body)?)
         }
-        (Method::POST, ["keys", name, v, op]) => {
-            let v = version(v);
-            let v = v.as_deref();
-            match *op {
-                "sign" => ok(keys::sign(&ctx, name, v, body)?),
-                "verify" => ok(keys::verify(&ctx, name, v, body)?),
-                "encrypt" => ok(keys::encrypt(&ctx, name, v, body)?),
-                "decrypt" => ok(keys::decrypt(&ctx, name, v, body)?),
-                "wrapkey" => ok(keys::wrap(&ctx, name, v, body)?),
-                "unwrapkey" => ok(keys::unwrap(&ctx, name, v, body)?),
-                _ => Err(ApiError::no_route(method.as_str(), path)),
-            }
+        (Method::POST, ["keys", name, v, "sign"]) => {
+            allow(A::Sign, &key(name)?)?;
+            ok(keys::sign(&ctx, name, version(v).as_deref(), body)?)
+        }
+        (Method::POST, ["keys", name, v, "verify"]) => {
+            allow(A::Verify, &key(name)?)?;
+            ok(keys::verify(&ctx, name, version(v).as_deref(), body)?)
+        }
+        (Method::POST, ["keys", name, v, "encrypt"]) => {
+            allow(A::Encrypt, &key(name)?)?;
+            ok(keys::encrypt(&ctx, name, version(v).as_deref(), body)?)
+        }
+        (Method::POST, ["keys", name, v, "decrypt"]) => {
+            allow(A::Decrypt, &key(name)?)?;
+            ok(keys::decrypt(&ctx, name, version(v).as_deref(), body)?)
+        }
+        (Method::POST, ["keys", name, v, "wrapkey"]) => {
+            allow(A::Wrap, &key(name)?)?;
+            ok(keys::wrap(&ctx, name, version(v).as_deref(), body)?)
+        }
+        (Method::POST, ["keys", name, v, "unwrapkey"]) => {
+            allow(A::Unwrap, &key(name)?)?;
+            ok(keys::unwrap(&ctx, name, version(v).as_deref(), body)?)
         }
         (Method::GET, ["deletedkeys"] | ["deletedkeys", ""]) => {
+            allow(A::ReadDeletedKey, &Scope::Keys)?;
             ok(keys::list_deleted(&ctx, query)?)
         }
-        (Method::GET, ["deletedkeys", name]) => ok(keys::get_deleted(&ctx, name)?),
+        (Method::GET, ["deletedkeys", name]) => {
+            allow(A::ReadDeletedKey, &key(name)?)?;
+            ok(keys::get_deleted(&ctx, name)?)
+        }
         (Method::DELETE, ["deletedkeys", name]) => {
+            allow(A::PurgeDeletedKey, &key(name)?)?;
             keys::purge(&ctx, name)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        (Method::POST, ["deletedkeys", name, "recover"]) => ok(keys::recover(&ctx, name)?),
+        (Method::POST, ["deletedkeys", name, "recover"]) => {
+            allow(A::RecoverDeletedKey, &key(name)?)?;
+            ok(keys::recover(&ctx, name)?)
+        }
         _ => Err(ApiError::no_route(method.as_str(), path)),
     }
 }
@@ -398,6 +521,7 @@ mod tests {
             domains: domains.iter().map(|d| d.to_string()).collect(),
             default_pool: "default".into(),
             challenge: HeaderValue::from_static("Bearer"),
+            tokens: TokenPolicy::default(),
         }
     }
 

@@ -5,15 +5,19 @@
 //! JSON out; every rule of the domain lives in the core.
 //!
 //! - [`app`]: the HTTP edge (pool from `Host`, api-version, bearer challenge, body limit,
-//!   routing) and [`app::start`].
-//! - [`keys`]: the key routes. [`model`]: Azure's JSON shapes. [`error`]: the one mapping of
-//!   core errors to Azure error bodies. [`tls`]: the local CA and server certificate.
+//!   routing, the RBAC check of every route) and [`app::start`].
+//! - [`auth`]: the principal of a request from its bearer token.
+//! - [`keys`]: the key routes. [`rbac`]: the role definition and assignment routes.
+//!   [`model`]: Azure's JSON shapes. [`error`]: the one mapping of core errors to Azure
+//!   error bodies. [`tls`]: the local CA and server certificate.
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod auth;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod rbac;
 pub mod tls;
 
 pub use app::{Running, ServeConfig, start};

@@ -1,7 +1,8 @@
 //! Azure's JSON shapes, and their conversion from and to the core's types.
 //!
 //! Times are unix seconds, bytes base64url without padding, `kty` carries the `-HSM` suffix,
-//! `key_ops` is always present, private parts never appear.
+//! `key_ops` is always present, private parts never appear. Role definitions and
+//! assignments have Azure's ids, which do not name the host.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hsm_core::crypto::{KeySpec, PublicKey};
 use hsm_core::key::{KeyInfo, KeyOperation, KeyOps};
+use hsm_core::rbac::{Permission, RoleAssignment, RoleDefinition, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -322,4 +324,158 @@ pub struct ValueIn {
 #[derive(Deserialize)]
 pub struct RngIn {
     pub count: i64,
+}
+
+/// A role definition's permission block, as Azure shows and takes it.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionJson {
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub not_actions: Vec<String>,
+    #[serde(default)]
+    pub data_actions: Vec<String>,
+    #[serde(default)]
+    pub not_data_actions: Vec<String>,
+}
+
+impl From<&Permission> for PermissionJson {
+    fn from(p: &Permission) -> PermissionJson {
+        PermissionJson {
+            actions: p.actions.clone(),
+            not_actions: p.not_actions.clone(),
+            data_actions: p.data_actions.clone(),
+            not_data_actions: p.not_data_actions.clone(),
+        }
+    }
+}
+
+impl From<PermissionJson> for Permission {
+    fn from(p: PermissionJson) -> Permission {
+        Permission {
+            actions: p.actions,
+            not_actions: p.not_actions,
+            data_actions: p.data_actions,
+            not_data_actions: p.not_data_actions,
+        }
+    }
+}
+
+/// `RoleDefinitionProperties`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionProperties {
+    assignable_scopes: Vec<String>,
+    description: String,
+    permissions: Vec<PermissionJson>,
+    role_name: String,
+    #[serde(rename = "type")]
+    role_type: &'static str,
+}
+
+/// `RoleDefinition`: the id is Azure's, the same in every pool and host.
+#[derive(Serialize)]
+pub struct RoleDefinitionJson {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    properties: RoleDefinitionProperties,
+}
+
+/// The JSON of a role definition.
+pub fn role_definition(d: &RoleDefinition) -> RoleDefinitionJson {
+    RoleDefinitionJson {
+        id: d.id(),
+        name: d.name.clone(),
+        kind: "Microsoft.Authorization/roleDefinitions",
+        properties: RoleDefinitionProperties {
+            assignable_scopes: d.assignable_scopes.iter().map(Scope::to_string).collect(),
+            description: d.description.clone(),
+            permissions: d.permissions.iter().map(PermissionJson::from).collect(),
+            role_name: d.role_name.clone(),
+            role_type: d.role_type.azure_name(),
+        },
+    }
+}
+
+/// `RoleDefinitionCreateParameters`.
+#[derive(Deserialize)]
+pub struct RoleDefinitionIn {
+    pub properties: RoleDefinitionPropertiesIn,
+}
+
+/// The properties a client sets on a custom role definition.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionPropertiesIn {
+    pub role_name: Option<String>,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub role_type: Option<String>,
+    pub permissions: Option<Vec<PermissionJson>>,
+    pub assignable_scopes: Option<Vec<String>>,
+}
+
+/// `RoleAssignmentPropertiesWithScope`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentProperties {
+    principal_id: String,
+    role_definition_id: String,
+    scope: String,
+}
+
+/// `RoleAssignment`.
+#[derive(Serialize)]
+pub struct RoleAssignmentJson {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    properties: RoleAssignmentProperties,
+}
+
+/// The JSON of a role assignment. Its id is built from its scope as Azure builds it:
+/// `/providers/...` at `/`, `/keys/providers/...` at `/keys`.
+pub fn role_assignment(a: &RoleAssignment) -> RoleAssignmentJson {
+    let prefix = match a.scope {
+        Scope::All => String::new(),
+        ref s => s.to_string(),
+    };
+    RoleAssignmentJson {
+        id: format!(
+            "{prefix}/providers/Microsoft.Authorization/roleAssignments/{}",
+            a.name
+        ),
+        name: a.name.clone(),
+        kind: "Microsoft.Authorization/roleAssignments",
+        properties: RoleAssignmentProperties {
+            principal_id: a.principal_id.clone(),
+            role_definition_id: a.role_definition_id(),
+            scope: a.scope.to_string(),
+        },
+    }
+}
+
+/// `RoleAssignmentCreateParameters`.
+#[derive(Deserialize)]
+pub struct RoleAssignmentIn {
+    pub properties: RoleAssignmentPropertiesIn,
+}
+
+/// `RoleAssignmentProperties` (both required).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentPropertiesIn {
+    pub role_definition_id: String,
+    pub principal_id: String,
+}
+
+/// A list of role definitions or assignments (Azure answers them in one page).
+#[derive(Serialize)]
+pub struct ValueList<T> {
+    /// The items.
+    pub value: Vec<T>,
 }
