@@ -1,11 +1,11 @@
-//! The official Azure SDK for Python (azure-keyvault-keys) drives the server unchanged:
-//! once at https://127.0.0.1 with the challenge-resource check off, once at a
-//! `{pool}.localhost` name with it on. Needs the venv `scripts/test-all` makes
-//! (`MHSM_PYTHON`).
+//! The official Azure SDK for Python drives the server unchanged: azure-keyvault-keys once
+//! at https://127.0.0.1 with the challenge-resource check off, once at a `{pool}.localhost`
+//! name with it on; azure-keyvault-administration's access control client for role
+//! definitions and assignments. Needs the venv `scripts/test-all` makes (`MHSM_PYTHON`).
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::TestServer;
@@ -40,24 +40,49 @@ fn ensure_hosts_entry(name: &str) {
         .unwrap_or_else(|e| panic!("cannot add {name} to /etc/hosts ({e}); add it by hand"));
 }
 
-fn run(python: &PathBuf, server: &TestServer, url: &str, verify_resource: bool, prefix: &str) {
+/// Runs a script of `tests/python` against `url`; returns its output after checking it
+/// exited successfully.
+fn run_script(
+    python: &Path,
+    server: &TestServer,
+    script: &str,
+    url: &str,
+    verify_resource: bool,
+    env: &[(&str, &str)],
+) -> String {
     let ca = server.dir.path().join("ca.pem");
     let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/sdk_keys.py"))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("python")
+                .join(script),
+        )
         .env("MHSM_URL", url)
         .env("MHSM_CA", &ca)
         .env(
             "MHSM_VERIFY_RESOURCE",
             if verify_resource { "1" } else { "0" },
         )
-        .env("MHSM_PREFIX", prefix)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "SDK run at {url} failed:\n{stdout}\n{stderr}"
+        "{script} at {url} failed:\n{stdout}\n{stderr}"
+    );
+    stdout.into_owned()
+}
+
+fn run(python: &Path, server: &TestServer, url: &str, verify_resource: bool, prefix: &str) {
+    let stdout = run_script(
+        python,
+        server,
+        "sdk_keys.py",
+        url,
+        verify_resource,
+        &[("MHSM_PREFIX", prefix)],
     );
     assert!(stdout.contains("all SDK checks passed"), "{stdout}");
     assert!(stdout.matches("ok:").count() >= 30, "{stdout}");
@@ -82,4 +107,20 @@ fn azure_sdk_for_python_drives_the_server() {
         true,
         "dns",
     );
+}
+
+#[test]
+fn azure_sdk_for_python_manages_roles() {
+    let python = python();
+    let server = TestServer::start(&[]);
+    let stdout = run_script(
+        &python,
+        &server,
+        "sdk_rbac.py",
+        &format!("https://127.0.0.1:{}", server.port()),
+        false,
+        &[],
+    );
+    assert!(stdout.contains("all SDK RBAC checks passed"), "{stdout}");
+    assert!(stdout.matches("ok:").count() >= 26, "{stdout}");
 }
