@@ -119,7 +119,7 @@ fn start() -> (TestServer, Prepared) {
         let ec = KeySpec::Ec { curve: Curve::P256 };
         let opts = KeyOptions::default();
         for name in ["k-ec", "other"] {
-            pool.create_key(name, ec.clone(), &opts).unwrap();
+            pool.create_key(name, ec, &opts).unwrap();
         }
         pool.create_key("k-oct", KeySpec::Aes { bits: 256 }, &opts)
             .unwrap();
@@ -136,8 +136,7 @@ fn start() -> (TestServer, Prepared) {
         let mut backups = Vec::new();
         for i in 0..BUILTINS.len() {
             for name in ["del", "gone", "purge", "r"] {
-                pool.create_key(&format!("{name}-{i}"), ec.clone(), &opts)
-                    .unwrap();
+                pool.create_key(&format!("{name}-{i}"), ec, &opts).unwrap();
             }
             pool.delete_key(&format!("gone-{i}")).unwrap();
             pool.delete_key(&format!("purge-{i}")).unwrap();
