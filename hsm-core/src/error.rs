@@ -154,6 +154,24 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A wrong PIN; `remaining` tries before it locks.
+    #[error("the PIN is incorrect ({remaining} tries left)")]
+    PinIncorrect {
+        /// Tries left.
+        remaining: u32,
+    },
+    /// The PIN is locked after too many wrong tries.
+    #[error("the PIN is locked")]
+    PinLocked,
+    /// No PIN has been set.
+    #[error("the PIN is not initialized")]
+    PinNotInitialized,
+    /// A PIN of the wrong length or characters.
+    #[error("invalid PIN: {message}")]
+    PinInvalid {
+        /// What is wrong (never the PIN).
+        message: String,
+    },
     /// A backup was made in another security domain (another root key).
     #[error("the backup belongs to another security domain")]
     SecurityDomainMismatch,
@@ -224,6 +242,10 @@ impl Error {
             Error::InvalidKeyMaterial { .. } => "InvalidKeyMaterial",
             Error::BackupInvalid { .. } => "BackupInvalid",
             Error::SecurityDomainMismatch => "SecurityDomainMismatch",
+            Error::PinIncorrect { .. } => "PinIncorrect",
+            Error::PinLocked => "PinLocked",
+            Error::PinNotInitialized => "PinNotInitialized",
+            Error::PinInvalid { .. } => "PinInvalid",
             Error::StoreLocked { .. } => "StoreLocked",
             Error::RootKeyMismatch { .. } => "RootKeyMismatch",
             Error::RootKey { .. } => "RootKey",

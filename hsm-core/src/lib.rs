@@ -44,6 +44,7 @@ pub mod error;
 pub mod hsm;
 pub mod key;
 pub mod names;
+pub mod pin;
 pub mod pool;
 pub mod rbac;
 mod record;

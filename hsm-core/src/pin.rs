@@ -1,0 +1,235 @@
+//! PINs of a pool: the security officer's and the user's, as PKCS#11 tokens have them.
+//!
+//! Stored as salted slow hashes (PBKDF2-HMAC-SHA256) in pool documents, never in the clear.
+//! Every wrong PIN increments a counter that is persisted before the answer; at the policy's
+//! limit the PIN locks. The SO can reset (and so unlock) the user PIN; a right PIN resets the
+//! counter. Comparison is in constant time.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::document;
+use crate::error::{Error, Result};
+use crate::pool::{KeyChange, Mutation, Pool};
+use crate::record::doc_path;
+use crate::secret::SecretBytes;
+use crate::store::Batch;
+
+const KIND: &str = "pin";
+/// PBKDF2 iterations for new hashes.
+const ITERATIONS: u32 = 100_000;
+
+/// Whose PIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinRole {
+    /// The security officer.
+    So,
+    /// The normal user.
+    User,
+}
+
+impl PinRole {
+    fn id(self) -> &'static str {
+        match self {
+            PinRole::So => "so",
+            PinRole::User => "user",
+        }
+    }
+}
+
+/// Lengths and lockout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinPolicy {
+    /// Shortest PIN.
+    pub min_len: usize,
+    /// Longest PIN.
+    pub max_len: usize,
+    /// Wrong PINs in a row before the PIN locks.
+    pub max_failures: u32,
+}
+
+impl Default for PinPolicy {
+    fn default() -> Self {
+        PinPolicy {
+            min_len: 4,
+            max_len: 255,
+            max_failures: 10,
+        }
+    }
+}
+
+/// What a token shows of a PIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinStatus {
+    /// A PIN is set.
+    pub initialized: bool,
+    /// Wrong PINs in a row so far.
+    pub failures: u32,
+    /// The PIN is locked.
+    pub locked: bool,
+    /// Tries left before it locks.
+    pub remaining: u32,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct PinRecord {
+    #[serde(with = "crate::serde_b64")]
+    salt: Vec<u8>,
+    #[serde(with = "crate::serde_b64")]
+    hash: Vec<u8>,
+    iterations: u32,
+    failures: u32,
+}
+
+fn hash(pin: &[u8], salt: &[u8], iterations: u32) -> SecretBytes {
+    let mut out = SecretBytes::zeroed(32);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pin, salt, iterations, out.expose_secret_mut());
+    out
+}
+
+impl PinPolicy {
+    /// Checks a PIN's length and characters (printable UTF-8, as PKCS#11 asks).
+    pub fn check(&self, pin: &[u8]) -> Result<()> {
+        if !(self.min_len..=self.max_len).contains(&pin.len()) {
+            return Err(Error::PinInvalid {
+                message: format!("PINs are {} to {} bytes", self.min_len, self.max_len),
+            });
+        }
+        match std::str::from_utf8(pin) {
+            Ok(s) if !s.chars().any(char::is_control) => Ok(()),
+            _ => Err(Error::PinInvalid {
+                message: "PINs are printable UTF-8".into(),
+            }),
+        }
+    }
+}
+
+impl Pool {
+    fn pin_record(&self, role: PinRole) -> Result<Option<PinRecord>> {
+        self.get_document(KIND, role.id())?
+            .map(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|_| Error::Corrupted {
+                    record: doc_path(self.name(), KIND, role.id()),
+                })
+            })
+            .transpose()
+    }
+
+    fn write_pin(&self, role: PinRole, record: &PinRecord) -> Result<Mutation<()>> {
+        let path = doc_path(self.name(), KIND, role.id());
+        let json = serde_json::to_vec(record).map_err(|e| Error::internal(e.to_string()))?;
+        let mut batch = Batch::new();
+        batch.put(path.clone(), self.state.seal_bytes(&path, &json)?);
+        Ok(Mutation {
+            batch,
+            changes: vec![KeyChange::PutDoc(
+                KIND.to_string(),
+                role.id().to_string(),
+                Arc::new(json),
+            )],
+            result: (),
+        })
+    }
+
+    /// Sets a PIN (and clears its failure counter): initialising, changing, or the SO
+    /// resetting a locked user PIN. Who may do so is the caller's rule (a PKCS#11 session
+    /// state, an administrator's command).
+    pub fn set_pin(&self, role: PinRole, pin: &[u8], policy: &PinPolicy) -> Result<()> {
+        policy.check(pin)?;
+        let mut salt = vec![0u8; 16];
+        getrandom::fill(&mut salt).map_err(|_| Error::RandomFailure)?;
+        let record = PinRecord {
+            hash: hash(pin, &salt, ITERATIONS).expose_secret().to_vec(),
+            salt,
+            iterations: ITERATIONS,
+            failures: 0,
+        };
+        self.maintain()?;
+        self.mutate(|_, _| self.write_pin(role, &record))?;
+        tracing::info!(pool = %self.name(), role = role.id(), "PIN set");
+        Ok(())
+    }
+
+    /// Removes a PIN (re-initialising a token removes the user PIN).
+    pub fn clear_pin(&self, role: PinRole) -> Result<()> {
+        document::validate(KIND, role.id())?;
+        self.delete_document(KIND, role.id()).map(|_| ())
+    }
+
+    /// Checks a PIN. A wrong one is counted (durably) and answered with
+    /// [`Error::PinIncorrect`], or [`Error::PinLocked`] once the limit is reached.
+    pub fn verify_pin(&self, role: PinRole, pin: &[u8], policy: &PinPolicy) -> Result<()> {
+        let record = self.pin_record(role)?.ok_or(Error::PinNotInitialized)?;
+        if record.failures >= policy.max_failures {
+            return Err(Error::PinLocked);
+        }
+        // The slow hash runs outside the pool's write lock.
+        let candidate = hash(pin, &record.salt, record.iterations);
+        let right: bool = candidate.expose_secret().ct_eq(&record.hash).into();
+        let failures = self.mutate(|data, _| {
+            // Re-read under the lock: another thread may have counted a failure meanwhile.
+            let current: PinRecord = data
+                .docs
+                .get(&(KIND.to_string(), role.id().to_string()))
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .ok_or(Error::PinNotInitialized)?;
+            if current.salt != record.salt {
+                // The PIN changed while this one was hashed; count nothing, refuse.
+                return Err(Error::PinIncorrect {
+                    remaining: policy.max_failures.saturating_sub(current.failures),
+                });
+            }
+            if current.failures >= policy.max_failures {
+                return Err(Error::PinLocked);
+            }
+            let failures = if right { 0 } else { current.failures + 1 };
+            if failures == current.failures {
+                return Ok(Mutation {
+                    batch: Batch::new(),
+                    changes: Vec::new(),
+                    result: failures,
+                });
+            }
+            let updated = PinRecord {
+                failures,
+                ..current
+            };
+            let m = self.write_pin(role, &updated)?;
+            Ok(Mutation {
+                batch: m.batch,
+                changes: m.changes,
+                result: failures,
+            })
+        })?;
+        if right {
+            Ok(())
+        } else if failures >= policy.max_failures {
+            tracing::warn!(pool = %self.name(), role = role.id(), "PIN locked after too many wrong PINs");
+            Err(Error::PinLocked)
+        } else {
+            Err(Error::PinIncorrect {
+                remaining: policy.max_failures - failures,
+            })
+        }
+    }
+
+    /// The state of a PIN.
+    pub fn pin_status(&self, role: PinRole, policy: &PinPolicy) -> Result<PinStatus> {
+        Ok(match self.pin_record(role)? {
+            None => PinStatus {
+                initialized: false,
+                failures: 0,
+                locked: false,
+                remaining: policy.max_failures,
+            },
+            Some(r) => PinStatus {
+                initialized: true,
+                failures: r.failures,
+                locked: r.failures >= policy.max_failures,
+                remaining: policy.max_failures.saturating_sub(r.failures),
+            },
+        })
+    }
+}
