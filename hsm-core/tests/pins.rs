@@ -15,12 +15,19 @@ fn set_verify_count_lock_and_reset() {
         };
         let status = pool.pin_status(PinRole::User, &policy).unwrap();
         assert!(!status.initialized);
-        assert_eq!(pool.verify_pin(PinRole::User, b"1234", &policy).unwrap_err().code(), "PinNotInitialized");
+        assert_eq!(
+            pool.verify_pin(PinRole::User, b"1234", &policy)
+                .unwrap_err()
+                .code(),
+            "PinNotInitialized"
+        );
 
         pool.set_pin(PinRole::So, b"so-secret", &policy).unwrap();
         pool.set_pin(PinRole::User, b"1234", &policy).unwrap();
         pool.verify_pin(PinRole::User, b"1234", &policy).unwrap();
-        let err = pool.verify_pin(PinRole::User, b"9999", &policy).unwrap_err();
+        let err = pool
+            .verify_pin(PinRole::User, b"9999", &policy)
+            .unwrap_err();
         assert_eq!(err.code(), "PinIncorrect");
         assert!(err.to_string().contains('2'), "{err}");
         assert_eq!(pool.pin_status(PinRole::User, &policy).unwrap().failures, 1);
@@ -28,18 +35,41 @@ fn set_verify_count_lock_and_reset() {
         pool.verify_pin(PinRole::User, b"1234", &policy).unwrap();
         assert_eq!(pool.pin_status(PinRole::User, &policy).unwrap().failures, 0);
 
-        assert_eq!(pool.verify_pin(PinRole::User, b"0000", &policy).unwrap_err().code(), "PinIncorrect");
-        assert_eq!(pool.verify_pin(PinRole::User, b"0000", &policy).unwrap_err().code(), "PinIncorrect");
+        assert_eq!(
+            pool.verify_pin(PinRole::User, b"0000", &policy)
+                .unwrap_err()
+                .code(),
+            "PinIncorrect"
+        );
+        assert_eq!(
+            pool.verify_pin(PinRole::User, b"0000", &policy)
+                .unwrap_err()
+                .code(),
+            "PinIncorrect"
+        );
         // The counter survives a restart.
         drop(pool);
         env.reopen();
         let pool = env.pool();
-        assert_eq!(pool.pin_status(PinRole::User, &policy).unwrap().remaining, 1);
-        assert_eq!(pool.verify_pin(PinRole::User, b"0000", &policy).unwrap_err().code(), "PinLocked");
+        assert_eq!(
+            pool.pin_status(PinRole::User, &policy).unwrap().remaining,
+            1
+        );
+        assert_eq!(
+            pool.verify_pin(PinRole::User, b"0000", &policy)
+                .unwrap_err()
+                .code(),
+            "PinLocked"
+        );
         let locked = pool.pin_status(PinRole::User, &policy).unwrap();
         assert!(locked.locked && locked.remaining == 0);
         // Locked: even the right PIN is refused.
-        assert_eq!(pool.verify_pin(PinRole::User, b"1234", &policy).unwrap_err().code(), "PinLocked");
+        assert_eq!(
+            pool.verify_pin(PinRole::User, b"1234", &policy)
+                .unwrap_err()
+                .code(),
+            "PinLocked"
+        );
         // The SO's own PIN is unaffected; the SO resets the user PIN.
         pool.verify_pin(PinRole::So, b"so-secret", &policy).unwrap();
         pool.set_pin(PinRole::User, b"5678", &policy).unwrap();
@@ -56,12 +86,26 @@ fn pins_are_checked_and_never_stored_in_the_clear() {
     let env = envs().pop().unwrap();
     let pool = env.pool();
     let policy = PinPolicy::default();
-    for bad in [&b"123"[..], &[b'1'; 256][..], b"12\n34", &[0xff, 0xfe, 0x41, 0x42][..]] {
-        assert_eq!(pool.set_pin(PinRole::User, bad, &policy).unwrap_err().code(), "PinInvalid");
+    for bad in [
+        &b"123"[..],
+        &[b'1'; 256][..],
+        b"12\n34",
+        &[0xff, 0xfe, 0x41, 0x42][..],
+    ] {
+        assert_eq!(
+            pool.set_pin(PinRole::User, bad, &policy)
+                .unwrap_err()
+                .code(),
+            "PinInvalid"
+        );
     }
-    pool.set_pin(PinRole::User, b"correct horse battery", &policy).unwrap();
+    pool.set_pin(PinRole::User, b"correct horse battery", &policy)
+        .unwrap();
     let doc = pool.get_document("pin", "user").unwrap().unwrap();
-    assert!(!doc.windows(7).any(|w| w == b"correct"), "the hash, not the PIN");
+    assert!(
+        !doc.windows(7).any(|w| w == b"correct"),
+        "the hash, not the PIN"
+    );
     // Many threads trying wrong PINs at once: every failure is counted.
     let policy = PinPolicy {
         max_failures: 1000,
@@ -76,5 +120,8 @@ fn pins_are_checked_and_never_stored_in_the_clear() {
             });
         }
     });
-    assert_eq!(pool.pin_status(PinRole::User, &policy).unwrap().failures, 20);
+    assert_eq!(
+        pool.pin_status(PinRole::User, &policy).unwrap().failures,
+        20
+    );
 }

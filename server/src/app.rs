@@ -18,8 +18,9 @@ use hsm_core::{Hsm, HsmConfig, PoolSettings};
 
 use crate::auth::{Principal, TokenPolicy};
 use crate::error::ApiError;
+use crate::jobs::{self, JobCtx, Jobs};
 use crate::keys::{self, Ctx};
-use crate::{rbac, tls};
+use crate::{rbac, settings, tls};
 
 /// api-versions accepted (the SDK's default first).
 pub const API_VERSIONS: &[&str] = &["2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2"];
@@ -66,6 +67,8 @@ pub struct AppState {
     default_pool: String,
     challenge: HeaderValue,
     tokens: TokenPolicy,
+    data_dir: PathBuf,
+    jobs: Arc<Jobs>,
 }
 
 /// A running server.
@@ -78,6 +81,7 @@ pub struct Running {
     pub ca_path: Option<PathBuf>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    maintenance: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -85,6 +89,9 @@ impl Running {
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.context("server task")??;
+        // The timer holds the HSM (and so the data directory's lock): stop it too.
+        self.maintenance.abort();
+        let _ = self.maintenance.await;
         Ok(())
     }
 }
@@ -126,7 +133,10 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         default_pool: config.default_pool.clone(),
         challenge,
         tokens: TokenPolicy::default(),
+        data_dir: config.data_dir.clone(),
+        jobs: Arc::new(Jobs::default()),
     });
+    let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
     let handle = axum_server::Handle::new();
     let task = match &identity {
@@ -152,7 +162,35 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         ca_path: identity.map(|i| i.ca_path),
         handle,
         task,
+        maintenance,
     })
+}
+
+/// How often due purges and policy rotations are looked for when no request comes.
+const MAINTENANCE_PERIOD: Duration = Duration::from_secs(5);
+
+/// Runs the core's maintenance (purges past retention, rotations by policy) on a timer, so
+/// they happen on schedule even when nobody calls.
+fn spawn_maintenance(hsm: Hsm) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(MAINTENANCE_PERIOD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let hsm = hsm.clone();
+            match tokio::task::spawn_blocking(move || hsm.maintain()).await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "maintenance failed"),
+                Err(_) => tracing::warn!("maintenance panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+    })
+}
+
+/// Long-running-operation status URLs, which the SDK polls without an api-version.
+fn is_status_url(path: &str) -> bool {
+    let s: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    matches!(s.as_slice(), ["backup" | "restore", _, "pending"])
 }
 
 /// The pool a `Host` addresses: `{pool}.localhost`, `{pool}.{domain}`, or the default pool
@@ -271,11 +309,15 @@ async fn handle(
         })?
         .to_string();
     let query = query_pairs(parts.uri.query());
-    let api_version = query
-        .iter()
-        .find(|(k, _)| k == "api-version")
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| ApiError::bad_parameter("the api-version query parameter is missing"))?;
+    let api_version = match query.iter().find(|(k, _)| k == "api-version") {
+        Some((_, v)) => v.clone(),
+        None if is_status_url(parts.uri.path()) => API_VERSIONS[0].to_string(),
+        None => {
+            return Err(ApiError::bad_parameter(
+                "the api-version query parameter is missing",
+            ));
+        }
+    };
     if !API_VERSIONS.contains(&api_version.as_str()) {
         return Err(ApiError::bad_parameter(format!(
             "api-version '{api_version}' is not supported (use one of {})",
@@ -357,6 +399,14 @@ fn route(
         host,
         api_version,
     };
+    let job_ctx = JobCtx {
+        hsm: &state.hsm,
+        jobs: &state.jobs,
+        data_dir: &state.data_dir,
+        pool: pool_name,
+        host,
+        api_version,
+    };
     let version = |v: &str| {
         if v.is_empty() {
             None
@@ -417,6 +467,50 @@ fn route(
         }
         (_, [.., P, AUTHZ, _] | [.., P, AUTHZ, _, _]) => {
             Err(ApiError::no_route(method.as_str(), path))
+        }
+        (Method::GET, ["settings"] | ["settings", ""]) => {
+            allow(A::ReadRoleDefinition, &Scope::All)?;
+            ok(settings::list(&pool)?)
+        }
+        (Method::GET, ["settings", name]) => {
+            allow(A::ReadRoleDefinition, &Scope::All)?;
+            ok(settings::get(&pool, name)?)
+        }
+        (Method::PATCH, ["settings", name]) => {
+            allow(A::WriteRoleDefinition, &Scope::All)?;
+            ok(settings::update(&pool, name, body)?)
+        }
+        (Method::POST, [op @ ("backup" | "prebackup")]) => {
+            allow(A::StartBackup, &Scope::All)?;
+            jobs::backup(&job_ctx, body, *op == "prebackup")
+        }
+        (Method::PUT, [op @ ("restore" | "prerestore")]) => {
+            allow(A::StartRestore, &Scope::All)?;
+            jobs::restore(&job_ctx, body, *op == "prerestore")
+        }
+        (Method::GET, ["backup", id, "pending"]) => {
+            allow(A::BackupStatus, &Scope::All)?;
+            ok(state.jobs.status(jobs::Kind::Backup, pool_name, id)?)
+        }
+        (Method::GET, ["restore", id, "pending"]) => {
+            allow(A::RestoreStatus, &Scope::All)?;
+            ok(state.jobs.status(jobs::Kind::Restore, pool_name, id)?)
+        }
+        (Method::PUT, ["keys", name, "restore"]) => {
+            allow(A::StartRestore, &key(name)?)?;
+            jobs::restore_key(&job_ctx, name, body)
+        }
+        (Method::GET, ["keys", name, "rotationpolicy"]) => {
+            allow(A::ReadKey, &key(name)?)?;
+            ok(keys::get_rotation_policy(&ctx, name)?)
+        }
+        (Method::PUT, ["keys", name, "rotationpolicy"]) => {
+            allow(A::WriteKey, &key(name)?)?;
+            ok(keys::set_rotation_policy(&ctx, name, body)?)
+        }
+        (Method::GET, ["keys", name, v, "attestation"]) => {
+            allow(A::ReadKey, &key(name)?)?;
+            ok(keys::attestation(&ctx, name, version(v).as_deref())?)
         }
         (Method::POST, ["rng"]) => {
             allow(A::Random, &Scope::All)?;
@@ -522,7 +616,17 @@ mod tests {
             default_pool: "default".into(),
             challenge: HeaderValue::from_static("Bearer"),
             tokens: TokenPolicy::default(),
+            data_dir: PathBuf::new(),
+            jobs: Arc::new(Jobs::default()),
         }
+    }
+
+    #[test]
+    fn status_urls_need_no_api_version() {
+        assert!(is_status_url("/backup/0123/pending"));
+        assert!(is_status_url("/restore/x/pending"));
+        assert!(!is_status_url("/backup"));
+        assert!(!is_status_url("/keys/k/pending"));
     }
 
     #[test]

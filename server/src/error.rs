@@ -73,9 +73,9 @@ impl From<CoreError> for ApiError {
             | CoreError::SecurityDomainMismatch
             | CoreError::PinInvalid { .. } => (S::BAD_REQUEST, "BadParameter"),
             // PINs are checked by the PKCS#11 module; over REST they only meet pool management.
-            CoreError::PinIncorrect { .. } | CoreError::PinLocked | CoreError::PinNotInitialized => {
-                (S::UNAUTHORIZED, "Unauthorized")
-            }
+            CoreError::PinIncorrect { .. }
+            | CoreError::PinLocked
+            | CoreError::PinNotInitialized => (S::UNAUTHORIZED, "Unauthorized"),
             CoreError::StoreLocked { .. }
             | CoreError::RootKeyMismatch { .. }
             | CoreError::RootKey { .. }

@@ -1,7 +1,8 @@
 //! The key routes: JSON in, core calls, Azure-shaped JSON out. No rule of the domain here.
 
 use hsm_core::crypto::{Curve, KeyMaterial, KeySpec, RsaPrivateParts, jwa};
-use hsm_core::key::{KeyOptions, KeyUpdate};
+use hsm_core::key::rotation::{IsoDuration, LifetimeAction, RotationAction, Trigger};
+use hsm_core::key::{KeyOptions, KeyUpdate, RotationPolicy};
 use hsm_core::names::{Page, PageRequest};
 use hsm_core::time::UnixTime;
 use hsm_core::{Pool, SecretBytes};
@@ -415,4 +416,111 @@ pub fn rng(hsm: &hsm_core::Hsm, bytes: &[u8]) -> Result<Value, ApiError> {
     }
     let out = hsm.random(req.count as usize)?;
     Ok(json!({ "value": b64(&out) }))
+}
+
+/// The policy Azure shows for a key that has none.
+fn default_rotation_policy(id: &str) -> Value {
+    json!({
+        "id": id,
+        "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}],
+        "attributes": {}
+    })
+}
+
+fn rotation_policy_json(id: &str, p: &RotationPolicy) -> Value {
+    let actions: Vec<Value> = p
+        .lifetime_actions
+        .iter()
+        .map(|a| {
+            let trigger = match &a.trigger {
+                Trigger::AfterCreate(d) => json!({ "timeAfterCreate": d.as_str() }),
+                Trigger::BeforeExpiry(d) => json!({ "timeBeforeExpiry": d.as_str() }),
+            };
+            let kind = match a.action {
+                RotationAction::Rotate => "Rotate",
+                RotationAction::Notify => "Notify",
+            };
+            json!({ "trigger": trigger, "action": { "type": kind } })
+        })
+        .collect();
+    let mut attributes = json!({ "created": p.created.0, "updated": p.updated.0 });
+    if let Some(exp) = &p.expiry_time {
+        attributes["expiryTime"] = json!(exp.as_str());
+    }
+    json!({ "id": id, "lifetimeActions": actions, "attributes": attributes })
+}
+
+fn parse_rotation_policy(bytes: &[u8]) -> Result<RotationPolicy, ApiError> {
+    let v: Value = body(bytes)?;
+    let bad = |m: &str| ApiError::bad_parameter(format!("rotation policy: {m}"));
+    let mut lifetime_actions = Vec::new();
+    for a in v["lifetimeActions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let t = &a["trigger"];
+        let trigger = match (
+            t["timeAfterCreate"].as_str(),
+            t["timeBeforeExpiry"].as_str(),
+        ) {
+            (Some(d), None) => Trigger::AfterCreate(IsoDuration::parse(d)?),
+            (None, Some(d)) => Trigger::BeforeExpiry(IsoDuration::parse(d)?),
+            _ => {
+                return Err(bad(
+                    "each trigger has exactly one of timeAfterCreate and timeBeforeExpiry",
+                ));
+            }
+        };
+        let action = match a["action"]["type"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("rotate") => RotationAction::Rotate,
+            Some("notify") => RotationAction::Notify,
+            _ => return Err(bad("action.type is Rotate or Notify")),
+        };
+        lifetime_actions.push(LifetimeAction { trigger, action });
+    }
+    let expiry_time = match v["attributes"]["expiryTime"].as_str() {
+        Some(d) => Some(IsoDuration::parse(d)?),
+        None => None,
+    };
+    Ok(RotationPolicy {
+        lifetime_actions,
+        expiry_time,
+        created: UnixTime(0),
+        updated: UnixTime(0),
+    })
+}
+
+/// `GET /keys/{name}/rotationpolicy`.
+pub fn get_rotation_policy(ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
+    let info = ctx.pool.get_key(name, None)?;
+    let id = format!("{}/keys/{name}/rotationpolicy", model::base_url(ctx.host));
+    Ok(match &info.rotation_policy {
+        Some(p) => rotation_policy_json(&id, p),
+        None => default_rotation_policy(&id),
+    })
+}
+
+/// `PUT /keys/{name}/rotationpolicy`.
+pub fn set_rotation_policy(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
+    let policy = parse_rotation_policy(bytes)?;
+    let info = ctx.pool.set_rotation_policy(name, Some(policy))?;
+    let id = format!("{}/keys/{name}/rotationpolicy", model::base_url(ctx.host));
+    match &info.rotation_policy {
+        Some(p) => Ok(rotation_policy_json(&id, p)),
+        None => Ok(default_rotation_policy(&id)),
+    }
+}
+
+/// `GET /keys/{name}/{version}/attestation`: the key bundle with an attestation block.
+/// mhsm has no hardware to attest; the block says so.
+pub fn attestation(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<Value, ApiError> {
+    let info = ctx.pool.get_key(name, version)?;
+    let mut bundle = json!(model::key_bundle(ctx.host, &info));
+    bundle["attestation"] = json!({ "version": "mhsm-1.0" });
+    Ok(bundle)
 }

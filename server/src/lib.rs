@@ -15,9 +15,11 @@
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod jobs;
 pub mod keys;
 pub mod model;
 pub mod rbac;
+pub mod settings;
 pub mod tls;
 
 pub use app::{Running, ServeConfig, start};

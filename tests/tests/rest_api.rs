@@ -435,3 +435,158 @@ fn graceful_stop_and_restart_keep_keys_and_certificates() {
     api.server.runtime.block_on(running.shutdown()).unwrap();
     api.client = client;
 }
+
+#[test]
+fn backups_restores_settings_and_rotation_policies() {
+    let api = Api::new();
+    let (s, _) = api.call(
+        Method::POST,
+        &format!("/keys/lro/create?{V}"),
+        Some(json!({"kty": "EC"})),
+    );
+    assert_eq!(s, StatusCode::OK);
+    // Full backup: 202, a status URL carrying the api-version, Retry-After.
+    let storage = "https://acct.blob.core.windows.net/c1";
+    let (s, h, b) = api.send(
+        Method::POST,
+        "127.0.0.1",
+        &format!("/backup?{V}"),
+        Some(json!({"storageResourceUri": storage, "token": "sas"})),
+        true,
+    );
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["status"], "InProgress");
+    let status_url = h["azure-asyncoperation"].to_str().unwrap().to_string();
+    let port = api.server.port();
+    assert!(
+        status_url.starts_with(&format!("https://127.0.0.1:{port}/backup/")),
+        "{status_url}"
+    );
+    assert!(status_url.ends_with(V), "{status_url}");
+    assert_eq!(h["retry-after"], "1");
+    // Polled without the api-version, as the SDK does, until it is done.
+    let pending = status_url
+        .split_once(&format!(":{port}"))
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut done = Value::Null;
+    for _ in 0..100 {
+        let (s, b) = api.call(Method::GET, &pending, None);
+        assert_eq!(s, StatusCode::OK, "{b}");
+        if b["status"] != "InProgress" {
+            done = b;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(done["status"], "Succeeded", "{done}");
+    let folder_uri = done["azureStorageBlobContainerUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let folder = folder_uri.rsplit('/').next().unwrap().to_string();
+    assert!(folder.starts_with("mhsm-default-"), "{folder}");
+    assert!(
+        api.server
+            .dir
+            .path()
+            .join("backups/acct.blob.core.windows.net/c1")
+            .join(&folder)
+            .join("mhsm-backup.json")
+            .exists()
+    );
+
+    // Selective restore of a purged key.
+    api.call(Method::DELETE, &format!("/keys/lro?{V}"), None);
+    api.call(Method::DELETE, &format!("/deletedkeys/lro?{V}"), None);
+    let (s, h, _) = api.send(Method::PUT, "127.0.0.1", &format!("/keys/lro/restore?{V}"), Some(json!({"sasTokenParameters": {"storageResourceUri": storage, "token": "t"}, "folder": folder})), true);
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let url = h["azure-asyncoperation"].to_str().unwrap().to_string();
+    assert!(url.contains("/restore/"), "{url}");
+    let pq = url.split_once(&format!(":{port}")).unwrap().1.to_string();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = api.call(Method::GET, &pq, None).1;
+        if status["status"] != "InProgress" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    assert_eq!(
+        api.call(Method::GET, &format!("/keys/lro/?{V}"), None).0,
+        StatusCode::OK
+    );
+
+    // Bad input.
+    let (s, b) = api.call(
+        Method::POST,
+        &format!("/backup?{V}"),
+        Some(json!({"storageResourceUri": "https://acct/../etc"})),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, b) = api.call(
+        Method::GET,
+        &format!("/backup/{}/pending", "0".repeat(32)),
+        None,
+    );
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "NotFound"));
+    let (s, b) = api.call(Method::GET, "/backup", None);
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "BadParameter"),
+        "other routes need the api-version"
+    );
+
+    // Settings.
+    let (s, b) = api.call(Method::GET, &format!("/settings?{V}"), None);
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        b["settings"].as_array().unwrap().iter().any(|s| s["name"]
+            == "AllowKeyManagementOperationsThroughARM"
+            && s["type"] == "boolean")
+    );
+    let (s, b) = api.call(
+        Method::PATCH,
+        &format!("/settings/AccessLogEnabled?{V}"),
+        Some(json!({"value": "nope"})),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, b) = api.call(
+        Method::PATCH,
+        &format!("/settings/AccessLogRetentionDays?{V}"),
+        Some(json!({"value": "14"})),
+    );
+    assert_eq!((s, b["value"].as_str()), (StatusCode::OK, Some("14")));
+
+    // Rotation policy: the default, a set one, a refused one.
+    let (_, b) = api.call(Method::GET, &format!("/keys/lro/rotationpolicy?{V}"), None);
+    assert_eq!(b["lifetimeActions"][0]["action"]["type"], "Notify");
+    assert_eq!(
+        b["id"],
+        format!("https://127.0.0.1:{port}/keys/lro/rotationpolicy")
+    );
+    let policy = json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D"}, "action": {"type": "Rotate"}}], "attributes": {"expiryTime": "P90D"}});
+    let (s, b) = api.call(
+        Method::PUT,
+        &format!("/keys/lro/rotationpolicy?{V}"),
+        Some(policy),
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["attributes"]["expiryTime"], "P90D");
+    assert!(b["attributes"]["created"].as_i64().unwrap() > 0);
+    let bad = json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "soon"}, "action": {"type": "Rotate"}}]});
+    let (s, b) = api.call(
+        Method::PUT,
+        &format!("/keys/lro/rotationpolicy?{V}"),
+        Some(bad),
+    );
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let (s, b) = api.call(Method::GET, &format!("/keys/lro//attestation?{V}"), None);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["attestation"].is_object());
+}

@@ -124,3 +124,26 @@ fn azure_sdk_for_python_manages_roles() {
     assert!(stdout.contains("all SDK RBAC checks passed"), "{stdout}");
     assert!(stdout.matches("ok:").count() >= 26, "{stdout}");
 }
+
+#[test]
+fn azure_sdk_for_python_administers_the_pool() {
+    let python = python();
+    let server = TestServer::start(&[]);
+    let stdout = run_script(
+        &python,
+        &server,
+        "sdk_admin.py",
+        &format!("https://127.0.0.1:{}", server.port()),
+        false,
+        &[],
+    );
+    assert!(stdout.contains("all admin SDK checks passed"), "{stdout}");
+    assert!(stdout.matches("ok:").count() >= 12, "{stdout}");
+    // The backup is where the documented mapping of storageResourceUri puts it.
+    let container = server
+        .dir
+        .path()
+        .join("backups/mhsmtest.blob.core.windows.net/backups");
+    let folders: Vec<_> = std::fs::read_dir(&container).unwrap().collect();
+    assert_eq!(folders.len(), 1, "{container:?}");
+}
