@@ -85,8 +85,52 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock moved forward by an adjustable offset: a server's test hook shifts time
+/// without stopping it. Clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetClock(Arc<AtomicI64>);
+
+impl OffsetClock {
+    /// The system clock, not shifted.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves the clock forward by `seconds` (negative values are refused).
+    pub fn advance(&self, seconds: i64) -> Result<UnixTime, crate::Error> {
+        if seconds < 0 {
+            return Err(crate::Error::BadParameter {
+                message: "time only moves forward".into(),
+            });
+        }
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+        Ok(self.now())
+    }
+
+    /// How far the clock is ahead of the system clock, in seconds.
+    pub fn offset(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(SystemClock.now().0.saturating_add(self.offset()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn offset_clock_runs_ahead() {
+        let c = OffsetClock::new();
+        let before = SystemClock.now();
+        c.advance(DAY).unwrap();
+        assert!(c.now().0 >= before.0 + DAY);
+        assert_eq!(c.clone().offset(), DAY);
+        assert!(c.advance(-1).is_err());
+    }
+
     use super::*;
 
     #[test]

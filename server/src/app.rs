@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hsm_core::names::Tags;
 use hsm_core::rbac::{DataAction as A, Scope};
+use hsm_core::time::OffsetClock;
 use hsm_core::{Hsm, HsmConfig, PoolSettings};
 
 use crate::auth::{Principal, TokenPolicy};
@@ -44,6 +45,8 @@ pub struct ServeConfig {
     pub insecure_http: bool,
     /// The resource named in the bearer challenge (default `https://localhost:{port}`).
     pub resource: Option<String>,
+    /// Offer test hooks (the time shift of `POST /mhsm/time-shift`).
+    pub test_hooks: bool,
 }
 
 impl ServeConfig {
@@ -56,6 +59,7 @@ impl ServeConfig {
             default_pool: "default".into(),
             insecure_http: false,
             resource: None,
+            test_hooks: false,
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct AppState {
     tokens: TokenPolicy,
     data_dir: PathBuf,
     jobs: Arc<Jobs>,
+    /// The shiftable clock, when test hooks are on.
+    clock: Option<OffsetClock>,
 }
 
 /// A running server.
@@ -82,13 +88,18 @@ pub struct Running {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
+    discovery: PathBuf,
 }
+
+/// The file in the data directory that tells other processes a server holds it.
+pub const DISCOVERY_FILE: &str = "server.json";
 
 impl Running {
     /// Stops accepting, lets requests in flight finish (up to 10 s), and waits.
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await.context("server task")??;
+        let _ = std::fs::remove_file(&self.discovery);
         // The timer holds the HSM (and so the data directory's lock): stop it too.
         self.maintenance.abort();
         let _ = self.maintenance.await;
@@ -98,7 +109,8 @@ impl Running {
 
 /// Opens the HSM, makes the default pool and the TLS identity if missing, and starts serving.
 pub async fn start(config: ServeConfig) -> Result<Running> {
-    let hsm = Hsm::open(HsmConfig::new(&config.data_dir))
+    let clock = OffsetClock::new();
+    let hsm = Hsm::open(HsmConfig::new(&config.data_dir).clock(Arc::new(clock.clone())))
         .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
     if hsm.get_pool(&config.default_pool).is_err() {
         hsm.create_pool(&config.default_pool, PoolSettings::default(), Tags::new())
@@ -135,6 +147,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         tokens: TokenPolicy::default(),
         data_dir: config.data_dir.clone(),
         jobs: Arc::new(Jobs::default()),
+        clock: config.test_hooks.then_some(clock),
     });
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
@@ -156,13 +169,21 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     } else {
         addr.to_string()
     };
+    let url = format!("{scheme}://{host}");
+    let ca_path = identity.map(|i| i.ca_path);
+    // Tell other processes (the `mhsm pool` commands, the PKCS#11 module) where to reach us.
+    let discovery = config.data_dir.join(DISCOVERY_FILE);
+    let info = serde_json::json!({ "url": url, "ca": ca_path, "pid": std::process::id() });
+    std::fs::write(&discovery, serde_json::to_vec_pretty(&info)?)
+        .with_context(|| format!("writing {}", discovery.display()))?;
     Ok(Running {
         addr,
-        url: format!("{scheme}://{host}"),
-        ca_path: identity.map(|i| i.ca_path),
+        url,
+        ca_path,
         handle,
         task,
         maintenance,
+        discovery,
     })
 }
 
@@ -299,6 +320,10 @@ async fn handle(
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .ok_or_else(|| ApiError::bad_parameter("the request has no Host"))?;
+    if let Some(rest) = parts.uri.path().strip_prefix("/mhsm/") {
+        let rest = rest.to_string();
+        return manage(state, &parts, body, &rest).await;
+    }
     let pool_name = pool_for_host(state, &host)
         .ok_or_else(|| {
             ApiError::new(
@@ -357,6 +382,60 @@ async fn handle(
             &bytes,
             &principal,
         )
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "the request failed",
+        )
+    })?
+}
+
+/// The management API (`/mhsm/...`): host-independent, bearer token required; when the
+/// default pool is strict, only its administrators may use it.
+async fn manage(
+    state: &Arc<AppState>,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    rest: &str,
+) -> Result<Response, ApiError> {
+    let Some(token) = bearer(&parts.headers) else {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "AKV10000: Request is missing a Bearer or PoP token.",
+        );
+        e.challenge = Some(state.challenge.clone());
+        return Err(e);
+    };
+    let principal = state.tokens.principal(token)?;
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BadParameter",
+            format!("the request body exceeds {BODY_LIMIT} bytes"),
+        )
+    })?;
+    let state = state.clone();
+    let method = parts.method.clone();
+    let rest = rest.to_string();
+    tokio::task::spawn_blocking(move || {
+        let default = state.hsm.pool(&state.default_pool)?;
+        hsm_core::rbac::authorize(
+            &default,
+            principal.object_id.as_deref(),
+            A::WriteRoleDefinition,
+            &Scope::All,
+        )?;
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let (status, value) =
+            crate::pools::route(&state.hsm, state.clock.as_ref(), &method, &segments, &bytes)?;
+        Ok(match value {
+            Some(v) => (status, axum::Json(v)).into_response(),
+            None => status.into_response(),
+        })
     })
     .await
     .map_err(|_| {
@@ -618,6 +697,7 @@ mod tests {
             tokens: TokenPolicy::default(),
             data_dir: PathBuf::new(),
             jobs: Arc::new(Jobs::default()),
+            clock: None,
         }
     }
 

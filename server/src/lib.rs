@@ -18,6 +18,7 @@ pub mod error;
 pub mod jobs;
 pub mod keys;
 pub mod model;
+pub mod pools;
 pub mod rbac;
 pub mod settings;
 pub mod tls;

@@ -1,10 +1,14 @@
 //! `mhsm`: the managed HSM emulator's command line.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use hsm_core::{Hsm, HsmConfig};
+use serde_json::{Value, json};
+use server::app::DISCOVERY_FILE;
+use server::pools::{self, PoolCreate};
 use server::{ServeConfig, start};
 
 #[derive(Parser)]
@@ -16,6 +20,16 @@ use server::{ServeConfig, start};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// The data directory.
+    #[arg(long, env = "MHSM_DATA_DIR", default_value = "./mhsm-data")]
+    data_dir: PathBuf,
+    /// The bearer token for a running server's management API.
+    #[arg(long, env = "MHSM_TOKEN", default_value = "mhsm-cli")]
+    token: String,
 }
 
 #[derive(Subcommand)]
@@ -40,6 +54,73 @@ enum Command {
         /// The resource named in the bearer challenge (default https://localhost:PORT).
         #[arg(long)]
         resource: Option<String>,
+        /// Offer test hooks: moving the HSM's clock forward (`mhsm time-shift`).
+        #[arg(long)]
+        test_hooks: bool,
+    },
+    /// Manage pools (through the running server when one holds the data directory).
+    Pool {
+        #[command(flatten)]
+        dir: DataDir,
+        #[command(subcommand)]
+        action: PoolAction,
+    },
+    /// Move a running server's clock forward (it must run with --test-hooks).
+    TimeShift {
+        #[command(flatten)]
+        dir: DataDir,
+        /// Days to move forward.
+        #[arg(long, default_value_t = 0)]
+        days: i64,
+        /// Seconds to move forward (added to the days).
+        #[arg(long, default_value_t = 0)]
+        seconds: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PoolAction {
+    /// Create a pool.
+    Create {
+        /// The pool's name.
+        name: String,
+        /// An administrator's object id; naming any makes the pool's RBAC strict.
+        #[arg(long = "admin")]
+        admins: Vec<String>,
+        /// Soft-delete retention in days (7-90).
+        #[arg(long)]
+        retention_days: Option<u32>,
+        /// Turn purge protection on (it never turns off).
+        #[arg(long)]
+        purge_protection: bool,
+        /// The PKCS#11 token's SO PIN.
+        #[arg(long)]
+        so_pin: Option<String>,
+        /// The PKCS#11 token's user PIN.
+        #[arg(long)]
+        user_pin: Option<String>,
+    },
+    /// List the live pools.
+    List,
+    /// Show a pool.
+    Show {
+        /// The pool's name.
+        name: String,
+    },
+    /// Soft-delete a pool.
+    Delete {
+        /// The pool's name.
+        name: String,
+    },
+    /// Recover a deleted pool.
+    Recover {
+        /// The pool's name.
+        name: String,
+    },
+    /// Purge a deleted pool for good.
+    Purge {
+        /// The pool's name.
+        name: String,
     },
 }
 
@@ -51,46 +132,67 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        match cli.command {
-            Command::Serve {
+    match Cli::parse().command {
+        Command::Serve {
+            data_dir,
+            listen,
+            domains,
+            default_pool,
+            insecure_http,
+            resource,
+            test_hooks,
+        } => {
+            let config = ServeConfig {
                 data_dir,
                 listen,
                 domains,
                 default_pool,
                 insecure_http,
                 resource,
-            } => {
-                let config = ServeConfig {
-                    data_dir,
-                    listen,
-                    domains,
-                    default_pool: default_pool.clone(),
-                    insecure_http,
-                    resource,
-                };
-                let running = start(config).await?;
-                println!("mhsm is serving pool '{default_pool}' at {}", running.url);
-                if let Some(ca) = &running.ca_path {
-                    println!("CA certificate: {}", ca.display());
-                    println!("From Python (azure-keyvault-keys):");
-                    println!("  cred = <any TokenCredential>  # any bearer token is accepted");
-                    println!(
-                        "  client = KeyClient(\"{}\", cred, connection_verify=\"{}\", verify_challenge_resource=False)",
-                        running.url,
-                        ca.display()
-                    );
-                    println!("  client.create_rsa_key(\"my-key\")");
-                }
-                wait_for_signal().await;
-                eprintln!("mhsm: shutting down");
-                running.shutdown().await
-            }
+                test_hooks,
+            };
+            serve(config)
         }
+        Command::Pool { dir, action } => {
+            let out = pool_command(&dir, action)?;
+            if !out.is_null() {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
+        Command::TimeShift { dir, days, seconds } => {
+            let body = json!({ "seconds": days * 86_400 + seconds });
+            let out = remote(&dir)?
+                .ok_or_else(|| anyhow!("no server runs on {}", dir.data_dir.display()))?
+                .call("POST", "time-shift", Some(body))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: ServeConfig) -> Result<()> {
+    let pool = config.default_pool.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let running = start(config).await?;
+        println!("mhsm is serving pool '{pool}' at {}", running.url);
+        if let Some(ca) = &running.ca_path {
+            println!("CA certificate: {}", ca.display());
+            println!("From Python (azure-keyvault-keys):");
+            println!("  cred = <any TokenCredential>  # any bearer token is accepted");
+            println!(
+                "  client = KeyClient(\"{}\", cred, connection_verify=\"{}\", verify_challenge_resource=False)",
+                running.url,
+                ca.display()
+            );
+            println!("  client.create_rsa_key(\"my-key\")");
+        }
+        wait_for_signal().await;
+        eprintln!("mhsm: shutting down");
+        running.shutdown().await
     })
 }
 
@@ -107,4 +209,123 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// A running server's management API.
+struct Remote {
+    client: reqwest::blocking::Client,
+    url: String,
+    token: String,
+}
+
+impl Remote {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}/mhsm/{path}", self.url);
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self.client.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().with_context(|| format!("calling {url}"))?;
+        let status = resp.status();
+        let text = resp.text()?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if !status.is_success() {
+            let message = value["error"]["message"]
+                .as_str()
+                .unwrap_or("request failed");
+            let code = value["error"]["code"].as_str().unwrap_or("");
+            bail!("{status} {code}: {message}");
+        }
+        Ok(value)
+    }
+}
+
+/// The running server holding `dir`, if its discovery file names one that answers.
+fn remote(dir: &DataDir) -> Result<Option<Remote>> {
+    let path = dir.data_dir.join(DISCOVERY_FILE);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let info: Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    let url = info["url"]
+        .as_str()
+        .ok_or_else(|| anyhow!("{} names no url", path.display()))?
+        .to_string();
+    let mut builder =
+        reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(60));
+    if let Some(ca) = info["ca"].as_str() {
+        let pem = std::fs::read(Path::new(ca)).with_context(|| format!("reading {ca}"))?;
+        builder = builder
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
+            .tls_built_in_root_certs(false);
+    }
+    let remote = Remote {
+        client: builder.build()?,
+        url,
+        token: dir.token.clone(),
+    };
+    // A stale file (the server died without removing it) is no server.
+    match remote
+        .client
+        .get(format!("{}/mhsm/pools", remote.url))
+        .bearer_auth(&remote.token)
+        .send()
+    {
+        Ok(_) => Ok(Some(remote)),
+        Err(e) if e.is_connect() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The management call a pool command is: method, path under `/mhsm/`, body.
+fn pool_request(action: PoolAction) -> Result<(&'static str, String, Option<Value>)> {
+    Ok(match action {
+        PoolAction::Create {
+            name,
+            admins,
+            retention_days,
+            purge_protection,
+            so_pin,
+            user_pin,
+        } => {
+            let req = PoolCreate {
+                name,
+                retention_days,
+                purge_protection,
+                tags: Default::default(),
+                admins,
+                so_pin,
+                user_pin,
+            };
+            ("POST", "pools".into(), Some(serde_json::to_value(req)?))
+        }
+        PoolAction::List => ("GET", "pools".into(), None),
+        PoolAction::Show { name } => ("GET", format!("pools/{name}"), None),
+        PoolAction::Delete { name } => ("DELETE", format!("pools/{name}"), None),
+        PoolAction::Recover { name } => ("POST", format!("deletedpools/{name}/recover"), None),
+        PoolAction::Purge { name } => ("DELETE", format!("deletedpools/{name}"), None),
+    })
+}
+
+/// Runs a pool command through the running server, or on the data directory directly:
+/// the same management routes either way.
+fn pool_command(dir: &DataDir, action: PoolAction) -> Result<Value> {
+    let (method, path, body) = pool_request(action)?;
+    if let Some(r) = remote(dir)? {
+        return r.call(method, &path, body);
+    }
+    let hsm = Hsm::open(HsmConfig::new(&dir.data_dir))
+        .with_context(|| format!("opening {}", dir.data_dir.display()))?;
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    let method = reqwest::Method::from_bytes(method.as_bytes())?;
+    let (_, value) = pools::route(&hsm, None, &method, &segments, &bytes)
+        .map_err(|e| anyhow!("{}: {}", e.code, e.message))?;
+    Ok(value.unwrap_or(Value::Null))
 }

@@ -1,0 +1,187 @@
+//! Pool management: one implementation behind both the `mhsm pool ...` commands (run on the
+//! data directory directly when no server holds it) and the management API the server
+//! offers under the vendor path `/mhsm/` (which the commands use when a server runs).
+//!
+//! Management API (bearer token required; when the default pool is strict, only its
+//! administrators may manage pools):
+//! - `GET /mhsm/pools`, `POST /mhsm/pools` (201), `GET|DELETE /mhsm/pools/{name}`
+//! - `GET /mhsm/deletedpools`, `POST /mhsm/deletedpools/{name}/recover`,
+//!   `DELETE /mhsm/deletedpools/{name}` (purge, 204)
+//! - `POST /mhsm/time-shift` `{"seconds": N}` — only with `mhsm serve --test-hooks`.
+
+use std::collections::BTreeMap;
+
+use hsm_core::pin::{PinPolicy, PinRole};
+use hsm_core::time::OffsetClock;
+use hsm_core::{Error as CoreError, Hsm, PoolInfo, PoolSettings};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// What creating a pool takes.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolCreate {
+    /// The pool's name.
+    pub name: String,
+    /// Soft-delete retention (7–90 days; default 90).
+    pub retention_days: Option<u32>,
+    /// Purge protection.
+    #[serde(default)]
+    pub purge_protection: bool,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Object ids of administrators: naming any makes the pool's RBAC strict.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// The PKCS#11 token's SO PIN.
+    pub so_pin: Option<String>,
+    /// The PKCS#11 token's user PIN.
+    pub user_pin: Option<String>,
+}
+
+/// Creates a pool with its settings, administrators and PINs. If a later step fails, the
+/// new pool is deleted and purged again, so no half-made pool is left.
+pub fn create(hsm: &Hsm, req: &PoolCreate) -> Result<PoolInfo, CoreError> {
+    // Purge protection is turned on last: until then a failed creation can be undone.
+    let settings = PoolSettings {
+        soft_delete_retention_days: req.retention_days.unwrap_or(90),
+        purge_protection: false,
+    };
+    if req.user_pin.is_some() && req.so_pin.is_none() {
+        return Err(CoreError::BadParameter {
+            message: "a user PIN needs an SO PIN".into(),
+        });
+    }
+    let policy = PinPolicy::default();
+    for pin in [&req.so_pin, &req.user_pin].into_iter().flatten() {
+        policy.check(pin.as_bytes())?;
+    }
+    let info = hsm.create_pool(&req.name, settings.clone(), req.tags.clone())?;
+    let rest = || -> Result<(), CoreError> {
+        let pool = hsm.pool(&req.name)?;
+        if !req.admins.is_empty() {
+            let admins: Vec<&str> = req.admins.iter().map(String::as_str).collect();
+            hsm_core::rbac::make_strict(&pool, &admins)?;
+        }
+        if let Some(so) = &req.so_pin {
+            pool.set_pin(PinRole::So, so.as_bytes(), &policy)?;
+        }
+        if let Some(user) = &req.user_pin {
+            pool.set_pin(PinRole::User, user.as_bytes(), &policy)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = rest() {
+        let undo = hsm
+            .delete_pool(&req.name)
+            .and_then(|_| hsm.purge_pool(&req.name));
+        if let Err(u) = undo {
+            tracing::error!(pool = %req.name, error = %u, "could not undo a failed pool creation");
+        }
+        return Err(e);
+    }
+    if req.purge_protection {
+        let update = hsm_core::PoolUpdate {
+            purge_protection: Some(true),
+            ..hsm_core::PoolUpdate::default()
+        };
+        return hsm.update_pool(&req.name, &update);
+    }
+    Ok(info)
+}
+
+/// A pool as the management API shows it.
+pub fn pool_json(hsm: &Hsm, info: &PoolInfo) -> Value {
+    let strict = hsm
+        .pool(&info.name)
+        .ok()
+        .and_then(|p| hsm_core::rbac::mode(&p).ok())
+        .map(|m| m == hsm_core::rbac::Mode::Strict);
+    let mut v = json!({
+        "name": info.name,
+        "retentionDays": info.settings.soft_delete_retention_days,
+        "purgeProtection": info.settings.purge_protection,
+        "tags": info.tags,
+        "created": info.created.0,
+        "updated": info.updated.0,
+        "securityDomain": info.security_domain,
+    });
+    if let Some(strict) = strict {
+        v["rbac"] = json!(if strict { "strict" } else { "open" });
+    }
+    if let Some(d) = &info.deletion {
+        v["deletedDate"] = json!(d.deleted_on.0);
+        v["scheduledPurgeDate"] = json!(d.scheduled_purge.0);
+    }
+    v
+}
+
+/// The management routes; `segments` follow `/mhsm/`. `Ok(None)`: 204.
+pub fn route(
+    hsm: &Hsm,
+    clock: Option<&OffsetClock>,
+    method: &axum::http::Method,
+    segments: &[&str],
+    body: &[u8],
+) -> Result<(axum::http::StatusCode, Option<Value>), ApiError> {
+    use axum::http::{Method, StatusCode};
+    let ok = |v: Value| Ok((StatusCode::OK, Some(v)));
+    match (method.clone(), segments) {
+        (Method::GET, ["pools"]) => {
+            let all: Vec<Value> = hsm
+                .list_pools()?
+                .iter()
+                .map(|p| pool_json(hsm, p))
+                .collect();
+            ok(json!({ "value": all }))
+        }
+        (Method::POST, ["pools"]) => {
+            let req: PoolCreate = crate::keys::body(body)?;
+            let info = create(hsm, &req)?;
+            Ok((StatusCode::CREATED, Some(pool_json(hsm, &info))))
+        }
+        (Method::GET, ["pools", name]) => ok(pool_json(hsm, &hsm.get_pool(name)?)),
+        (Method::DELETE, ["pools", name]) => ok(pool_json(hsm, &hsm.delete_pool(name)?)),
+        (Method::GET, ["deletedpools"]) => {
+            let all: Vec<Value> = hsm
+                .list_deleted_pools()?
+                .iter()
+                .map(|p| pool_json(hsm, p))
+                .collect();
+            ok(json!({ "value": all }))
+        }
+        (Method::GET, ["deletedpools", name]) => ok(pool_json(hsm, &hsm.get_deleted_pool(name)?)),
+        (Method::POST, ["deletedpools", name, "recover"]) => {
+            ok(pool_json(hsm, &hsm.recover_pool(name)?))
+        }
+        (Method::DELETE, ["deletedpools", name]) => {
+            hsm.purge_pool(name)?;
+            Ok((StatusCode::NO_CONTENT, None))
+        }
+        (Method::POST, ["time-shift"]) => {
+            let clock = clock.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    "the time shift is a test hook: start the server with --test-hooks",
+                )
+            })?;
+            #[derive(Deserialize)]
+            struct Shift {
+                seconds: i64,
+            }
+            let shift: Shift = crate::keys::body(body)?;
+            let now = clock.advance(shift.seconds)?;
+            // Purges and rotations that came due happen now, not at the next timer tick.
+            hsm.maintain()?;
+            ok(json!({ "now": now.0, "offset": clock.offset() }))
+        }
+        _ => Err(ApiError::no_route(
+            method.as_str(),
+            &format!("/mhsm/{}", segments.join("/")),
+        )),
+    }
+}

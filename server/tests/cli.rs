@@ -1,0 +1,216 @@
+//! The `mhsm pool` and `mhsm time-shift` commands, on a data directory directly and through a
+//! running server's management API.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use server::{ServeConfig, start};
+
+const V: &str = "api-version=7.4";
+
+fn mhsm(dir: &Path, args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mhsm"))
+        .args(args)
+        .env("MHSM_DATA_DIR", dir)
+        .env("MHSM_LOG", "warn")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        value,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn jwt(oid: &str) -> String {
+    let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.sig",
+        part(json!({"alg": "none"})),
+        part(json!({"oid": oid}))
+    )
+}
+
+#[test]
+fn pools_from_the_command_line_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, v, err) = mhsm(
+        dir.path(),
+        &[
+            "pool",
+            "create",
+            "team-a",
+            "--retention-days",
+            "7",
+            "--purge-protection",
+            "--so-pin",
+            "so-pin-1",
+            "--user-pin",
+            "user-1",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        (
+            v["name"].as_str(),
+            v["retentionDays"].as_u64(),
+            v["purgeProtection"].as_bool()
+        ),
+        (Some("team-a"), Some(7), Some(true))
+    );
+    let (ok, v, _) = mhsm(dir.path(), &["pool", "list"]);
+    assert!(ok);
+    assert_eq!(v["value"].as_array().unwrap().len(), 1);
+    let (ok, _, err) = mhsm(dir.path(), &["pool", "create", "team-a"]);
+    assert!(!ok && err.contains("Conflict"), "{err}");
+    let (ok, _, err) = mhsm(dir.path(), &["pool", "create", "x"]);
+    assert!(!ok && err.contains("BadParameter"), "{err}");
+    let (ok, _, err) = mhsm(
+        dir.path(),
+        &["pool", "create", "pins", "--user-pin", "1234"],
+    );
+    assert!(!ok && err.contains("SO PIN"), "{err}");
+    let (ok, v, _) = mhsm(dir.path(), &["pool", "delete", "team-a"]);
+    assert!(ok && v["scheduledPurgeDate"].as_i64().unwrap() > v["deletedDate"].as_i64().unwrap());
+    let (ok, _, err) = mhsm(dir.path(), &["pool", "purge", "team-a"]);
+    assert!(!ok && err.contains("Forbidden"), "purge protection: {err}");
+    let (ok, v, _) = mhsm(dir.path(), &["pool", "recover", "team-a"]);
+    assert!(ok && v["deletedDate"].is_null());
+    // The PINs were set: the core checks them.
+    let hsm = hsm_core::Hsm::open(hsm_core::HsmConfig::new(dir.path())).unwrap();
+    let pool = hsm.pool("team-a").unwrap();
+    let policy = hsm_core::pin::PinPolicy::default();
+    pool.verify_pin(hsm_core::pin::PinRole::User, b"user-1", &policy)
+        .unwrap();
+    assert_eq!(
+        pool.verify_pin(hsm_core::pin::PinRole::So, b"wrong!", &policy)
+            .unwrap_err()
+            .code(),
+        "PinIncorrect"
+    );
+}
+
+#[test]
+fn pools_and_time_through_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.test_hooks = true;
+    let running = rt.block_on(start(config)).unwrap();
+    let port = running.addr.port();
+    assert!(dir.path().join("server.json").exists());
+
+    // The server holds the directory: the commands must go through it.
+    let admin = "11111111-2222-3333-4444-555555555555";
+    let (ok, v, err) = mhsm(
+        dir.path(),
+        &["pool", "create", "strict-one", "--admin", admin],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(v["rbac"], "strict");
+    let (ok, v, _) = mhsm(dir.path(), &["pool", "show", "strict-one"]);
+    assert!(ok && v["name"] == "strict-one");
+
+    let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve("strict-one.localhost", running.addr)
+        .build()
+        .unwrap();
+    let create = |token: &str| {
+        let url = format!("https://strict-one.localhost:{port}/keys/k/create?{V}");
+        client
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({"kty": "EC"}))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        create("anonymous-token").status(),
+        403,
+        "a strict pool refuses strangers"
+    );
+    // As in Azure, an administrator manages roles, not keys: it grants itself Crypto User.
+    let denied = create(&jwt(admin));
+    assert_eq!(denied.status(), 403);
+    let body: Value = denied.json().unwrap();
+    assert_eq!(body["error"]["code"], "ForbiddenByRbac");
+    let assignment = format!(
+        "https://strict-one.localhost:{port}/providers/Microsoft.Authorization/roleAssignments/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee?{V}"
+    );
+    let grant = json!({"properties": {
+        "roleDefinitionId": "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/21dbd100-6940-42c2-9190-5d6cb909625b",
+        "principalId": admin,
+    }});
+    let r = client
+        .put(&assignment)
+        .bearer_auth(jwt(admin))
+        .json(&grant)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    assert_eq!(create(&jwt(admin)).status(), 200, "now it may");
+
+    // Time shift: a rotation policy fires when the clock moves past it.
+    let policy = json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D"}, "action": {"type": "Rotate"}}]});
+    let url = format!("https://strict-one.localhost:{port}/keys/k/rotationpolicy?{V}");
+    assert_eq!(
+        client
+            .put(&url)
+            .bearer_auth(jwt(admin))
+            .json(&policy)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let (ok, v, err) = mhsm(dir.path(), &["time-shift", "--days", "31"]);
+    assert!(ok, "{err}");
+    assert_eq!(v["offset"], 31 * 86_400);
+    let url = format!("https://strict-one.localhost:{port}/keys/k/versions?{V}");
+    let versions: Value = client
+        .get(&url)
+        .bearer_auth(jwt(admin))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(versions["value"].as_array().unwrap().len(), 2, "{versions}");
+
+    rt.block_on(running.shutdown()).unwrap();
+    assert!(
+        !dir.path().join("server.json").exists(),
+        "the discovery file goes with the server"
+    );
+    // Without a server, the time shift has nowhere to go.
+    let (ok, _, err) = mhsm(dir.path(), &["time-shift", "--days", "1"]);
+    assert!(!ok && err.contains("no server"), "{err}");
+}
+
+#[test]
+fn the_time_shift_is_a_test_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let running = rt.block_on(start(config)).unwrap();
+    let (ok, _, err) = mhsm(dir.path(), &["time-shift", "--days", "1"]);
+    assert!(!ok && err.contains("--test-hooks"), "{err}");
+    rt.block_on(running.shutdown()).unwrap();
+}
