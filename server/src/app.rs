@@ -1,6 +1,7 @@
 //! The HTTP edge: pool from `Host`, api-version, bearer challenge and principal, body limit,
 //! routing, and the local RBAC check of every route.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hsm_core::names::Tags;
@@ -17,6 +18,7 @@ use hsm_core::rbac::{DataAction as A, Scope};
 use hsm_core::time::OffsetClock;
 use hsm_core::{Hsm, HsmConfig, PoolSettings};
 
+use crate::access_log::{AccessLog, Operation};
 use crate::auth::{Principal, TokenPolicy};
 use crate::error::ApiError;
 use crate::jobs::{self, JobCtx, Jobs};
@@ -75,6 +77,7 @@ pub struct AppState {
     jobs: Arc<Jobs>,
     /// The shiftable clock, when test hooks are on.
     clock: Option<OffsetClock>,
+    access_log: AccessLog,
 }
 
 /// A running server.
@@ -148,6 +151,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         data_dir: config.data_dir.clone(),
         jobs: Arc::new(Jobs::default()),
         clock: config.test_hooks.then_some(clock),
+        access_log: AccessLog::new(&config.data_dir),
     });
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
@@ -288,11 +292,22 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Every request comes here: checks, then routes by method and path segments (by hand, so
 /// that `/keys/{name}/` and `/keys/{name}//attestation` route as the SDK sends them).
-async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn dispatch(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
     let path = parts.uri.path().to_string();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+    let principal = bearer(&parts.headers).and_then(|t| state.tokens.principal(t).ok());
     let mut response = match handle(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -304,8 +319,75 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    let latency = started.elapsed();
+    tracing::debug!(%method, %path, status = response.status().as_u16(), micros = latency.as_micros() as u64, "request");
+    if let Some(pool) = host.as_deref().and_then(|h| pool_for_host(&state, h))
+        && !path.starts_with("/mhsm/")
+    {
+        let operation = response
+            .extensions()
+            .get::<Operation>()
+            .cloned()
+            .unwrap_or_default();
+        log_access(
+            &state,
+            pool,
+            &principal.unwrap_or_default(),
+            client,
+            &format!("{method} {path}"),
+            operation,
+            response.status().as_u16(),
+            latency,
+        );
+    }
     response
+}
+
+/// Writes the request into the pool's access log, if the pool has it on.
+#[allow(clippy::too_many_arguments)]
+fn log_access(
+    state: &AppState,
+    pool_name: &str,
+    principal: &Principal,
+    client: SocketAddr,
+    request: &str,
+    mut operation: Operation,
+    status: u16,
+    latency: Duration,
+) {
+    let Ok(pool) = state.hsm.pool(pool_name) else {
+        return;
+    };
+    let Ok(Some(days)) = pool.access_log_policy() else {
+        return;
+    };
+    if operation.version.is_none() {
+        // `/keys/{name}/{version}/...`: the version, when the path names one.
+        let segments: Vec<&str> = request
+            .split_once(' ')
+            .map_or("", |(_, p)| p)
+            .trim_start_matches('/')
+            .split('/')
+            .collect();
+        if let ["keys", _, v, ..] = segments.as_slice()
+            && hsm_core::names::validate_version(v)
+        {
+            operation.version = Some(v.to_string());
+        }
+    }
+    state.access_log.record(
+        state.hsm.now().0,
+        days,
+        &crate::access_log::Entry {
+            pool: pool_name,
+            principal,
+            ip: Some(client.ip()),
+            method: request,
+            operation: &operation,
+            status,
+            latency_ms: latency.as_secs_f64() * 1000.0,
+        },
+    );
 }
 
 async fn handle(
@@ -371,7 +453,8 @@ async fn handle(
     let state = state.clone();
     // Core calls block (durable writes, RSA): off the async workers.
     tokio::task::spawn_blocking(move || {
-        route(
+        let operation = RefCell::new(Operation::default());
+        let result = route(
             &state,
             &pool_name,
             &host,
@@ -381,7 +464,14 @@ async fn handle(
             &query,
             &bytes,
             &principal,
-        )
+            &operation,
+        );
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        };
+        response.extensions_mut().insert(operation.into_inner());
+        Ok(response)
     })
     .await
     .map_err(|_| {
@@ -458,6 +548,7 @@ fn route(
     query: &[(String, String)],
     body: &[u8],
     principal: &Principal,
+    operation: &RefCell<Operation>,
 ) -> Result<Response, ApiError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let ok = |v: serde_json::Value| Ok(axum::Json(v).into_response());
@@ -465,6 +556,13 @@ fn route(
     let pool = state.hsm.pool(pool_name)?;
     // Local RBAC: each route below names its data action and scope, once, in this call.
     let allow = |action: A, scope: &Scope| -> Result<(), ApiError> {
+        {
+            let mut op = operation.borrow_mut();
+            op.action = Some(action.name());
+            if let Scope::Key(name) = scope {
+                op.key = Some(name.clone());
+            }
+        }
         Ok(hsm_core::rbac::authorize(
             &pool,
             principal.object_id.as_deref(),
@@ -698,6 +796,7 @@ mod tests {
             data_dir: PathBuf::new(),
             jobs: Arc::new(Jobs::default()),
             clock: None,
+            access_log: AccessLog::new(std::path::Path::new("/nonexistent")),
         }
     }
 

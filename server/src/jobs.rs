@@ -124,7 +124,7 @@ fn folder_dir(data_dir: &Path, uri: &str, folder: &str) -> Result<PathBuf, ApiEr
     Ok(container_dir(data_dir, uri)?.join(folder))
 }
 
-fn timestamp(t: i64) -> String {
+pub(crate) fn timestamp(t: i64) -> String {
     // YYYYMMDDhhmmss from unix seconds (civil-from-days, proleptic Gregorian).
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);

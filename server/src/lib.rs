@@ -12,6 +12,7 @@
 //!   error bodies. [`tls`]: the local CA and server certificate.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod app;
 pub mod auth;
 pub mod error;

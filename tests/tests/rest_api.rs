@@ -590,3 +590,98 @@ fn backups_restores_settings_and_rotation_policies() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(b["attestation"].is_object());
 }
+
+#[test]
+fn access_log_on_and_off() {
+    use base64::Engine;
+    let api = Api::new();
+    let part = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let token = format!(
+        "{}.{}.c2ln",
+        part(json!({"alg": "none"})),
+        part(
+            json!({"oid": "0b1f5c3e-0000-4000-8000-00000000a11c", "upn": "alice@contoso.example"})
+        )
+    );
+    let call = |method: Method, pq: &str, body: Option<Value>| {
+        api.server.runtime.block_on(async {
+            let mut r = api
+                .client
+                .request(method, api.url("127.0.0.1", pq))
+                .bearer_auth(&token);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            r.send().await.unwrap().status()
+        })
+    };
+    let logs = api.server.dir.path().join("logs/default");
+    assert_eq!(
+        call(
+            Method::POST,
+            &format!("/keys/logged/create?{V}"),
+            Some(json!({"kty": "EC"}))
+        ),
+        StatusCode::OK
+    );
+    assert!(!logs.exists(), "off by default");
+    assert_eq!(
+        call(
+            Method::PATCH,
+            &format!("/settings/AccessLogEnabled?{V}"),
+            Some(json!({"value": "true"}))
+        ),
+        StatusCode::OK
+    );
+    let digest = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    assert_eq!(
+        call(
+            Method::POST,
+            &format!("/keys/logged//sign?{V}"),
+            Some(json!({"alg": "ES256", "value": digest}))
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(Method::GET, &format!("/keys/missing/?{V}"), None),
+        StatusCode::NOT_FOUND
+    );
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        !text.contains(&token) && !text.contains(digest),
+        "no tokens or bodies in the log"
+    );
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sign = lines
+        .iter()
+        .find(|l| l["operation"] == "Microsoft.KeyVault/managedHsm/keys/sign/action")
+        .unwrap();
+    assert_eq!(sign["objectId"], "0b1f5c3e-0000-4000-8000-00000000a11c");
+    assert_eq!(sign["upn"], "alice@contoso.example");
+    assert_eq!(sign["clientIp"], "127.0.0.1");
+    assert_eq!(sign["key"], "logged");
+    assert_eq!(sign["status"], 200);
+    assert!(sign["latencyMs"].as_f64().unwrap() >= 0.0);
+    let missing = lines.iter().find(|l| l["key"] == "missing").unwrap();
+    assert_eq!(missing["status"], 404);
+    let n = lines.len();
+    assert_eq!(
+        call(
+            Method::PATCH,
+            &format!("/settings/AccessLogEnabled?{V}"),
+            Some(json!({"value": "false"}))
+        ),
+        StatusCode::OK
+    );
+    call(Method::GET, &format!("/keys?{V}"), None);
+    let after = std::fs::read_to_string(&files[0]).unwrap().lines().count();
+    assert_eq!(after, n, "nothing is logged once the setting is off");
+}
