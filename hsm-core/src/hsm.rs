@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::cache::{DEFAULT_CAPACITY, KeyCache};
-use crate::crypto::{CryptoProvider, HashAlg, Hasher, default_provider};
+use crate::crypto::{
+    CryptoProvider, HashAlg, Hasher, PublicKey, SignAlgorithm, check, default_provider,
+};
 use crate::error::{Error, Result};
 use crate::key::Deletion;
 use crate::names::{Tags, new_id, validate_pool_name, validate_tags};
@@ -646,6 +648,33 @@ impl Hsm {
         let mut h = self.inner.provider.hasher(alg);
         h.update(data);
         h.finish()
+    }
+
+    /// Checks an HMAC tag under a caller's key (any length) in constant time.
+    pub fn verify_hmac(
+        &self,
+        hash: HashAlg,
+        key: &SecretBytes,
+        message: &[u8],
+        tag: &[u8],
+    ) -> Result<bool> {
+        check::max_input(message.len())?;
+        self.inner
+            .provider
+            .verify_hmac(hash, key.expose_secret(), message, tag)
+    }
+
+    /// Verifies a signature with a public key that is not in a pool (a JWT issuer's key, say).
+    pub fn verify_with_public_key(
+        &self,
+        public: &PublicKey,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        let key = self.inner.provider.load_public(public)?;
+        check::sign(&key.spec(), alg, input.len())?;
+        key.verify(alg, input, signature)
     }
 
     /// A streaming digest.

@@ -548,3 +548,49 @@ fn the_hsm_and_its_pools_are_shared_across_threads() {
     send_sync::<hsm_core::Hsm>();
     send_sync::<Pool>();
 }
+
+#[test]
+fn outside_keys_hmac_and_public_key_verification() {
+    let env = &envs()[0];
+    let hsm = &env.hsm;
+    // RFC 4231 test case 2.
+    let key = SecretBytes::from_slice(b"Jefe");
+    let tag =
+        hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").unwrap();
+    let msg = b"what do ya want for nothing?";
+    assert!(hsm.verify_hmac(HashAlg::Sha256, &key, msg, &tag).unwrap());
+    assert!(
+        !hsm.verify_hmac(HashAlg::Sha256, &key, b"other", &tag)
+            .unwrap()
+    );
+    assert!(
+        !hsm.verify_hmac(HashAlg::Sha256, &key, msg, &tag[..31])
+            .unwrap()
+    );
+
+    let pool = env.pool();
+    pool.import_key("rsa", rsa2048(), &KeyOptions::default())
+        .unwrap();
+    let rs256 = jwa::sign_algorithm("RS256").unwrap();
+    let sig = pool.sign("rsa", None, &rs256, &[3; 32]).unwrap();
+    let public = pool.get_key("rsa", None).unwrap().public_key.unwrap();
+    assert!(
+        hsm.verify_with_public_key(&public, &rs256, &[3; 32], &sig)
+            .unwrap()
+    );
+    assert!(
+        !hsm.verify_with_public_key(&public, &rs256, &[4; 32], &sig)
+            .unwrap()
+    );
+    assert_eq!(
+        hsm.verify_with_public_key(
+            &public,
+            &jwa::sign_algorithm("ES256").unwrap(),
+            &[3; 32],
+            &sig
+        )
+        .unwrap_err()
+        .code(),
+        "KeyTypeMismatch"
+    );
+}

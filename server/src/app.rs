@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub resource: Option<String>,
     /// Offer test hooks (the time shift of `POST /mhsm/time-shift`).
     pub test_hooks: bool,
+    /// How bearer tokens are checked.
+    pub tokens: TokenPolicy,
 }
 
 impl ServeConfig {
@@ -62,6 +64,7 @@ impl ServeConfig {
             insecure_http: false,
             resource: None,
             test_hooks: false,
+            tokens: TokenPolicy::Unchecked,
         }
     }
 }
@@ -147,7 +150,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         domains: config.domains.clone(),
         default_pool: config.default_pool.clone(),
         challenge,
-        tokens: TokenPolicy::default(),
+        tokens: config.tokens.clone(),
         data_dir: config.data_dir.clone(),
         jobs: Arc::new(Jobs::default()),
         clock: config.test_hooks.then_some(clock),
@@ -307,7 +310,7 @@ async fn dispatch(
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()));
-    let principal = bearer(&parts.headers).and_then(|t| state.tokens.principal(t).ok());
+    let principal = bearer(&parts.headers).and_then(|t| state.tokens.principal(&state.hsm, t).ok());
     let mut response = match handle(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -440,7 +443,7 @@ async fn handle(
         e.challenge = Some(state.challenge.clone());
         return Err(e);
     };
-    let principal = state.tokens.principal(token)?;
+    let principal = state.tokens.principal(&state.hsm, token)?;
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -500,7 +503,7 @@ async fn manage(
         e.challenge = Some(state.challenge.clone());
         return Err(e);
     };
-    let principal = state.tokens.principal(token)?;
+    let principal = state.tokens.principal(&state.hsm, token)?;
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -5,12 +5,19 @@
 //! `appid` (or `azp`). Any other token is an anonymous principal, which a strict pool
 //! refuses and an open pool lets in.
 //!
-//! Signatures are not checked yet: [`TokenPolicy`] is the seam where checking goes (HS256
-//! with a shared secret, RS256 against a configured key), turning a bad or expired token
-//! into a 401 instead of a principal. Tokens are never logged, nor kept.
+//! By default signatures are not checked. With `--jwt-hs256-secret FILE` or
+//! `--jwt-rs256-key FILE` ([`TokenPolicy`]) only JWTs signed with that secret or key, not
+//! expired (60 s leeway), are accepted; anything else gets a 401. The signature is checked
+//! by the core. Tokens are never logged, nor kept.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hsm_core::crypto::{HashAlg, PublicKey, SignAlgorithm};
+use hsm_core::{Hsm, SecretBytes};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -34,23 +41,129 @@ impl Principal {
 }
 
 /// How bearer tokens are turned into principals.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub enum TokenPolicy {
     /// Any token is accepted; a JWT's claims are read without checking its signature.
     #[default]
     Unchecked,
+    /// Only JWTs signed HS256 with this shared secret, not expired.
+    Hs256(Arc<SecretBytes>),
+    /// Only JWTs signed RS256 by this key, not expired.
+    Rs256(PublicKey),
+}
+
+/// Clock skew allowed around `exp` and `nbf`.
+const LEEWAY: i64 = 60;
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
 }
 
 impl TokenPolicy {
-    /// The principal of a bearer token, or a 401 for a token the policy refuses (none
-    /// today).
-    pub fn principal(&self, token: &str) -> Result<Principal, ApiError> {
-        match self {
-            TokenPolicy::Unchecked => Ok(unverified_claims(token)
-                .map(|claims| from_claims(&claims))
-                .unwrap_or_else(Principal::anonymous)),
+    /// The policy of the server's flags: an HS256 secret file, or an RS256 public key file
+    /// (SPKI, PEM or DER); neither: tokens are not checked.
+    pub fn from_files(
+        hs256_secret: Option<&Path>,
+        rs256_key: Option<&Path>,
+    ) -> anyhow::Result<TokenPolicy> {
+        use anyhow::Context;
+        match (hs256_secret, rs256_key) {
+            (Some(_), Some(_)) => anyhow::bail!("choose an HS256 secret or an RS256 key, not both"),
+            (Some(path), None) => {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let secret = SecretBytes::new(bytes.trim_ascii_end().to_vec());
+                if secret.len() < 16 {
+                    anyhow::bail!("the HS256 secret must be at least 16 bytes");
+                }
+                Ok(TokenPolicy::Hs256(Arc::new(secret)))
+            }
+            (None, Some(path)) => {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let der = pem_body(&bytes).unwrap_or(bytes);
+                let key = PublicKey::from_spki_der(&der)
+                    .with_context(|| format!("parsing {}", path.display()))?;
+                Ok(TokenPolicy::Rs256(key))
+            }
+            (None, None) => Ok(TokenPolicy::Unchecked),
         }
     }
+
+    /// The principal of a bearer token, or a 401 for a token the policy refuses.
+    pub fn principal(&self, hsm: &Hsm, token: &str) -> Result<Principal, ApiError> {
+        if let TokenPolicy::Unchecked = self {
+            return Ok(unverified_claims(token)
+                .map(|claims| from_claims(&claims))
+                .unwrap_or_else(Principal::anonymous));
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(unauthorized("the bearer token is not a JWT"));
+        };
+        let header: Value = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|h| serde_json::from_slice(&h).ok())
+            .ok_or_else(|| unauthorized("the JWT header is malformed"))?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| unauthorized("the JWT signature is malformed"))?;
+        let signed = format!(
+            "{}.{}",
+            token.split('.').next().unwrap_or_default(),
+            payload
+        );
+        let valid = match (self, header["alg"].as_str()) {
+            (TokenPolicy::Hs256(secret), Some("HS256")) => {
+                hsm.verify_hmac(HashAlg::Sha256, secret, signed.as_bytes(), &signature)?
+            }
+            (TokenPolicy::Rs256(key), Some("RS256")) => {
+                let digest = hsm.digest(HashAlg::Sha256, signed.as_bytes());
+                let alg = SignAlgorithm::RsaPkcs1v15 {
+                    hash: Some(HashAlg::Sha256),
+                };
+                hsm.verify_with_public_key(key, &alg, &digest, &signature)?
+            }
+            _ => {
+                return Err(unauthorized(
+                    "the JWT's alg is not the one this server checks",
+                ));
+            }
+        };
+        if !valid {
+            return Err(unauthorized("the JWT signature does not verify"));
+        }
+        let claims =
+            unverified_claims(token).ok_or_else(|| unauthorized("the JWT payload is malformed"))?;
+        let now = hsm.now().0;
+        let time = |name: &str| claims.get(name).and_then(Value::as_i64);
+        match time("exp") {
+            Some(exp) if now > exp + LEEWAY => return Err(unauthorized("the JWT has expired")),
+            Some(_) => {}
+            None => return Err(unauthorized("the JWT has no exp claim")),
+        }
+        if time("nbf").is_some_and(|nbf| now + LEEWAY < nbf) {
+            return Err(unauthorized("the JWT is not valid yet"));
+        }
+        Ok(from_claims(&claims))
+    }
+}
+
+/// The DER inside a PEM file, if `bytes` is PEM.
+fn pem_body(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if !text.contains("-----BEGIN") {
+        return None;
+    }
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 /// The claims of a JWT, read without checking its signature; `None` if the token is not a
@@ -100,7 +213,8 @@ mod tests {
     }
 
     fn principal(token: &str) -> Principal {
-        TokenPolicy::Unchecked.principal(token).unwrap()
+        let hsm = Hsm::open(hsm_core::HsmConfig::in_memory()).unwrap();
+        TokenPolicy::Unchecked.principal(&hsm, token).unwrap()
     }
 
     #[test]

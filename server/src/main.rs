@@ -57,6 +57,12 @@ enum Command {
         /// Offer test hooks: moving the HSM's clock forward (`mhsm time-shift`).
         #[arg(long)]
         test_hooks: bool,
+        /// Accept only JWTs signed HS256 with the secret in this file (and not expired).
+        #[arg(long, value_name = "FILE")]
+        jwt_hs256_secret: Option<PathBuf>,
+        /// Accept only JWTs signed RS256 by the public key (SPKI PEM or DER) in this file.
+        #[arg(long, value_name = "FILE")]
+        jwt_rs256_key: Option<PathBuf>,
     },
     /// Manage pools (through the running server when one holds the data directory).
     Pool {
@@ -141,8 +147,15 @@ fn main() -> Result<()> {
             insecure_http,
             resource,
             test_hooks,
+            jwt_hs256_secret,
+            jwt_rs256_key,
         } => {
+            let tokens = server::auth::TokenPolicy::from_files(
+                jwt_hs256_secret.as_deref(),
+                jwt_rs256_key.as_deref(),
+            )?;
             let config = ServeConfig {
+                tokens,
                 data_dir,
                 listen,
                 domains,

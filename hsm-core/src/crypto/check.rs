@@ -35,7 +35,8 @@ fn need_aes(spec: &KeySpec, key_bits: Option<u32>) -> Result<()> {
     }
 }
 
-fn max_input(len: usize) -> Result<()> {
+/// Checks an input against [`MAX_INPUT`].
+pub fn max_input(len: usize) -> Result<()> {
     if len > MAX_INPUT {
         return Err(Error::input_length(format!(
             "input exceeds {MAX_INPUT} bytes"

@@ -46,6 +46,10 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
 
     /// A streaming digest.
     fn hasher(&self, alg: HashAlg) -> Box<dyn Hasher>;
+
+    /// Checks an HMAC tag under a key of any length (a JWT's shared secret, say), in constant
+    /// time; a wrong tag is `Ok(false)`.
+    fn verify_hmac(&self, hash: HashAlg, key: &[u8], message: &[u8], tag: &[u8]) -> Result<bool>;
 }
 
 /// A streaming digest computation.

@@ -19,6 +19,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server whose data directory already holds `pools` (besides `default`).
     pub fn start(pools: &[&str]) -> TestServer {
+        TestServer::start_with(pools, |_| {})
+    }
+
+    /// Starts a server as [`TestServer::start`] does, after `configure` has changed its
+    /// configuration.
+    pub fn start_with(pools: &[&str], configure: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         {
             let hsm = Hsm::open(HsmConfig::new(dir.path())).unwrap();
@@ -35,6 +41,7 @@ impl TestServer {
         let mut config = ServeConfig::new(dir.path());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.domains = vec!["hsm.test".into()];
+        configure(&mut config);
         let running = runtime.block_on(server::start(config)).unwrap();
         let ca_pem = std::fs::read(running.ca_path.as_ref().unwrap()).unwrap();
         TestServer {

@@ -88,6 +88,10 @@ impl CryptoProvider for RustCryptoProvider {
     fn hasher(&self, alg: HashAlg) -> Box<dyn Hasher> {
         hash::hasher(alg)
     }
+
+    fn verify_hmac(&self, hash: HashAlg, key: &[u8], message: &[u8], tag: &[u8]) -> Result<bool> {
+        hmac::verify(hash, key, message, tag)
+    }
 }
 
 /// Runs `$body` with `$d` bound to the RustCrypto digest type of a [`HashAlg`].
