@@ -214,3 +214,78 @@ fn the_time_shift_is_a_test_hook() {
     assert!(!ok && err.contains("--test-hooks"), "{err}");
     rt.block_on(running.shutdown()).unwrap();
 }
+
+#[test]
+fn purge_protection_and_the_purge_date_over_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.test_hooks = true;
+    let running = rt.block_on(start(config)).unwrap();
+    let port = running.addr.port();
+    let (ok, _, err) = mhsm(
+        dir.path(),
+        &[
+            "pool",
+            "create",
+            "guarded",
+            "--retention-days",
+            "7",
+            "--purge-protection",
+        ],
+    );
+    assert!(ok, "{err}");
+    let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve("guarded.localhost", running.addr)
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("https://guarded.localhost:{port}{p}?{V}");
+    let send = |m: reqwest::Method, p: &str, body: Option<Value>| {
+        let mut r = client.request(m, url(p)).bearer_auth("t");
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().unwrap();
+        let s = r.status().as_u16();
+        (s, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    use reqwest::Method;
+    assert_eq!(
+        send(
+            Method::POST,
+            "/keys/k/create",
+            Some(json!({"kty": "oct-HSM"}))
+        )
+        .0,
+        200
+    );
+    let (s, b) = send(Method::DELETE, "/keys/k", None);
+    assert_eq!(s, 200);
+    assert_eq!(b["attributes"]["recoveryLevel"], "CustomizedRecoverable");
+    assert_eq!(b["attributes"]["recoverableDays"], 7);
+    assert_eq!(send(Method::POST, "/deletedkeys/k/recover", None).0, 200);
+    assert_eq!(send(Method::DELETE, "/keys/k", None).0, 200);
+    let (s, b) = send(Method::DELETE, "/deletedkeys/k", None);
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("Forbidden")),
+        "purge protection"
+    );
+    assert_eq!(send(Method::GET, "/deletedkeys/k", None).0, 200);
+    let (ok, _, err) = mhsm(dir.path(), &["time-shift", "--days", "7", "--seconds", "1"]);
+    assert!(ok, "{err}");
+    let (s, b) = send(Method::GET, "/deletedkeys/k", None);
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (404, Some("KeyNotFound")),
+        "purged at its date"
+    );
+    rt.block_on(running.shutdown()).unwrap();
+}

@@ -112,38 +112,39 @@ fn azure_sdk_for_python_drives_the_server() {
 #[test]
 fn azure_sdk_for_python_manages_roles() {
     let python = python();
-    let server = TestServer::start(&[]);
-    let stdout = run_script(
-        &python,
-        &server,
-        "sdk_rbac.py",
-        &format!("https://127.0.0.1:{}", server.port()),
-        false,
-        &[],
-    );
-    assert!(stdout.contains("all SDK RBAC checks passed"), "{stdout}");
-    assert!(stdout.matches("ok:").count() >= 26, "{stdout}");
+    let server = TestServer::start(&["sdkrbac"]);
+    ensure_hosts_entry("sdkrbac.localhost");
+    for (url, verify) in [
+        (format!("https://127.0.0.1:{}", server.port()), false),
+        (format!("https://sdkrbac.localhost:{}", server.port()), true),
+    ] {
+        let stdout = run_script(&python, &server, "sdk_rbac.py", &url, verify, &[]);
+        assert!(stdout.contains("all SDK RBAC checks passed"), "{stdout}");
+        assert!(stdout.matches("ok:").count() >= 26, "{stdout}");
+    }
 }
 
 #[test]
 fn azure_sdk_for_python_administers_the_pool() {
     let python = python();
-    let server = TestServer::start(&[]);
-    let stdout = run_script(
-        &python,
-        &server,
-        "sdk_admin.py",
-        &format!("https://127.0.0.1:{}", server.port()),
-        false,
-        &[],
-    );
-    assert!(stdout.contains("all admin SDK checks passed"), "{stdout}");
-    assert!(stdout.matches("ok:").count() >= 12, "{stdout}");
-    // The backup is where the documented mapping of storageResourceUri puts it.
+    let server = TestServer::start(&["sdkadmin"]);
+    ensure_hosts_entry("sdkadmin.localhost");
+    for (url, verify) in [
+        (format!("https://127.0.0.1:{}", server.port()), false),
+        (
+            format!("https://sdkadmin.localhost:{}", server.port()),
+            true,
+        ),
+    ] {
+        let stdout = run_script(&python, &server, "sdk_admin.py", &url, verify, &[]);
+        assert!(stdout.contains("all admin SDK checks passed"), "{stdout}");
+        assert!(stdout.matches("ok:").count() >= 12, "{stdout}");
+    }
+    // The backups are where the documented mapping of storageResourceUri puts them.
     let container = server
         .dir
         .path()
         .join("backups/mhsmtest.blob.core.windows.net/backups");
     let folders: Vec<_> = std::fs::read_dir(&container).unwrap().collect();
-    assert_eq!(folders.len(), 1, "{container:?}");
+    assert_eq!(folders.len(), 2, "{container:?}");
 }
