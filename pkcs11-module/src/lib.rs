@@ -1,2 +1,38 @@
-//! The mhsm PKCS#11 module. Not built yet: see the issue "PKCS#11 module" and
-//! `docs/ARCHITECTURE.md`. The crate exists so the workspace has its final shape.
+//! # mhsm-pkcs11: the PKCS#11 module of mhsm (`libmhsm_pkcs11.so`)
+//!
+//! A thin C ABI adapter over [`hsm_core`]: it turns C pointers into Rust values, calls the
+//! core, and turns the results back. Every rule of the domain, and all crypto, stay in the
+//! core. Each slot's token is a pool of the data directory named by `MHSM_DATA_DIR`.
+//!
+//! ## Where to start
+//! - [`entry`]: the one shape of every exported `C_*` function (`cryptoki_fn!`).
+//! - [`ptr`]: the only `unsafe` code: NULL checks, slices, blank-padded strings, the
+//!   two-call length convention.
+//! - one file per PKCS#11 function group: [`general`], [`slot`], [`session`], [`object`],
+//!   [`keys`], [`sign`], [`crypt`], [`digest`], [`random`], [`message`]; [`tables`] holds the
+//!   2.40 and 3.0 function tables.
+//! - [`state`]: the initialized module (core, slots, sessions) and the `fork()` rules;
+//!   [`config`] (`MHSM_PKCS11_CONFIG`), [`logging`] (`MHSM_LOG`), [`error`] (core errors →
+//!   `CK_RV`, one match), [`mechanism`] (what `C_GetMechanismInfo` reports).
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod crypt;
+pub mod digest;
+pub mod entry;
+pub mod error;
+pub mod general;
+pub mod keys;
+pub mod logging;
+pub mod mechanism;
+pub mod message;
+pub mod object;
+pub mod ptr;
+pub mod random;
+pub mod session;
+pub mod sign;
+pub mod slot;
+pub mod state;
+pub mod tables;

@@ -1,0 +1,104 @@
+//! Message digesting: `C_DigestInit`, `C_Digest`, `C_DigestUpdate`, `C_DigestFinal`, through
+//! the core's streaming hasher (`Hsm::hasher`); `C_DigestKey` not yet.
+
+use cryptoki_sys::*;
+
+use crate::entry::{cryptoki_fn, not_supported};
+use crate::mechanism;
+use crate::ptr;
+use crate::state::sessions::{DigestOp, Step, settle};
+
+cryptoki_fn! {
+    /// `C_DigestInit`: SHA-1 and SHA-2 (224 to 512), without parameters.
+    pub fn C_DigestInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR) with module {
+        let session = module.sessions.get(session)?;
+        let mechanism = ptr::read(mechanism)?;
+        let mut ops = session.ops.lock();
+        if ops.digest.is_some() {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        let alg = mechanism::digest(mechanism.mechanism).ok_or(CKR_MECHANISM_INVALID)?;
+        if !mechanism.pParameter.is_null() || mechanism.ulParameterLen != 0 {
+            return Err(CKR_MECHANISM_PARAM_INVALID);
+        }
+        ops.digest = Some(DigestOp {
+            alg,
+            hasher: module.core.hsm().hasher(alg),
+            multi_part: false,
+        });
+        Ok(())
+    }
+}
+
+cryptoki_fn! {
+    /// `C_Digest`: single-part (refused with `CKR_OPERATION_ACTIVE` after `C_DigestUpdate`).
+    pub fn C_Digest(
+        session: CK_SESSION_HANDLE,
+        data: CK_BYTE_PTR,
+        data_len: CK_ULONG,
+        out: CK_BYTE_PTR,
+        out_len: CK_ULONG_PTR,
+    ) with module {
+        let session = module.sessions.get(session)?;
+        let mut ops = session.ops.lock();
+        let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let result = (|| {
+            if op.multi_part {
+                return Err(CKR_OPERATION_ACTIVE);
+            }
+            let input = ptr::slice(data, data_len)?;
+            // With no buffer (a length query) the data is not consumed: the caller sends it again.
+            let buffer = ptr::out_buffer(out, out_len, op.alg.output_len())?;
+            if buffer.is_some() {
+                op.hasher.update(input);
+            }
+            Ok(buffer)
+        })();
+        let result = match result {
+            Ok(Some(buffer)) => {
+                let op = ops.digest.take().expect("checked above");
+                buffer.fill(&op.hasher.finish()).map(|()| Step::Done)
+            }
+            Ok(None) => Ok(Step::Pending),
+            Err(rv) => Err(rv),
+        };
+        settle(&mut ops.digest, result)
+    }
+}
+
+cryptoki_fn! {
+    /// `C_DigestUpdate`.
+    pub fn C_DigestUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module {
+        let session = module.sessions.get(session)?;
+        let mut ops = session.ops.lock();
+        let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let result = ptr::slice(part, part_len).map(|input| {
+            op.hasher.update(input);
+            op.multi_part = true;
+            Step::Pending
+        });
+        settle(&mut ops.digest, result)
+    }
+}
+
+cryptoki_fn! {
+    /// `C_DigestFinal`.
+    pub fn C_DigestFinal(session: CK_SESSION_HANDLE, out: CK_BYTE_PTR, out_len: CK_ULONG_PTR) with module {
+        let session = module.sessions.get(session)?;
+        let mut ops = session.ops.lock();
+        let op = ops.digest.as_ref().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let result = match ptr::out_buffer(out, out_len, op.alg.output_len()) {
+            Ok(Some(buffer)) => {
+                let op = ops.digest.take().expect("checked above");
+                buffer.fill(&op.hasher.finish()).map(|()| Step::Done)
+            }
+            Ok(None) => Ok(Step::Pending),
+            Err(rv) => Err(rv),
+        };
+        settle(&mut ops.digest, result)
+    }
+}
+
+not_supported! {
+    C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE);
+}

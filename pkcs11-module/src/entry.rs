@@ -1,0 +1,104 @@
+//! The one shape of every exported `C_*` function.
+//!
+//! [`cryptoki_fn!`] declares a function of the C ABI; its body is a closure returning
+//! `Result<(), CK_RV>`. Around it, [`run`] does the same for every function: the initialized
+//! and fork checks (for functions declared `with module`), catching panics
+//! (`CKR_GENERAL_ERROR`, never unwinding into C) and one log line with the result.
+//!
+//! ```ignore
+//! cryptoki_fn! {
+//!     /// C_GetSessionInfo: ...
+//!     pub fn C_GetSessionInfo(h: CK_SESSION_HANDLE, info: CK_SESSION_INFO_PTR) with module {
+//!         let session = module.sessions.get(h)?;
+//!         ptr::write(info, session.info())
+//!     }
+//! }
+//! ```
+//! `pub fn` exports the symbol (`#[unsafe(no_mangle)]`); a plain `fn` is only reachable
+//! through a function table. `with NAME` binds the initialized [`Module`] to `NAME` (and
+//! answers `CKR_CRYPTOKI_NOT_INITIALIZED` without one, or in a forked child that has not
+//! initialized again); `always` runs without it (`C_Initialize`, `C_GetFunctionList`, ...).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use cryptoki_sys::{CK_RV, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR, CKR_OK};
+
+use crate::error::rv_name;
+use crate::state::{self, Module};
+
+/// Declares a PKCS#11 function with the module's one entry shape; see the module docs.
+macro_rules! cryptoki_fn {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $($rest:tt)+) => {
+        $(#[$doc])*
+        #[allow(non_snake_case, unsafe_code)] // the C name; `no_mangle` makes it the C symbol
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
+            $crate::entry::cryptoki_fn!(@body $name $($rest)+)
+        }
+    };
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $($rest:tt)+) => {
+        $(#[$doc])*
+        #[allow(non_snake_case)]
+        pub(crate) extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
+            $crate::entry::cryptoki_fn!(@body $name $($rest)+)
+        }
+    };
+    (@body $name:ident with $module:ident $body:block) => {
+        $crate::entry::run(stringify!($name), || {
+            let $module = $crate::entry::module()?;
+            let $module: &$crate::state::Module = &$module;
+            $body
+        })
+    };
+    (@body $name:ident always $body:block) => {
+        $crate::entry::run(stringify!($name), || $body)
+    };
+}
+
+/// Declares functions this increment does not implement: after the initialized check they
+/// answer `CKR_FUNCTION_NOT_SUPPORTED`.
+macro_rules! not_supported {
+    ($($name:ident($($arg:ident: $ty:ty),* $(,)?);)+) => {
+        $(
+            $crate::entry::cryptoki_fn! {
+                #[doc = concat!("`", stringify!($name), "`: not supported yet (`CKR_FUNCTION_NOT_SUPPORTED`).")]
+                #[allow(unused_variables)]
+                pub fn $name($($arg: $ty),*) with _module {
+                    Err(cryptoki_sys::CKR_FUNCTION_NOT_SUPPORTED)
+                }
+            }
+        )+
+    };
+}
+
+pub(crate) use {cryptoki_fn, not_supported};
+
+/// Runs one call: catches panics, maps the result to a `CK_RV`, logs it.
+pub(crate) fn run(function: &'static str, f: impl FnOnce() -> Result<(), CK_RV>) -> CK_RV {
+    let rv = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(rv)) => rv,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(function, panic = %what, "panic caught at the C boundary");
+            CKR_GENERAL_ERROR
+        }
+    };
+    tracing::debug!(function, rv = rv_name(rv), "call");
+    rv
+}
+
+/// The initialized module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED` when there is
+/// none, or when the one there was inherited through `fork()` (the child must call
+/// `C_Initialize` itself).
+pub(crate) fn module() -> Result<Arc<Module>, CK_RV> {
+    match state::current() {
+        Some(m) if m.pid == std::process::id() => Ok(m),
+        _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
+    }
+}

@@ -1,0 +1,258 @@
+//! The one place where C pointers become Rust values, and the only module with `unsafe`.
+//!
+//! Every exported `C_*` function receives raw pointers from its caller. PKCS#11 makes the
+//! caller promise that each pointer is either NULL or valid for what the specification says
+//! the function reads or writes (one value, or `len` items). These helpers check the NULL
+//! case (`CKR_ARGUMENTS_BAD`) and rely on that promise for the rest; that promise is the
+//! contract every `// SAFETY:` comment below names. They are crate-private and must only be
+//! given pointers exactly as they arrived from a C caller.
+//!
+//! Also here: blank-padded strings for the fixed-size fields of `CK_INFO` & co., and the
+//! two-call length convention (a NULL buffer asks for the length; a short one gets
+//! `CKR_BUFFER_TOO_SMALL` and the length).
+#![allow(unsafe_code)]
+
+use std::marker::PhantomData;
+
+use cryptoki_sys::{CK_RV, CK_ULONG, CKR_ARGUMENTS_BAD, CKR_BUFFER_TOO_SMALL};
+
+/// Reads one value. NULL → `CKR_ARGUMENTS_BAD`.
+pub(crate) fn read<T: Copy>(p: *const T) -> Result<T, CK_RV> {
+    if p.is_null() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL, and the C caller promises it points to a valid `T` (PKCS#11 contract
+    // of the function that received it). `read_unaligned` tolerates callers that pack structs.
+    Ok(unsafe { p.read_unaligned() })
+}
+
+/// Reads one value if the pointer is not NULL.
+pub(crate) fn read_opt<T: Copy>(p: *const T) -> Option<T> {
+    read(p).ok()
+}
+
+/// Writes one value. NULL → `CKR_ARGUMENTS_BAD`.
+pub(crate) fn write<T>(p: *mut T, value: T) -> Result<(), CK_RV> {
+    if p.is_null() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL, and the C caller promises it points to writable memory for a `T`.
+    unsafe { p.write_unaligned(value) };
+    Ok(())
+}
+
+/// Checks that an output pointer is not NULL, without writing (for argument checks that must
+/// come before any work is done).
+pub(crate) fn non_null<T>(p: *const T) -> Result<(), CK_RV> {
+    if p.is_null() {
+        Err(CKR_ARGUMENTS_BAD)
+    } else {
+        Ok(())
+    }
+}
+
+/// The `len` bytes (or items) at `p`. NULL is accepted only with `len == 0`.
+pub(crate) fn slice<'a, T>(p: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV> {
+    let len = usize::try_from(len).map_err(|_| CKR_ARGUMENTS_BAD)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() || !p.is_aligned() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL and aligned; the C caller promises `len` readable items that it does
+    // not change during the call (the PKCS#11 contract for an input buffer and its length).
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Copies a list out with the two-call convention: with `out` NULL, only `*count` is set; with
+/// `*count` too small, `*count` is set and `CKR_BUFFER_TOO_SMALL` returned; else the items are
+/// copied and `*count` set to their number.
+pub(crate) fn out_list<T: Copy>(
+    items: &[T],
+    out: *mut T,
+    count: *mut CK_ULONG,
+) -> Result<(), CK_RV> {
+    let capacity = read(count)?;
+    let needed = items.len() as CK_ULONG;
+    write(count, needed)?;
+    if out.is_null() {
+        return Ok(());
+    }
+    if capacity < needed {
+        return Err(CKR_BUFFER_TOO_SMALL);
+    }
+    if !out.is_aligned() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL and aligned; the C caller promises room for `capacity` items, and
+    // `capacity >= items.len()`. The regions cannot overlap: `items` is the module's memory.
+    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), out, items.len()) };
+    Ok(())
+}
+
+/// An output byte buffer under the two-call convention, from [`out_buffer`].
+pub(crate) struct OutBuffer<'a> {
+    data: *mut u8,
+    capacity: usize,
+    len_ptr: *mut CK_ULONG,
+    _caller: PhantomData<&'a mut [u8]>,
+}
+
+impl OutBuffer<'_> {
+    /// Copies `bytes` out and sets the caller's length. `bytes` must fit (the caller of
+    /// [`out_buffer`] gave an upper bound of the output length).
+    pub(crate) fn fill(self, bytes: &[u8]) -> Result<(), CK_RV> {
+        if bytes.len() > self.capacity {
+            // The announced upper bound was wrong: report the real need, keep the operation.
+            write(self.len_ptr, bytes.len() as CK_ULONG)?;
+            return Err(CKR_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: `data` is non-NULL and the C caller promised `capacity` writable bytes there
+        // (its `*pulLen` on entry), `bytes.len() <= capacity`; `bytes` is the module's memory.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data, bytes.len()) };
+        write(self.len_ptr, bytes.len() as CK_ULONG)
+    }
+}
+
+/// The two-call convention for output bytes, given an upper bound `needed` of the output's
+/// length. `len_ptr` NULL → `CKR_ARGUMENTS_BAD`. With `data` NULL, `*len_ptr = needed` and
+/// `Ok(None)`: the caller answers `CKR_OK` and keeps its operation. With `*len_ptr < needed`,
+/// `*len_ptr = needed` and `Err(CKR_BUFFER_TOO_SMALL)`: the caller keeps its operation too.
+/// Otherwise a buffer to [`OutBuffer::fill`].
+pub(crate) fn out_buffer<'a>(
+    data: *mut u8,
+    len_ptr: *mut CK_ULONG,
+    needed: usize,
+) -> Result<Option<OutBuffer<'a>>, CK_RV> {
+    let capacity = read(len_ptr)?;
+    if data.is_null() {
+        write(len_ptr, needed as CK_ULONG)?;
+        return Ok(None);
+    }
+    if capacity < needed as CK_ULONG {
+        write(len_ptr, needed as CK_ULONG)?;
+        return Err(CKR_BUFFER_TOO_SMALL);
+    }
+    Ok(Some(OutBuffer {
+        data,
+        capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
+        len_ptr,
+        _caller: PhantomData,
+    }))
+}
+
+/// Fills a caller's buffer of exactly `len` bytes (`C_GenerateRandom`). NULL is accepted only
+/// with `len == 0`.
+pub(crate) fn fill_exact(
+    data: *mut u8,
+    len: CK_ULONG,
+    f: impl FnOnce(&mut [u8]) -> Result<(), CK_RV>,
+) -> Result<(), CK_RV> {
+    let len = usize::try_from(len).map_err(|_| CKR_ARGUMENTS_BAD)?;
+    if len == 0 {
+        return f(&mut []);
+    }
+    if data.is_null() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL; the C caller promises `len` writable bytes it does not touch during
+    // the call. The slice does not outlive this function.
+    let buf = unsafe { std::slice::from_raw_parts_mut(data, len) };
+    f(buf)
+}
+
+/// A NUL-terminated string (`C_GetInterface`'s name); `None` for NULL.
+pub(crate) fn c_str<'a>(p: *const u8) -> Option<&'a std::ffi::CStr> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL; the C caller promises a NUL-terminated string that lives through the
+    // call (PKCS#11's contract for `pInterfaceName`). The reference does not outlive the call.
+    Some(unsafe { std::ffi::CStr::from_ptr(p.cast()) })
+}
+
+/// A string as a blank-padded fixed-size field (`CK_INFO`, `CK_SLOT_INFO`, `CK_TOKEN_INFO`):
+/// truncated to `N` bytes at a character boundary, never NUL-terminated.
+pub(crate) fn padded<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    let mut end = s.len().min(N);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out[..end].copy_from_slice(&s.as_bytes()[..end]);
+    out
+}
+
+/// A value that may sit in an immutable `static` although it holds raw pointers: the
+/// PKCS#11 interface records, whose pointers lead to other immutable statics.
+#[repr(transparent)]
+pub(crate) struct StaticPtrs<T>(pub T);
+
+// SAFETY: only used for `static` items that are never mutated and whose pointers point to
+// immutable statics (function tables, the interface name); sharing them between threads is
+// sharing read-only data.
+unsafe impl<T> Sync for StaticPtrs<T> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_fields_are_blank_filled_and_cut_at_char_boundaries() {
+        assert_eq!(&padded::<6>("ab"), b"ab    ");
+        assert_eq!(&padded::<3>("abcdef"), b"abc");
+        // "é" is two bytes: a cut in its middle drops it.
+        assert_eq!(&padded::<2>("aé"), b"a ");
+    }
+
+    #[test]
+    fn null_pointers_are_arguments_bad() {
+        assert_eq!(read::<u64>(std::ptr::null()), Err(CKR_ARGUMENTS_BAD));
+        assert_eq!(
+            write::<u64>(std::ptr::null_mut(), 1),
+            Err(CKR_ARGUMENTS_BAD)
+        );
+        assert_eq!(slice::<u8>(std::ptr::null(), 1), Err(CKR_ARGUMENTS_BAD));
+        assert_eq!(slice::<u8>(std::ptr::null(), 0), Ok(&[][..]));
+    }
+
+    #[test]
+    fn two_call_list() {
+        let items = [7u64, 8, 9];
+        let mut count: CK_ULONG = 0;
+        assert_eq!(out_list(&items, std::ptr::null_mut(), &mut count), Ok(()));
+        assert_eq!(count, 3);
+        let mut out = [0u64; 3];
+        count = 2;
+        assert_eq!(
+            out_list(&items, out.as_mut_ptr(), &mut count),
+            Err(CKR_BUFFER_TOO_SMALL)
+        );
+        assert_eq!(count, 3);
+        assert_eq!(out_list(&items, out.as_mut_ptr(), &mut count), Ok(()));
+        assert_eq!(out, items);
+    }
+
+    #[test]
+    fn two_call_bytes() {
+        let mut len: CK_ULONG = 0;
+        assert!(matches!(
+            out_buffer(std::ptr::null_mut(), &mut len, 32),
+            Ok(None)
+        ));
+        assert_eq!(len, 32);
+        let mut buf = [0u8; 40];
+        len = 31;
+        assert!(matches!(
+            out_buffer(buf.as_mut_ptr(), &mut len, 32),
+            Err(CKR_BUFFER_TOO_SMALL)
+        ));
+        assert_eq!(len, 32);
+        len = 40;
+        let out = out_buffer(buf.as_mut_ptr(), &mut len, 32).unwrap().unwrap();
+        out.fill(&[1; 20]).unwrap();
+        assert_eq!(len, 20);
+        assert_eq!(&buf[..21], &[[1u8; 20].as_slice(), &[0]].concat()[..]);
+    }
+}

@@ -1,0 +1,199 @@
+//! The module's state between `C_Initialize` and `C_Finalize`: the core, the slots and the
+//! sessions, and the rules for `fork()`.
+//!
+//! One [`Module`] per initialized process sits in a lock-free cell ([`arc_swap`]): every call
+//! loads it without taking a lock. Its pid is checked on each call, so a child created by
+//! `fork()` sees no module until it calls `C_Initialize` itself.
+//!
+//! ## fork()
+//! A child inherits a copy of the parent's memory, including the open core (whose store is
+//! the parent's sled database, locked by the parent) but none of its threads. No atfork
+//! handler is installed. In the child:
+//! - every call answers `CKR_CRYPTOKI_NOT_INITIALIZED` until `C_Initialize`;
+//! - `C_Initialize` adopts the inherited core handle (a second open of the directory would
+//!   fail: the parent holds its lock) and starts with no sessions. The inherited module is
+//!   leaked, never dropped, and so is the adopted core when the child finalizes: dropping
+//!   them would close (and flush) the parent's database from the child. The child sees the
+//!   pools as they were at the fork; see `docs/ARCHITECTURE.md` for what a child may not do.
+
+pub(crate) mod sessions;
+pub(crate) mod slots;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use cryptoki_sys::{
+    CK_RV, CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR,
+};
+use hsm_core::{Hsm, HsmConfig};
+use parking_lot::Mutex;
+
+use crate::config::Config;
+use crate::logging;
+use sessions::SessionTable;
+use slots::SlotTable;
+
+/// The initialized module.
+pub(crate) struct Module {
+    /// The process that initialized it.
+    pub pid: u32,
+    /// The in-process HSM.
+    pub core: Core,
+    /// The configuration read at initialization.
+    pub config: Config,
+    /// Slots and their tokens.
+    pub slots: SlotTable,
+    /// Open sessions.
+    pub sessions: SessionTable,
+}
+
+/// The core handle; leaked instead of dropped when it was inherited through `fork()`.
+pub(crate) struct Core {
+    hsm: Option<Hsm>,
+    inherited: bool,
+}
+
+impl Core {
+    /// The HSM.
+    pub fn hsm(&self) -> &Hsm {
+        // Only `Drop` takes it out.
+        self.hsm.as_ref().expect("core present until drop")
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        if self.inherited
+            && let Some(hsm) = self.hsm.take()
+        {
+            // Closing it would flush and unlock the parent's store from the child.
+            std::mem::forget(hsm);
+        }
+    }
+}
+
+static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
+/// Serialises `C_Initialize` and `C_Finalize` (never taken by other calls).
+static LIFECYCLE: Mutex<()> = Mutex::new(());
+
+/// The module, if one is initialized (possibly by a parent process: see [`Module::pid`]).
+pub(crate) fn current() -> Option<Arc<Module>> {
+    STATE.load_full()
+}
+
+/// `C_Initialize` after its argument checks.
+pub(crate) fn initialize() -> Result<(), CK_RV> {
+    let _lifecycle = LIFECYCLE.lock();
+    let pid = std::process::id();
+    let mut inherited = None;
+    if let Some(existing) = STATE.load_full() {
+        if existing.pid == pid {
+            return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+        }
+        // A child after fork(): adopt the parent's core, leak the parent's module.
+        inherited = Some(existing.core.hsm().clone());
+        std::mem::forget(STATE.swap(None));
+        std::mem::forget(existing);
+    }
+    let config = Config::load().map_err(|message| {
+        logging::init_failure(&message);
+        CKR_GENERAL_ERROR
+    })?;
+    logging::init(&config);
+    let core = match inherited {
+        Some(hsm) => {
+            tracing::info!(parent_hsm = ?hsm, "initialized in a forked child: adopting the parent's core");
+            Core {
+                hsm: Some(hsm),
+                inherited: true,
+            }
+        }
+        None => Core {
+            hsm: Some(open_core(&config)?),
+            inherited: false,
+        },
+    };
+    let slots = SlotTable::new();
+    let module = Module {
+        pid,
+        core,
+        config,
+        slots,
+        sessions: SessionTable::new(),
+    };
+    module.slots.refresh(module.core.hsm(), &module.config)?;
+    tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");
+    STATE.store(Some(Arc::new(module)));
+    Ok(())
+}
+
+/// `C_Finalize` after its argument checks.
+pub(crate) fn finalize() -> Result<(), CK_RV> {
+    let _lifecycle = LIFECYCLE.lock();
+    match STATE.load_full() {
+        Some(m) if m.pid == std::process::id() => {
+            drop(STATE.swap(None));
+            m.sessions.clear();
+            tracing::info!("finalized");
+            Ok(())
+        }
+        // Not initialized, or only the parent's module inherited through fork(): the
+        // latter must stay untouched.
+        _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
+    }
+}
+
+/// Opens the HSM over the configured data directory. Never creates a pool.
+fn open_core(config: &Config) -> Result<Hsm, CK_RV> {
+    let Some(dir) = config.data_dir() else {
+        logging::init_failure(
+            "no data directory: set MHSM_DATA_DIR (or HOME, or data_dir in the config file)",
+        );
+        return Err(CKR_GENERAL_ERROR);
+    };
+    Hsm::open(HsmConfig::new(&dir)).map_err(|e| {
+        let holder = match &e {
+            hsm_core::Error::StoreLocked { path } => lock_holder(path)
+                .map(|pid| format!(" (held by process {pid})"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        logging::init_failure(&format!(
+            "cannot open the data directory {}: {e}{holder}",
+            dir.display()
+        ));
+        // SoftHSMv2 answers CKR_GENERAL_ERROR when its store cannot be opened, and
+        // C_Initialize may not return CKR_DEVICE_ERROR.
+        CKR_GENERAL_ERROR
+    })
+}
+
+/// The process holding a sled store's lock (an `flock` on `<store>/db`), from `/proc/locks`.
+fn lock_holder(store: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(store.join("db")).ok()?;
+    let dev = meta.dev();
+    // Linux's encoding of dev_t (glibc's gnu_dev_major / gnu_dev_minor).
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let ino = format!(":{}", meta.ino());
+    let exact = format!("{major:02x}:{minor:02x}{ino}");
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" after "1:".
+    // On overlay file systems the device may differ from stat's: then match the inode.
+    let holders: Vec<(&str, &str)> = locks
+        .lines()
+        .filter_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [_, "FLOCK", _, _, pid, id, ..] => Some((pid, id)),
+                _ => None,
+            },
+        )
+        .collect();
+    holders
+        .iter()
+        .find(|(_, id)| *id == exact)
+        .or_else(|| holders.iter().find(|(_, id)| id.ends_with(&ino)))
+        .and_then(|(pid, _)| pid.parse().ok())
+}

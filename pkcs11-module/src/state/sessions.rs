@@ -1,0 +1,173 @@
+//! Sessions: a sharded concurrent map from handle to session, so threads working in their
+//! own sessions never wait on one another; each session keeps its operation state behind its
+//! own mutex.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cryptoki_sys::{
+    CK_FLAGS, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID, CKF_RW_SESSION,
+    CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID, CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION,
+};
+use hsm_core::Pool;
+use hsm_core::crypto::{HashAlg, Hasher};
+use parking_lot::{Mutex, RwLock};
+
+/// Shards of the session map (a power of two).
+const SHARDS: usize = 64;
+
+/// One open session.
+pub(crate) struct Session {
+    /// Its slot.
+    pub slot_id: CK_SLOT_ID,
+    /// The pool behind the slot's token.
+    #[allow(dead_code)] // the object and crypto functions of the next increment use it
+    pub pool: Pool,
+    /// Opened with `CKF_RW_SESSION`.
+    pub rw: bool,
+    /// The operations in progress.
+    pub ops: Mutex<Operations>,
+}
+
+impl Session {
+    /// `CK_SESSION_INFO` (no login yet: public sessions).
+    pub fn info(&self) -> CK_SESSION_INFO {
+        let mut flags: CK_FLAGS = CKF_SERIAL_SESSION;
+        if self.rw {
+            flags |= CKF_RW_SESSION;
+        }
+        CK_SESSION_INFO {
+            slotID: self.slot_id,
+            state: if self.rw {
+                CKS_RW_PUBLIC_SESSION
+            } else {
+                CKS_RO_PUBLIC_SESSION
+            },
+            flags,
+            ulDeviceError: 0,
+        }
+    }
+}
+
+/// The operations a session may have in progress (one of each kind).
+#[derive(Default)]
+pub(crate) struct Operations {
+    /// `C_DigestInit` ... `C_Digest` / `C_DigestFinal`.
+    pub digest: Option<DigestOp>,
+}
+
+/// A digest in progress.
+pub(crate) struct DigestOp {
+    /// The algorithm.
+    pub alg: HashAlg,
+    /// The core's streaming hasher.
+    pub hasher: Box<dyn Hasher>,
+    /// `C_DigestUpdate` was called (so single-part `C_Digest` is refused).
+    pub multi_part: bool,
+}
+
+type Shard = RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>;
+
+/// All open sessions of the module.
+pub(crate) struct SessionTable {
+    shards: Box<[Shard]>,
+    next: AtomicU64,
+}
+
+impl SessionTable {
+    /// No sessions.
+    pub fn new() -> SessionTable {
+        SessionTable {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    fn shard(&self, handle: CK_SESSION_HANDLE) -> &Shard {
+        &self.shards[handle as usize % SHARDS]
+    }
+
+    /// Opens a session on `slot_id` over `pool`; returns its handle (never 0).
+    pub fn open(&self, slot_id: CK_SLOT_ID, pool: Pool, rw: bool) -> CK_SESSION_HANDLE {
+        let handle = self.next.fetch_add(1, Ordering::Relaxed) as CK_SESSION_HANDLE;
+        let session = Arc::new(Session {
+            slot_id,
+            pool,
+            rw,
+            ops: Mutex::new(Operations::default()),
+        });
+        self.shard(handle).write().insert(handle, session);
+        handle
+    }
+
+    /// A session, or `CKR_SESSION_HANDLE_INVALID`.
+    pub fn get(&self, handle: CK_SESSION_HANDLE) -> Result<Arc<Session>, CK_RV> {
+        self.shard(handle)
+            .read()
+            .get(&handle)
+            .cloned()
+            .ok_or(CKR_SESSION_HANDLE_INVALID)
+    }
+
+    /// Closes a session, or `CKR_SESSION_HANDLE_INVALID`.
+    pub fn close(&self, handle: CK_SESSION_HANDLE) -> Result<(), CK_RV> {
+        self.shard(handle)
+            .write()
+            .remove(&handle)
+            .map(drop)
+            .ok_or(CKR_SESSION_HANDLE_INVALID)
+    }
+
+    /// Closes every session of a slot.
+    pub fn close_slot(&self, slot_id: CK_SLOT_ID) {
+        for shard in self.shards.iter() {
+            shard.write().retain(|_, s| s.slot_id != slot_id);
+        }
+    }
+
+    /// Closes every session.
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            shard.write().clear();
+        }
+    }
+
+    /// (all, read-write) sessions open on a slot.
+    pub fn count(&self, slot_id: CK_SLOT_ID) -> (usize, usize) {
+        let mut all = 0;
+        let mut rw = 0;
+        for shard in self.shards.iter() {
+            for s in shard.read().values().filter(|s| s.slot_id == slot_id) {
+                all += 1;
+                rw += usize::from(s.rw);
+            }
+        }
+        (all, rw)
+    }
+}
+
+/// How a call left its operation.
+pub(crate) enum Step {
+    /// Still active: the call only asked for the output length, or took one more part.
+    Pending,
+    /// Finished.
+    Done,
+}
+
+/// Applies PKCS#11's rule for ending an operation: it ends on success or on any error, but
+/// stays active after a length query and after `CKR_BUFFER_TOO_SMALL`.
+pub(crate) fn settle<T>(op: &mut Option<T>, result: Result<Step, CK_RV>) -> Result<(), CK_RV> {
+    match result {
+        Ok(Step::Pending) => Ok(()),
+        Err(cryptoki_sys::CKR_BUFFER_TOO_SMALL) => Err(cryptoki_sys::CKR_BUFFER_TOO_SMALL),
+        Ok(Step::Done) => {
+            *op = None;
+            Ok(())
+        }
+        Err(rv) => {
+            *op = None;
+            Err(rv)
+        }
+    }
+}
