@@ -21,6 +21,7 @@ pub(crate) mod slots;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use cryptoki_sys::{
@@ -152,7 +153,22 @@ fn open_core(config: &Config) -> Result<Hsm, CK_RV> {
         );
         return Err(CKR_GENERAL_ERROR);
     };
-    Hsm::open(HsmConfig::new(&dir)).map_err(|e| {
+    // sled releases its lock a moment after the last handle drops (its worker threads let go
+    // of the file), so a directory this very process just closed (C_Finalize then
+    // C_Initialize, or a host that closed its own handle) is retried for a short while.
+    // Held by another process: fail at once.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let opened = loop {
+        match Hsm::open(HsmConfig::new(&dir)) {
+            Err(hsm_core::Error::StoreLocked { path })
+                if Instant::now() < deadline && lock_holder(&path) == Some(std::process::id()) =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    opened.map_err(|e| {
         let holder = match &e {
             hsm_core::Error::StoreLocked { path } => lock_holder(path)
                 .map(|pid| format!(" (held by process {pid})"))
