@@ -5,8 +5,8 @@
 mod pkcs11_common;
 
 use cryptoki_sys::*;
+use hsm_core::PoolSettings;
 use hsm_core::names::Tags;
-use hsm_core::{Hsm, HsmConfig, PoolSettings};
 use pkcs11_common::*;
 
 fn open_session(slot: CK_SLOT_ID) -> Result<CK_SESSION_HANDLE, CK_RV> {
@@ -187,7 +187,7 @@ fn fork_child_initializes_again_and_the_parent_is_unaffected() {
     // The data directory is intact: the core opens it and writes to it, and the module
     // sees the new pool.
     {
-        let hsm = Hsm::open(HsmConfig::new(data_dir())).unwrap();
+        let hsm = open_hsm(data_dir());
         assert_eq!(hsm.list_pools().unwrap().len(), 1);
         hsm.create_pool("after-fork", PoolSettings::default(), Tags::new())
             .unwrap();

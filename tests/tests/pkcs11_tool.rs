@@ -7,20 +7,7 @@ mod pkcs11_common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use hsm_core::names::Tags;
-use hsm_core::{Hsm, HsmConfig, PoolSettings};
 use pkcs11_common::*;
-
-/// A data directory holding `pools`.
-fn data_with(pools: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let hsm = Hsm::open(HsmConfig::new(dir.path())).unwrap();
-    for p in pools {
-        hsm.create_pool(p, PoolSettings::default(), Tags::new())
-            .unwrap();
-    }
-    dir
-}
 
 fn tool(dir: &Path, args: &[&str]) -> Output {
     let exe = ["/usr/bin/pkcs11-tool", "/usr/local/bin/pkcs11-tool"]
@@ -60,7 +47,7 @@ fn values<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
 
 #[test]
 fn library_info() {
-    let dir = data_with(&[]);
+    let dir = dir_with_pools(&[]);
     let out = text(&tool(dir.path(), &["--show-info"]));
     assert!(out.contains("Cryptoki version 3.0"), "{out}");
     assert!(out.contains("Manufacturer     mhsm\n"), "{out}");
@@ -69,7 +56,7 @@ fn library_info() {
 
 #[test]
 fn list_slots() {
-    let dir = data_with(&["tooltest", "another"]);
+    let dir = dir_with_pools(&["tooltest", "another"]);
     let out = text(&tool(dir.path(), &["--list-slots"]));
     assert_eq!(
         values(&out, "token label"),
@@ -105,7 +92,7 @@ fn list_slots() {
 
 #[test]
 fn list_mechanisms() {
-    let dir = data_with(&["mechs"]);
+    let dir = dir_with_pools(&["mechs"]);
     let out = text(&tool(dir.path(), &["--list-mechanisms"]));
     for line in [
         "RSA-PKCS-KEY-PAIR-GEN, keySize={2048,4096}, generate_key_pair",
@@ -128,7 +115,7 @@ fn list_mechanisms() {
 
 #[test]
 fn generate_random() {
-    let dir = data_with(&["random"]);
+    let dir = dir_with_pools(&["random"]);
     let a = tool(dir.path(), &["--generate-random", "32"]).stdout;
     let b = tool(dir.path(), &["--generate-random", "32"]).stdout;
     assert_eq!(a.len(), 32);
@@ -151,7 +138,7 @@ fn generate_random() {
 fn its_fork_test_passes() {
     // pkcs11-tool forks with the module initialized; the child must be able to initialize it
     // again (SoftHSMv2 answers CKR_CRYPTOKI_ALREADY_INITIALIZED there and fails).
-    let dir = data_with(&["forking"]);
+    let dir = dir_with_pools(&["forking"]);
     let out = text(&tool(dir.path(), &["--test-fork"]));
     assert!(
         out.contains("Calling C_Initialize in forked child process"),

@@ -1,16 +1,38 @@
-//! Loads the PKCS#11 module named by its first argument in a process of its own, calls
-//! `C_Initialize(NULL)` and prints `rv=0x...`; when that worked, also `slots=ID,ID,...` and
-//! the finalize result. The PKCS#11 tests use it to see what another process gets, and what
-//! the module says on stderr, under the environment they choose.
+//! A helper process for the PKCS#11 tests.
+//!
+//! `pkcs11_probe MODULE.so` loads the module, calls `C_Initialize(NULL)` and prints
+//! `rv=0x...`; when that worked, also `slots=ID,ID,...` and the finalize result. The tests use
+//! it to see what another process gets, and what the module says on stderr, under the
+//! environment they choose.
+//!
+//! `pkcs11_probe create-pools DIR NAME...` creates pools with the core and exits, so the
+//! directory's lock is gone when it returns (sled lets go of it a moment after a handle
+//! drops inside a process).
 
 use cryptoki_sys::{CK_SLOT_ID, CK_ULONG, CKR_OK};
+use hsm_core::names::Tags;
+use hsm_core::{Hsm, HsmConfig, PoolSettings};
 
 fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .expect("usage: pkcs11_probe <module.so>");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("create-pools") => create_pools(&args[1], &args[2..]),
+        Some(module) => probe(module),
+        None => panic!("usage: pkcs11_probe MODULE.so | create-pools DIR NAME..."),
+    }
+}
+
+fn create_pools(dir: &str, names: &[String]) {
+    let hsm = Hsm::open(HsmConfig::new(dir)).expect("open the data directory");
+    for name in names {
+        hsm.create_pool(name, PoolSettings::default(), Tags::new())
+            .expect("create the pool");
+    }
+}
+
+fn probe(path: &str) {
     // SAFETY: loading a PKCS#11 module runs its initializers; the module is ours.
-    let lib = unsafe { cryptoki_sys::Pkcs11::new(&path) }.expect("cannot load the module");
+    let lib = unsafe { cryptoki_sys::Pkcs11::new(path) }.expect("cannot load the module");
     // SAFETY: C_Initialize accepts NULL arguments.
     let rv = unsafe { lib.C_Initialize(std::ptr::null_mut()) };
     println!("rv={rv:#x}");

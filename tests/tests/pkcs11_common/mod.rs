@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use cryptoki_sys::*;
 use hsm_core::names::Tags;
@@ -54,14 +55,43 @@ pub fn data_dir() -> &'static Path {
     .path()
 }
 
-/// Creates pools in the data directory with the core (the module never creates one), while
-/// the module is not initialized.
+/// Opens a data directory with the core, waiting a moment if this process only just let go
+/// of it (sled releases its lock a little after the last handle drops).
+pub fn open_hsm(dir: &Path) -> Hsm {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match Hsm::open(HsmConfig::new(dir)) {
+            Err(hsm_core::Error::StoreLocked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// Creates pools in this process's data directory with the core (the module never creates
+/// one), while the module is not initialized.
 pub fn create_pools(names: &[&str]) {
-    let hsm = Hsm::open(HsmConfig::new(data_dir())).unwrap();
+    let hsm = open_hsm(data_dir());
     for name in names {
         hsm.create_pool(name, PoolSettings::default(), Tags::new())
             .unwrap();
     }
+}
+
+/// A fresh data directory holding `pools`, made by another process (`pkcs11_probe`), so no
+/// lock of this process lingers on it when another process (a tool, the probe) opens it.
+pub fn dir_with_pools(pools: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(probe_path())
+        .arg("create-pools")
+        .arg(dir.path())
+        .args(pools)
+        .env_remove("MHSM_LOG")
+        .status()
+        .expect("run pkcs11_probe");
+    assert!(status.success(), "pkcs11_probe create-pools failed");
+    dir
 }
 
 /// The exported C functions of the module, loaded with `dlopen` (the same instance the
