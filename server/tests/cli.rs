@@ -289,3 +289,76 @@ fn purge_protection_and_the_purge_date_over_rest() {
     );
     rt.block_on(running.shutdown()).unwrap();
 }
+
+#[test]
+fn mhsm_serve_prints_how_to_connect_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mhsm"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("MHSM_DATA_DIR", dir.path())
+        .env("MHSM_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(
+        first.starts_with("mhsm is serving pool 'default' at https://127.0.0.1:"),
+        "{first}"
+    );
+    let ca = lines.next().unwrap().unwrap();
+    assert_eq!(
+        ca,
+        format!("CA certificate: {}", dir.path().join("ca.pem").display())
+    );
+    let example: Vec<String> = lines.by_ref().take(4).map(|l| l.unwrap()).collect();
+    assert!(
+        example
+            .iter()
+            .any(|l| l.contains("KeyClient(") && l.contains("connection_verify")),
+        "{example:?}"
+    );
+    let url = first.rsplit(' ').next().unwrap().to_string();
+    let pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{url}/keys?{V}"))
+        .bearer_auth("t")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(dir.path().join("server.json").exists());
+    // SIGTERM: a graceful stop that releases the directory.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(!dir.path().join("server.json").exists());
+    hsm_core::Hsm::open(hsm_core::HsmConfig::new(dir.path())).unwrap();
+}
+
+#[test]
+fn plain_http_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = ServeConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.insecure_http = true;
+    let running = rt.block_on(start(config)).unwrap();
+    assert!(running.url.starts_with("http://"), "{}", running.url);
+    assert!(running.ca_path.is_none());
+    let r = reqwest::blocking::get(format!("{}/keys?{V}", running.url)).unwrap();
+    assert_eq!(r.status(), 401, "plain HTTP answers, with the challenge");
+    rt.block_on(running.shutdown()).unwrap();
+}
