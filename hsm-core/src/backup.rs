@@ -567,7 +567,9 @@ impl Hsm {
             batch.put(path.clone(), state.seal_bytes(&path, &d.value)?);
             docs.push(((d.kind.clone(), d.id.clone()), Arc::new(d.value.clone())));
         }
+        self.inner().check_writable()?;
         self.inner().store.commit(batch)?;
+        state.bump();
         {
             let mut data = state.data.write();
             data.keys = entries;

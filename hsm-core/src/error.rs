@@ -175,11 +175,16 @@ pub enum Error {
     /// A backup was made in another security domain (another root key).
     #[error("the backup belongs to another security domain")]
     SecurityDomainMismatch,
+    /// This handle is read-only (a forked child's): the write was refused.
+    #[error("this HSM handle is read-only")]
+    ReadOnly,
     /// The data directory is held by another process.
-    #[error("the data directory {path} is in use by another process")]
+    #[error("the data directory {path} is in use by another process{}", holder_text(*.holder))]
     StoreLocked {
         /// The directory.
         path: PathBuf,
+        /// The process holding it, when the system tells.
+        holder: Option<u32>,
     },
     /// The root key does not open this data directory.
     #[error("the root key does not match the data directory {path}")]
@@ -246,6 +251,7 @@ impl Error {
             Error::PinLocked => "PinLocked",
             Error::PinNotInitialized => "PinNotInitialized",
             Error::PinInvalid { .. } => "PinInvalid",
+            Error::ReadOnly => "ReadOnly",
             Error::StoreLocked { .. } => "StoreLocked",
             Error::RootKeyMismatch { .. } => "RootKeyMismatch",
             Error::RootKey { .. } => "RootKey",
@@ -297,4 +303,10 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+fn holder_text(holder: Option<u32>) -> String {
+    holder
+        .map(|pid| format!(" (held by process {pid})"))
+        .unwrap_or_default()
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -123,11 +123,25 @@ pub(crate) struct HsmInner {
     pools_write: Mutex<()>,
     /// Earliest scheduled purge among deleted pools (`i64::MAX`: none).
     next_pool_purge: AtomicI64,
+    /// Set in a forked child process: it shares the parent's store and must not write.
+    read_only: AtomicBool,
 }
 
 impl HsmInner {
     pub(crate) fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::SeqCst)
+    }
+
+    /// Refuses writes in read-only mode.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
     }
 
     pub(crate) fn pool_info(&self, record: &PoolRecord) -> PoolInfo {
@@ -277,6 +291,7 @@ impl Hsm {
             pools: RwLock::new(BTreeMap::new()),
             pools_write: Mutex::new(()),
             next_pool_purge: AtomicI64::new(i64::MAX),
+            read_only: AtomicBool::new(false),
         });
         let pools = load_pools(&inner)?;
         inner.recompute_next_purge(&pools);
@@ -290,6 +305,18 @@ impl Hsm {
             "hsm opened"
         );
         Ok(hsm)
+    }
+
+    /// Makes this handle (and every clone, in this process) read-only: reads and crypto work,
+    /// every write fails with [`Error::ReadOnly`], and no purge or rotation runs. For a forked
+    /// child process, which shares its parent's store and must leave it to the parent.
+    pub fn set_read_only(&self) {
+        self.inner.read_only.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Hsm::set_read_only`] was called.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.is_read_only()
     }
 
     /// The data directory (None in memory).
@@ -316,6 +343,9 @@ impl Hsm {
     /// whose retention has elapsed). Runs lazily before pool calls; callers may also run it
     /// on a timer.
     pub fn maintain(&self) -> Result<()> {
+        if self.inner.is_read_only() {
+            return Ok(());
+        }
         let now = self.now();
         if now.0 >= self.inner.next_pool_purge.load(Ordering::SeqCst) {
             let due: Vec<String> = self
@@ -404,6 +434,7 @@ impl Hsm {
         };
         let mut batch = Batch::new();
         batch.put(pool_path(name), self.inner.seal_pool_record(&record)?);
+        self.inner.check_writable()?;
         self.inner.store.commit(batch)?;
         let info = self.inner.pool_info(&record);
         let state = Arc::new(PoolState::new(
@@ -489,9 +520,11 @@ impl Hsm {
             pool_path(&record.name),
             self.inner.seal_pool_record(&record)?,
         );
+        self.inner.check_writable()?;
         self.inner.store.commit(batch)?;
         let info = self.inner.pool_info(&record);
         state.data.write().record = record;
+        state.bump();
         Ok(info)
     }
 
@@ -597,6 +630,7 @@ impl Hsm {
             }
         }
         batch.delete(pool_path(name));
+        self.inner.check_writable()?;
         self.inner.store.commit(batch)?;
         {
             let mut data = state.data.write();

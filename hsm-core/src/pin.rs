@@ -18,6 +18,7 @@ use crate::secret::SecretBytes;
 use crate::store::Batch;
 
 const KIND: &str = "pin";
+const POLICY_ID: &str = "policy";
 /// PBKDF2 iterations for new hashes.
 const ITERATIONS: u32 = 100_000;
 
@@ -39,8 +40,8 @@ impl PinRole {
     }
 }
 
-/// Lengths and lockout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Lengths and lockout, stored per pool (so every tool applies the same rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinPolicy {
     /// Shortest PIN.
     pub min_len: usize,
@@ -90,6 +91,20 @@ fn hash(pin: &[u8], salt: &[u8], iterations: u32) -> SecretBytes {
 }
 
 impl PinPolicy {
+    /// Checks the policy itself: 1 <= min_len <= max_len <= 255, max_failures >= 1.
+    pub fn validate(&self) -> Result<()> {
+        if self.min_len == 0
+            || self.min_len > self.max_len
+            || self.max_len > 255
+            || self.max_failures == 0
+        {
+            return Err(Error::bad_parameter(
+                "a PIN policy needs 1 <= min_len <= max_len <= 255 and max_failures >= 1",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks a PIN's length and characters (printable UTF-8, as PKCS#11 asks).
     pub fn check(&self, pin: &[u8]) -> Result<()> {
         if !(self.min_len..=self.max_len).contains(&pin.len()) {
@@ -107,6 +122,23 @@ impl PinPolicy {
 }
 
 impl Pool {
+    /// The pool's PIN policy ([`PinPolicy::default`] until one is set).
+    pub fn pin_policy(&self) -> Result<PinPolicy> {
+        match self.get_document(KIND, POLICY_ID)? {
+            None => Ok(PinPolicy::default()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| Error::Corrupted {
+                record: doc_path(self.name(), KIND, POLICY_ID),
+            }),
+        }
+    }
+
+    /// Sets the pool's PIN policy (existing PINs stay; lengths apply to new ones).
+    pub fn set_pin_policy(&self, policy: &PinPolicy) -> Result<()> {
+        policy.validate()?;
+        let json = serde_json::to_vec(policy).map_err(|e| Error::internal(e.to_string()))?;
+        self.put_document(KIND, POLICY_ID, &json)
+    }
+
     fn pin_record(&self, role: PinRole) -> Result<Option<PinRecord>> {
         self.get_document(KIND, role.id())?
             .map(|bytes| {
@@ -136,7 +168,8 @@ impl Pool {
     /// Sets a PIN (and clears its failure counter): initialising, changing, or the SO
     /// resetting a locked user PIN. Who may do so is the caller's rule (a PKCS#11 session
     /// state, an administrator's command).
-    pub fn set_pin(&self, role: PinRole, pin: &[u8], policy: &PinPolicy) -> Result<()> {
+    pub fn set_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
+        let policy = self.pin_policy()?;
         policy.check(pin)?;
         let mut salt = vec![0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| Error::RandomFailure)?;
@@ -160,7 +193,8 @@ impl Pool {
 
     /// Checks a PIN. A wrong one is counted (durably) and answered with
     /// [`Error::PinIncorrect`], or [`Error::PinLocked`] once the limit is reached.
-    pub fn verify_pin(&self, role: PinRole, pin: &[u8], policy: &PinPolicy) -> Result<()> {
+    pub fn verify_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
+        let policy = self.pin_policy()?;
         let record = self.pin_record(role)?.ok_or(Error::PinNotInitialized)?;
         if record.failures >= policy.max_failures {
             return Err(Error::PinLocked);
@@ -216,7 +250,8 @@ impl Pool {
     }
 
     /// The state of a PIN.
-    pub fn pin_status(&self, role: PinRole, policy: &PinPolicy) -> Result<PinStatus> {
+    pub fn pin_status(&self, role: PinRole) -> Result<PinStatus> {
+        let policy = self.pin_policy()?;
         Ok(match self.pin_record(role)? {
             None => PinStatus {
                 initialized: false,

@@ -6,10 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::cache::cache_id;
 use crate::crypto::{
@@ -159,6 +162,8 @@ pub(crate) struct PoolState {
     next_key_purge: AtomicI64,
     /// Earliest rotation due by a rotation policy (`i64::MAX`: none).
     next_rotation: AtomicI64,
+    /// Counts the pool's changes, so front ends can tell when their views are stale.
+    generation: AtomicU64,
 }
 
 /// A change to apply in memory once its batch is durable.
@@ -190,6 +195,7 @@ impl PoolState {
             write: Mutex::new(()),
             next_key_purge: AtomicI64::new(i64::MAX),
             next_rotation: AtomicI64::new(i64::MAX),
+            generation: AtomicU64::new(0),
         };
         state.recompute_next_purge(&state.data.read());
         state.recompute_next_rotation(&state.data.read());
@@ -212,6 +218,11 @@ impl PoolState {
             .min()
             .unwrap_or(i64::MAX);
         self.next_rotation.store(next, Ordering::SeqCst);
+    }
+
+    /// Notes a change of the pool (keys, documents, settings).
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Recomputes when the next key purge is due.
@@ -335,7 +346,36 @@ pub(crate) fn key_info(
         recoverable_days: settings.soft_delete_retention_days,
         recovery_level: settings.recovery_level(),
         deletion: entry.record.deleted.clone(),
+        extra: entry
+            .record
+            .extra
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), URL_SAFE_NO_PAD.decode(v).ok()?)))
+            .collect(),
     }
+}
+
+/// Most front-end attributes a key keeps.
+pub const MAX_EXTRA: usize = 32;
+/// The largest front-end attribute value.
+pub const MAX_EXTRA_VALUE: usize = 4096;
+
+fn validate_extra(name: &str, value: Option<&[u8]>) -> Result<()> {
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !name_ok {
+        return Err(Error::bad_parameter(format!(
+            "invalid attribute name {name:?}"
+        )));
+    }
+    if value.is_some_and(|v| v.len() > MAX_EXTRA_VALUE) {
+        return Err(Error::bad_parameter(format!(
+            "attribute values are at most {MAX_EXTRA_VALUE} bytes"
+        )));
+    }
+    Ok(())
 }
 
 fn ensure_live(name: &str, data: &PoolData) -> Result<()> {
@@ -380,10 +420,26 @@ struct Resolved {
     key: Arc<dyn LoadedKey>,
 }
 
+impl Resolved {
+    fn checked(&self) -> check::Checked<'_> {
+        check::Checked {
+            spec: &self.version.record.spec,
+            key: self.key.as_ref(),
+        }
+    }
+}
+
 impl Pool {
     /// The pool's name.
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// A number that changes whenever the pool changes (keys, versions, attributes,
+    /// documents, settings): a front end caching a view of the pool refreshes it when this
+    /// differs from what it saw.
+    pub fn generation(&self) -> u64 {
+        self.state.generation.load(Ordering::SeqCst)
     }
 
     /// The pool's current description.
@@ -403,6 +459,9 @@ impl Pool {
     /// Purges deleted keys whose retention has elapsed and rotates keys whose rotation
     /// policy says so. Runs lazily before every call; cheap when nothing is due.
     pub fn maintain(&self) -> Result<()> {
+        if self.hsm.is_read_only() {
+            return Ok(());
+        }
         let now = self.hsm.now();
         if now.0 >= self.state.next_rotation.load(Ordering::SeqCst) {
             self.rotate_due(now)?;
@@ -494,7 +553,9 @@ impl Pool {
             ensure_live(&self.state.name, &data)?;
             f(&data, now)?
         };
+        self.hsm.check_writable()?;
         self.hsm.store.commit(m.batch)?;
+        self.state.bump();
         let mut evict = Vec::new();
         // The purge schedule is recomputed (a scan of the pool) only when a deletion changed.
         let mut deletions_changed = false;
@@ -582,7 +643,8 @@ impl Pool {
         must_exist: bool,
     ) -> Result<KeyInfo> {
         let spec = material.spec();
-        // Parsing validates imported material and gives the public half.
+        // Keys come parsed only from generation; imports are parsed (and validated) here.
+        let generated = loaded.is_some();
         let loaded = match loaded {
             Some(key) => key,
             None => self.hsm.provider.load(&material)?,
@@ -611,6 +673,7 @@ impl Pool {
                     created: now,
                     updated: now,
                     exportable: opts.exportable,
+                    generated,
                 },
                 sealed_material: self.state.seal_material(name, &version_id, &material)?,
             };
@@ -627,6 +690,7 @@ impl Pool {
                         rotation_policy: None,
                         versions: Vec::new(),
                         deleted: None,
+                        extra: BTreeMap::new(),
                     },
                     versions: HashMap::new(),
                 },
@@ -879,6 +943,70 @@ impl Pool {
         Ok(())
     }
 
+    /// Sets (or, with None, removes) a front-end attribute of a live key.
+    pub fn set_key_extra(&self, name: &str, attr: &str, value: Option<&[u8]>) -> Result<KeyInfo> {
+        validate_extra(attr, value)?;
+        self.maintain()?;
+        self.mutate(|data, now| {
+            let mut entry = KeyEntry::clone(live_key(data, name)?);
+            match value {
+                Some(v) => {
+                    if !entry.record.extra.contains_key(attr)
+                        && entry.record.extra.len() >= MAX_EXTRA
+                    {
+                        return Err(Error::bad_parameter(format!(
+                            "a key keeps at most {MAX_EXTRA} attributes"
+                        )));
+                    }
+                    entry
+                        .record
+                        .extra
+                        .insert(attr.to_string(), URL_SAFE_NO_PAD.encode(v));
+                }
+                None => {
+                    entry.record.extra.remove(attr);
+                }
+            }
+            entry.record.updated = now;
+            self.state
+                .put_key(&data.record.settings, entry, Vec::new(), None)
+        })
+    }
+
+    /// Empties the pool: every key (live or deleted) and every document goes, for good; the
+    /// pool and its settings stay (PKCS#11's `C_InitToken` on an existing token). Refused
+    /// under purge protection while the pool holds any key.
+    pub fn clear(&self) -> Result<usize> {
+        self.maintain()?;
+        let cleared = self.mutate(|data, _| {
+            if data.record.settings.purge_protection && !data.keys.is_empty() {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "pool '{}' has purge protection: its keys cannot be erased",
+                        self.state.name
+                    ),
+                });
+            }
+            let mut batch = Batch::new();
+            let mut changes = Vec::new();
+            for entry in data.keys.values() {
+                self.state.erase_key(&mut batch, entry);
+                changes.push(KeyChange::Remove(entry.record.name.clone()));
+            }
+            for (kind, id) in data.docs.keys() {
+                batch.delete(crate::record::doc_path(&self.state.name, kind, id));
+                changes.push(KeyChange::RemoveDoc(kind.clone(), id.clone()));
+            }
+            Ok(Mutation {
+                batch,
+                result: data.keys.len(),
+                changes,
+            })
+        })?;
+        tracing::info!(pool = %self.state.name, keys = cleared, "pool cleared");
+        Ok(cleared)
+    }
+
     /// Exports the material of an exportable version whose key allows `export`.
     /// The one way secret material leaves the pool in the clear; callers wrap it at once.
     pub fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
@@ -934,8 +1062,7 @@ impl Pool {
         input: &[u8],
     ) -> Result<Vec<u8>> {
         let r = self.resolve(name, version, KeyOperation::Sign)?;
-        check::sign(&r.version.record.spec, alg, input.len())?;
-        r.key.sign(alg, input)
+        r.checked().sign(alg, input)
     }
 
     /// Verifies a signature; `Ok(false)` when it does not match.
@@ -948,8 +1075,7 @@ impl Pool {
         signature: &[u8],
     ) -> Result<bool> {
         let r = self.resolve(name, version, KeyOperation::Verify)?;
-        check::sign(&r.version.record.spec, alg, input.len())?;
-        r.key.verify(alg, input, signature)
+        r.checked().verify(alg, input, signature)
     }
 
     /// Encrypts.
@@ -961,8 +1087,7 @@ impl Pool {
         plaintext: &[u8],
     ) -> Result<Ciphertext> {
         let r = self.resolve(name, version, KeyOperation::Encrypt)?;
-        check::encrypt(&r.version.record.spec, alg, plaintext.len())?;
-        r.key.encrypt(alg, plaintext)
+        r.checked().encrypt(alg, plaintext)
     }
 
     /// Decrypts (AEAD input is `ciphertext || tag`).
@@ -974,8 +1099,7 @@ impl Pool {
         ciphertext: &[u8],
     ) -> Result<SecretBytes> {
         let r = self.resolve(name, version, KeyOperation::Decrypt)?;
-        check::decrypt(&r.version.record.spec, alg, ciphertext.len())?;
-        r.key.decrypt(alg, ciphertext)
+        r.checked().decrypt(alg, ciphertext)
     }
 
     /// Wraps caller-supplied key bytes.
@@ -987,8 +1111,7 @@ impl Pool {
         key: &[u8],
     ) -> Result<Vec<u8>> {
         let r = self.resolve(name, version, KeyOperation::WrapKey)?;
-        check::wrap(&r.version.record.spec, alg, key.len())?;
-        r.key.wrap(alg, key)
+        r.checked().wrap(alg, key)
     }
 
     /// Unwraps key bytes.
@@ -1000,8 +1123,7 @@ impl Pool {
         wrapped: &[u8],
     ) -> Result<SecretBytes> {
         let r = self.resolve(name, version, KeyOperation::UnwrapKey)?;
-        check::unwrap(&r.version.record.spec, alg, wrapped.len())?;
-        r.key.unwrap(alg, wrapped)
+        r.checked().unwrap(alg, wrapped)
     }
 
     /// ECDH with a peer's SEC1 point: the shared secret. Needs `deriveKey`.
@@ -1012,7 +1134,6 @@ impl Pool {
         peer_point: &[u8],
     ) -> Result<SecretBytes> {
         let r = self.resolve(name, version, KeyOperation::Derive)?;
-        check::ecdh(&r.version.record.spec)?;
-        r.key.ecdh(peer_point)
+        r.checked().ecdh(peer_point)
     }
 }

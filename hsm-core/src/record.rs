@@ -6,6 +6,8 @@
 //! under keys derived from the root key, key and version records under the pool's master
 //! key), and key material is sealed once more on its own, bound to pool, key and version.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KeySpec, PublicKey};
@@ -54,6 +56,9 @@ pub(crate) struct KeyRecord {
     /// Version ids, oldest first; the last is the latest.
     pub versions: Vec<String>,
     pub deleted: Option<Deletion>,
+    /// Front-end attributes (PKCS#11's `CKA_ID`, ...): name → base64url value.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
 }
 
 /// One version of a key.

@@ -43,6 +43,8 @@ pub(crate) fn rv(e: &Error) -> CK_RV {
         Error::PinNotInitialized => CKR_USER_PIN_NOT_INITIALIZED,
         // Length or characters; the module checks lengths itself first (CKR_PIN_LEN_RANGE).
         Error::PinInvalid { .. } => CKR_PIN_INVALID,
+        // A forked child's core handle: it shares the parent's store and may only read.
+        Error::ReadOnly => CKR_TOKEN_WRITE_PROTECTED,
         // The token's storage failed or is unusable.
         Error::StoreLocked { .. }
         | Error::RootKeyMismatch { .. }
@@ -164,7 +166,13 @@ mod tests {
                 CKR_MECHANISM_INVALID,
             ),
             (Error::DecryptionFailed, CKR_ENCRYPTED_DATA_INVALID),
-            (Error::StoreLocked { path: "/x".into() }, CKR_DEVICE_ERROR),
+            (
+                Error::StoreLocked {
+                    path: "/x".into(),
+                    holder: None,
+                },
+                CKR_DEVICE_ERROR,
+            ),
             (
                 Error::Internal {
                     message: "m".into(),

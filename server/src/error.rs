@@ -76,7 +76,8 @@ impl From<CoreError> for ApiError {
             CoreError::PinIncorrect { .. }
             | CoreError::PinLocked
             | CoreError::PinNotInitialized => (S::UNAUTHORIZED, "Unauthorized"),
-            CoreError::StoreLocked { .. }
+            CoreError::ReadOnly
+            | CoreError::StoreLocked { .. }
             | CoreError::RootKeyMismatch { .. }
             | CoreError::RootKey { .. }
             | CoreError::Corrupted { .. }

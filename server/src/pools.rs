@@ -55,9 +55,8 @@ pub fn create(hsm: &Hsm, req: &PoolCreate) -> Result<PoolInfo, CoreError> {
             message: "a user PIN needs an SO PIN".into(),
         });
     }
-    let policy = PinPolicy::default();
     for pin in [&req.so_pin, &req.user_pin].into_iter().flatten() {
-        policy.check(pin.as_bytes())?;
+        PinPolicy::default().check(pin.as_bytes())?;
     }
     let info = hsm.create_pool(&req.name, settings.clone(), req.tags.clone())?;
     let rest = || -> Result<(), CoreError> {
@@ -67,10 +66,10 @@ pub fn create(hsm: &Hsm, req: &PoolCreate) -> Result<PoolInfo, CoreError> {
             hsm_core::rbac::make_strict(&pool, &admins)?;
         }
         if let Some(so) = &req.so_pin {
-            pool.set_pin(PinRole::So, so.as_bytes(), &policy)?;
+            pool.set_pin(PinRole::So, so.as_bytes())?;
         }
         if let Some(user) = &req.user_pin {
-            pool.set_pin(PinRole::User, user.as_bytes(), &policy)?;
+            pool.set_pin(PinRole::User, user.as_bytes())?;
         }
         Ok(())
     };

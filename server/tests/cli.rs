@@ -85,11 +85,10 @@ fn pools_from_the_command_line_without_a_server() {
     // The PINs were set: the core checks them.
     let hsm = hsm_core::Hsm::open(hsm_core::HsmConfig::new(dir.path())).unwrap();
     let pool = hsm.pool("team-a").unwrap();
-    let policy = hsm_core::pin::PinPolicy::default();
-    pool.verify_pin(hsm_core::pin::PinRole::User, b"user-1", &policy)
+    pool.verify_pin(hsm_core::pin::PinRole::User, b"user-1")
         .unwrap();
     assert_eq!(
-        pool.verify_pin(hsm_core::pin::PinRole::So, b"wrong!", &policy)
+        pool.verify_pin(hsm_core::pin::PinRole::So, b"wrong!")
             .unwrap_err()
             .code(),
         "PinIncorrect"

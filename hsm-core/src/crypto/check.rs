@@ -307,6 +307,63 @@ pub fn ecdh(spec: &KeySpec) -> Result<()> {
     }
 }
 
+/// A loaded key with its spec: every operation checks its input first, then calls the
+/// provider. Pool keys and in-memory keys both go through it, so they refuse alike.
+pub(crate) struct Checked<'a> {
+    pub spec: &'a KeySpec,
+    pub key: &'a dyn crate::crypto::LoadedKey,
+}
+
+impl Checked<'_> {
+    pub(crate) fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
+        sign(self.spec, alg, input.len())?;
+        self.key.sign(alg, input)
+    }
+
+    pub(crate) fn verify(
+        &self,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        sign(self.spec, alg, input.len())?;
+        self.key.verify(alg, input, signature)
+    }
+
+    pub(crate) fn encrypt(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<crate::crypto::Ciphertext> {
+        encrypt(self.spec, alg, plaintext.len())?;
+        self.key.encrypt(alg, plaintext)
+    }
+
+    pub(crate) fn decrypt(
+        &self,
+        alg: &CipherAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<crate::SecretBytes> {
+        decrypt(self.spec, alg, ciphertext.len())?;
+        self.key.decrypt(alg, ciphertext)
+    }
+
+    pub(crate) fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
+        wrap(self.spec, alg, key.len())?;
+        self.key.wrap(alg, key)
+    }
+
+    pub(crate) fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<crate::SecretBytes> {
+        unwrap(self.spec, alg, wrapped.len())?;
+        self.key.unwrap(alg, wrapped)
+    }
+
+    pub(crate) fn ecdh(&self, peer_point: &[u8]) -> Result<crate::SecretBytes> {
+        ecdh(self.spec)?;
+        self.key.ecdh(peer_point)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,13 @@
 //! Keys: operations, versions, attributes, and the views and requests of the key API.
 
+pub mod ephemeral;
 pub mod ops;
 pub mod rotation;
 pub mod version;
 
 use serde::{Deserialize, Serialize};
 
+pub use ephemeral::EphemeralKey;
 pub use ops::{KeyOperation, KeyOps};
 pub use rotation::RotationPolicy;
 pub use version::VersionAttributes;
@@ -126,4 +128,7 @@ pub struct KeyInfo {
     pub recovery_level: RecoveryLevel,
     /// Set when the key is deleted.
     pub deletion: Option<Deletion>,
+    /// Front-end attributes kept with the key (PKCS#11's `CKA_ID`, ...): they follow it
+    /// through soft-delete, recovery, purge and backups.
+    pub extra: std::collections::BTreeMap<String, Vec<u8>>,
 }

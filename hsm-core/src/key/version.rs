@@ -21,6 +21,9 @@ pub struct VersionAttributes {
     pub updated: UnixTime,
     /// Whether the private or secret material may leave the HSM (immutable).
     pub exportable: bool,
+    /// Whether the material was made inside the HSM (PKCS#11's `CKA_LOCAL`), not imported.
+    #[serde(default)]
+    pub generated: bool,
 }
 
 /// Checks that `not_before` lies before `expires` when both are set.
@@ -85,6 +88,7 @@ mod tests {
             created: UnixTime(0),
             updated: UnixTime(0),
             exportable: false,
+            generated: true,
         }
     }
 

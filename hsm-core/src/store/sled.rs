@@ -1,6 +1,7 @@
 //! The sled engine (0.34): one tree, atomic batches, a flush before every acknowledgement.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{Batch, Store, Visitor, Write};
 use crate::error::{Error, Result};
@@ -15,11 +16,25 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the database in `path`. Fails at once with
     /// [`Error::StoreLocked`] when another process holds it.
+    ///
+    /// sled releases its lock a moment after the last handle drops (its worker threads let
+    /// go of the file), so a directory this very process just closed is retried for a short
+    /// while; one held by another process fails at once.
     pub fn open(path: &Path) -> Result<SledStore> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| open_error(path, e))?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(e) => match open_error(path, e) {
+                    Error::StoreLocked { holder, .. }
+                        if holder == Some(std::process::id()) && Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    other => return Err(other),
+                },
+            }
+        };
         Ok(SledStore {
             db,
             path: path.to_path_buf(),
@@ -41,6 +56,7 @@ fn open_error(path: &Path, e: sled::Error) -> Error {
         {
             Error::StoreLocked {
                 path: path.to_path_buf(),
+                holder: lock_holder(path),
             }
         }
         sled::Error::Corruption { .. } => Error::Corrupted {
@@ -50,6 +66,35 @@ fn open_error(path: &Path, e: sled::Error) -> Error {
             message: format!("cannot open {}: {e}", path.display()),
         },
     }
+}
+
+/// The process holding a sled store's lock (an `flock` on `<store>/db`), from `/proc/locks`.
+fn lock_holder(store: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(store.join("db")).ok()?;
+    let dev = meta.dev();
+    // Linux's encoding of dev_t (glibc's gnu_dev_major / gnu_dev_minor).
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let ino = format!(":{}", meta.ino());
+    let exact = format!("{major:02x}:{minor:02x}{ino}");
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" after "1:".
+    // On overlay file systems the device may differ from stat's: then match the inode.
+    let holders: Vec<(&str, &str)> = locks
+        .lines()
+        .filter_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [_, "FLOCK", _, _, pid, id, ..] => Some((pid, id)),
+                _ => None,
+            },
+        )
+        .collect();
+    holders
+        .iter()
+        .find(|(_, id)| *id == exact)
+        .or_else(|| holders.iter().find(|(_, id)| id.ends_with(&ino)))
+        .and_then(|(pid, _)| pid.parse().ok())
 }
 
 impl Store for SledStore {

@@ -19,9 +19,7 @@
 pub(crate) mod sessions;
 pub(crate) mod slots;
 
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use cryptoki_sys::{
@@ -153,63 +151,14 @@ fn open_core(config: &Config) -> Result<Hsm, CK_RV> {
         );
         return Err(CKR_GENERAL_ERROR);
     };
-    // sled releases its lock a moment after the last handle drops (its worker threads let go
-    // of the file), so a directory this very process just closed (C_Finalize then
-    // C_Initialize, or a host that closed its own handle) is retried for a short while.
-    // Held by another process: fail at once.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let opened = loop {
-        match Hsm::open(HsmConfig::new(&dir)) {
-            Err(hsm_core::Error::StoreLocked { path })
-                if Instant::now() < deadline && lock_holder(&path) == Some(std::process::id()) =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => break other,
-        }
-    };
+    let opened = Hsm::open(HsmConfig::new(&dir));
     opened.map_err(|e| {
-        let holder = match &e {
-            hsm_core::Error::StoreLocked { path } => lock_holder(path)
-                .map(|pid| format!(" (held by process {pid})"))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
         logging::init_failure(&format!(
-            "cannot open the data directory {}: {e}{holder}",
+            "cannot open the data directory {}: {e}",
             dir.display()
         ));
         // SoftHSMv2 answers CKR_GENERAL_ERROR when its store cannot be opened, and
         // C_Initialize may not return CKR_DEVICE_ERROR.
         CKR_GENERAL_ERROR
     })
-}
-
-/// The process holding a sled store's lock (an `flock` on `<store>/db`), from `/proc/locks`.
-fn lock_holder(store: &Path) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(store.join("db")).ok()?;
-    let dev = meta.dev();
-    // Linux's encoding of dev_t (glibc's gnu_dev_major / gnu_dev_minor).
-    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
-    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
-    let ino = format!(":{}", meta.ino());
-    let exact = format!("{major:02x}:{minor:02x}{ino}");
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" after "1:".
-    // On overlay file systems the device may differ from stat's: then match the inode.
-    let holders: Vec<(&str, &str)> = locks
-        .lines()
-        .filter_map(
-            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-                [_, "FLOCK", _, _, pid, id, ..] => Some((pid, id)),
-                _ => None,
-            },
-        )
-        .collect();
-    holders
-        .iter()
-        .find(|(_, id)| *id == exact)
-        .or_else(|| holders.iter().find(|(_, id)| id.ends_with(&ino)))
-        .and_then(|(pid, _)| pid.parse().ok())
 }

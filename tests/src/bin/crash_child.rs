@@ -64,7 +64,12 @@ fn main() {
         let (op, key) = match choice {
             0..=3 => {
                 counter += 1;
-                ("create", format!("k{counter}"))
+                let name = format!("k{counter}");
+                // Another trial's child may have used this name already.
+                if live.contains(&name) || deleted.contains(&name) {
+                    continue;
+                }
+                ("create", name)
             }
             4 | 5 if !live.is_empty() => ("rotate", live[rng.below(live.len())].clone()),
             6 | 7 if !live.is_empty() => ("delete", live[rng.below(live.len())].clone()),
