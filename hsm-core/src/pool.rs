@@ -605,6 +605,14 @@ impl Pool {
             validate_tags(tags)?;
         }
         validate_window(opts.not_before, opts.expires)?;
+        if opts.extra.len() > MAX_EXTRA {
+            return Err(Error::bad_parameter(format!(
+                "a key keeps at most {MAX_EXTRA} attributes"
+            )));
+        }
+        for (attr, value) in &opts.extra {
+            validate_extra(attr, Some(value))?;
+        }
         Ok(ops)
     }
 
@@ -652,6 +660,11 @@ impl Pool {
         let version_id = new_id()?;
         let info = self.mutate(|data, now| {
             let existing = data.keys.get(name);
+            if opts.new_key_only && existing.is_some() {
+                return Err(Error::Conflict {
+                    message: format!("a key named '{name}' exists already"),
+                });
+            }
             if must_exist {
                 live_key(data, name)?;
             }
@@ -703,6 +716,17 @@ impl Pool {
             if let Some(policy) = &opts.release_policy {
                 entry.record.release_policy = Some(policy.clone());
             }
+            for (attr, value) in &opts.extra {
+                entry
+                    .record
+                    .extra
+                    .insert(attr.clone(), URL_SAFE_NO_PAD.encode(value));
+            }
+            if entry.record.extra.len() > MAX_EXTRA {
+                return Err(Error::bad_parameter(format!(
+                    "a key keeps at most {MAX_EXTRA} attributes"
+                )));
+            }
             entry.record.versions.push(version_id.clone());
             self.state
                 .put_key(&data.record.settings, entry, vec![version], None)
@@ -728,6 +752,22 @@ impl Pool {
     /// One page of the live keys, by name, each shown by its latest version.
     pub fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
         self.list_by_name("keys", false, page)
+    }
+
+    /// Every live key, by name, each shown by its latest version, with the
+    /// [`Pool::generation`] they were read at (read first, so a cache keyed by it can only be
+    /// too new, never too old). For front ends that index the whole pool.
+    pub fn snapshot_keys(&self) -> Result<(u64, Vec<KeyInfo>)> {
+        let generation = self.generation();
+        let data = self.read()?;
+        let settings = &data.record.settings;
+        let keys = data
+            .keys
+            .values()
+            .filter(|k| k.record.deleted.is_none())
+            .filter_map(|k| Some(key_info(settings, k, k.latest().ok()?)))
+            .collect();
+        Ok((generation, keys))
     }
 
     /// A page of the live or the deleted keys, by name, each shown by its latest version.

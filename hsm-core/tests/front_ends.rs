@@ -304,3 +304,50 @@ fn in_memory_keys_obey_the_same_rules() {
         "BadParameter"
     );
 }
+
+#[test]
+fn a_new_key_only_creation_writes_its_attributes_in_one_step() {
+    for env in envs() {
+        let pool = env.pool();
+        let opts = KeyOptions {
+            new_key_only: true,
+            extra: [("ck.id".to_string(), vec![7u8; 20])].into(),
+            ..KeyOptions::default()
+        };
+        let info = pool
+            .create_key("fresh", KeySpec::Ec { curve: Curve::P256 }, &opts)
+            .unwrap();
+        assert_eq!(info.extra["ck.id"], vec![7u8; 20]);
+        // A second creation under the name is refused, live or deleted; a plain one rotates.
+        let again = pool.create_key("fresh", KeySpec::Ec { curve: Curve::P256 }, &opts);
+        assert_eq!(again.unwrap_err().code(), "Conflict");
+        pool.create_key(
+            "fresh",
+            KeySpec::Ec { curve: Curve::P256 },
+            &KeyOptions::default(),
+        )
+        .unwrap();
+        let (generation, keys) = pool.snapshot_keys().unwrap();
+        assert_eq!(generation, pool.generation());
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            keys[0].extra["ck.id"],
+            vec![7u8; 20],
+            "the new version keeps them"
+        );
+        pool.delete_key("fresh").unwrap();
+        let deleted = pool.create_key("fresh", KeySpec::Ec { curve: Curve::P256 }, &opts);
+        assert_eq!(deleted.unwrap_err().code(), "Conflict");
+        // Bad attribute names are refused before anything is generated.
+        let bad = KeyOptions {
+            extra: [("a b".to_string(), vec![1])].into(),
+            ..KeyOptions::default()
+        };
+        let err = pool.create_key("other", KeySpec::Aes { bits: 256 }, &bad);
+        assert_eq!(err.unwrap_err().code(), "BadParameter");
+        assert_eq!(
+            pool.get_key("other", None).unwrap_err().code(),
+            "KeyNotFound"
+        );
+    }
+}

@@ -46,6 +46,7 @@ fn options(attrs: Option<AttributesIn>, ops: Option<&[String]>) -> Result<KeyOpt
         exportable: a.exportable.unwrap_or(false),
         tags: None,
         release_policy: None,
+        ..KeyOptions::default()
     })
 }
 

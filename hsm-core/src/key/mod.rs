@@ -79,6 +79,12 @@ pub struct KeyOptions {
     pub tags: Option<Tags>,
     /// Opaque release policy (None: keep the key's).
     pub release_policy: Option<Vec<u8>>,
+    /// Front-end attributes to set with the new version (added to the key's), checked as
+    /// [`crate::Pool::set_key_extra`] checks them; written in the same commit.
+    pub extra: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Refuse (`Conflict`) when a key of this name exists, live or deleted: a new key, never
+    /// a new version (PKCS#11's object creation).
+    pub new_key_only: bool,
 }
 
 /// Changes to a key (allowed operations, tags, policy) and to one of its versions
