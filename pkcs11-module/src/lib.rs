@@ -18,6 +18,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod attributes;
 pub mod config;
 pub mod crypt;
 pub mod digest;

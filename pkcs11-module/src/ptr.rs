@@ -14,7 +14,11 @@
 
 use std::marker::PhantomData;
 
-use cryptoki_sys::{CK_RV, CK_ULONG, CKR_ARGUMENTS_BAD, CKR_BUFFER_TOO_SMALL};
+use cryptoki_sys::{
+    CK_ATTRIBUTE, CK_ATTRIBUTE_TYPE, CK_RV, CK_ULONG, CK_UNAVAILABLE_INFORMATION,
+    CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
+    CKR_OK,
+};
 
 /// Reads one value. NULL → `CKR_ARGUMENTS_BAD`.
 pub(crate) fn read<T: Copy>(p: *const T) -> Result<T, CK_RV> {
@@ -160,6 +164,78 @@ pub(crate) fn fill_exact(
     // the call. The slice does not outlive this function.
     let buf = unsafe { std::slice::from_raw_parts_mut(data, len) };
     f(buf)
+}
+
+/// An input template (`C_CreateObject`, `C_FindObjectsInit`, key generation, ...): each
+/// attribute's type and value bytes. NULL is accepted only with `count == 0`; a NULL value
+/// with a non-zero length is `CKR_ARGUMENTS_BAD`.
+pub(crate) fn template<'a>(
+    p: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<Vec<(CK_ATTRIBUTE_TYPE, &'a [u8])>, CK_RV> {
+    slice(p, count)?
+        .iter()
+        .map(|a| Ok((a.type_, slice(a.pValue as *const u8, a.ulValueLen)?)))
+        .collect()
+}
+
+/// What `C_GetAttributeValue` answers for one attribute.
+pub(crate) enum Answer {
+    /// The value.
+    Value(Vec<u8>),
+    /// The object has it, but it may not be revealed (`CKR_ATTRIBUTE_SENSITIVE`).
+    Sensitive,
+    /// The object has no such attribute (`CKR_ATTRIBUTE_TYPE_INVALID`).
+    Invalid,
+}
+
+/// Answers an output template attribute by attribute, the way `C_GetAttributeValue` must:
+/// a NULL `pValue` gets the length; a short buffer, a sensitive or an unknown attribute gets
+/// `CK_UNAVAILABLE_INFORMATION` as its length; every other attribute is still answered.
+/// Returns the first such problem's code, or `CKR_OK`.
+pub(crate) fn answer_template(
+    p: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    mut answer: impl FnMut(CK_ATTRIBUTE_TYPE) -> Result<Answer, CK_RV>,
+) -> Result<CK_RV, CK_RV> {
+    let len = usize::try_from(count).map_err(|_| CKR_ARGUMENTS_BAD)?;
+    if len == 0 {
+        return Ok(CKR_OK);
+    }
+    if p.is_null() || !p.is_aligned() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    let mut rv = CKR_OK;
+    let mut note = |code: CK_RV| {
+        if rv == CKR_OK {
+            rv = code;
+        }
+    };
+    for i in 0..len {
+        // SAFETY: non-NULL and aligned; the C caller promises `count` CK_ATTRIBUTEs at `p`
+        // (the template of C_GetAttributeValue). `i < count`.
+        let attr = unsafe { p.add(i) };
+        let a = read(attr as *const CK_ATTRIBUTE)?;
+        let unavailable = CK_UNAVAILABLE_INFORMATION;
+        let (length, code) = match answer(a.type_)? {
+            Answer::Invalid => (unavailable, CKR_ATTRIBUTE_TYPE_INVALID),
+            Answer::Sensitive => (unavailable, CKR_ATTRIBUTE_SENSITIVE),
+            Answer::Value(v) if a.pValue.is_null() => (v.len() as CK_ULONG, CKR_OK),
+            Answer::Value(v) if (a.ulValueLen as usize) < v.len() => {
+                (unavailable, CKR_BUFFER_TOO_SMALL)
+            }
+            Answer::Value(v) => {
+                // SAFETY: `pValue` is non-NULL and the C caller promises `ulValueLen` writable
+                // bytes there; `v.len() <= ulValueLen`; `v` is the module's memory.
+                unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), a.pValue as *mut u8, v.len()) };
+                (v.len() as CK_ULONG, CKR_OK)
+            }
+        };
+        // SAFETY: as above; only the length field of the caller's attribute is written.
+        unsafe { std::ptr::addr_of_mut!((*attr).ulValueLen).write_unaligned(length) };
+        note(code);
+    }
+    Ok(rv)
 }
 
 /// A NUL-terminated string (`C_GetInterface`'s name); `None` for NULL.

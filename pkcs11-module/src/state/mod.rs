@@ -16,6 +16,7 @@
 //!   them would close (and flush) the parent's database from the child. The child sees the
 //!   pools as they were at the fork; see `docs/ARCHITECTURE.md` for what a child may not do.
 
+pub(crate) mod objects;
 pub(crate) mod sessions;
 pub(crate) mod slots;
 
@@ -30,6 +31,7 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::logging;
+use objects::ObjectTable;
 use sessions::SessionTable;
 use slots::SlotTable;
 
@@ -45,6 +47,8 @@ pub(crate) struct Module {
     pub slots: SlotTable,
     /// Open sessions.
     pub sessions: SessionTable,
+    /// Object handles and search indexes.
+    pub objects: ObjectTable,
 }
 
 /// The core handle; leaked instead of dropped when it was inherited through `fork()`.
@@ -120,6 +124,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         config,
         slots,
         sessions: SessionTable::new(),
+        objects: ObjectTable::new(),
     };
     module.slots.refresh(module.core.hsm(), &module.config)?;
     tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");

@@ -7,27 +7,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cryptoki_sys::{
-    CK_FLAGS, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID, CKF_RW_SESSION,
-    CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID, CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION,
+    CK_FLAGS, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID,
+    CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID, CKS_RO_PUBLIC_SESSION,
+    CKS_RW_PUBLIC_SESSION,
 };
 use hsm_core::Pool;
 use hsm_core::crypto::{HashAlg, Hasher};
 use parking_lot::{Mutex, RwLock};
+
+use super::objects::SessionObject;
 
 /// Shards of the session map (a power of two).
 const SHARDS: usize = 64;
 
 /// One open session.
 pub(crate) struct Session {
+    /// Its handle.
+    pub handle: CK_SESSION_HANDLE,
     /// Its slot.
     pub slot_id: CK_SLOT_ID,
     /// The pool behind the slot's token.
-    #[allow(dead_code)] // the object and crypto functions of the next increment use it
     pub pool: Pool,
     /// Opened with `CKF_RW_SESSION`.
     pub rw: bool,
     /// The operations in progress.
     pub ops: Mutex<Operations>,
+    /// Its session objects (`CKA_TOKEN` false): they die with it.
+    pub objects: RwLock<HashMap<CK_OBJECT_HANDLE, Arc<SessionObject>>>,
 }
 
 impl Session {
@@ -55,6 +61,8 @@ impl Session {
 pub(crate) struct Operations {
     /// `C_DigestInit` ... `C_Digest` / `C_DigestFinal`.
     pub digest: Option<DigestOp>,
+    /// `C_FindObjectsInit` ... `C_FindObjectsFinal`: the handles still to hand out.
+    pub find: Option<std::collections::VecDeque<CK_OBJECT_HANDLE>>,
 }
 
 /// A digest in progress.
@@ -92,6 +100,8 @@ impl SessionTable {
     pub fn open(&self, slot_id: CK_SLOT_ID, pool: Pool, rw: bool) -> CK_SESSION_HANDLE {
         let handle = self.next.fetch_add(1, Ordering::Relaxed) as CK_SESSION_HANDLE;
         let session = Arc::new(Session {
+            handle,
+            objects: RwLock::new(HashMap::new()),
             slot_id,
             pool,
             rw,
@@ -131,6 +141,21 @@ impl SessionTable {
         for shard in self.shards.iter() {
             shard.write().clear();
         }
+    }
+
+    /// The sessions open on a slot.
+    pub fn for_slot(&self, slot_id: CK_SLOT_ID) -> Vec<Arc<Session>> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            out.extend(
+                shard
+                    .read()
+                    .values()
+                    .filter(|s| s.slot_id == slot_id)
+                    .cloned(),
+            );
+        }
+        out
     }
 
     /// (all, read-write) sessions open on a slot.

@@ -1,0 +1,755 @@
+//! Objects: what each handle names, the per-pool search index, session objects, and the
+//! resolution of a handle to an [`Object`] that the function groups work on.
+//!
+//! - A pool's keys show as objects (RSA and EC: a private and a public key object; AES: a
+//!   secret key object), each key by its latest version, and only while that version is
+//!   enabled and inside its validity window. Certificates, data objects and public keys
+//!   created through PKCS#11 are pool documents of kind [`DOC_KIND`] holding the attribute map.
+//! - Session objects (`CKA_TOKEN` false) live in their session ([`super::sessions::Session`])
+//!   and die with it.
+//! - Handles are stable for the life of the module: the same key half always has the same
+//!   handle, and a handle is never reused for another object.
+//! - Searches run over an in-memory index of each pool, rebuilt when the pool's generation
+//!   counter (`Pool::generation`) moves; a label index answers label searches without a scan.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cryptoki_sys::*;
+use hsm_core::Pool;
+use hsm_core::crypto::{
+    CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
+    WrapAlgorithm,
+};
+use hsm_core::key::{EphemeralKey, KeyInfo, KeyOperation, KeyOps};
+use hsm_core::{Hsm, SecretBytes};
+use parking_lot::RwLock;
+
+use crate::attributes::{
+    self, Attrs, KeyFacts, Part, Template, class_of, curve_of_params, ec_point_raw, is_true,
+    key_attributes, stored_from_extra,
+};
+use crate::error::CoreResult;
+use crate::state::Module;
+use crate::state::sessions::Session;
+
+/// The document kind of PKCS#11 objects kept in a pool (certificates, data, public keys).
+pub(crate) const DOC_KIND: &str = "p11-object";
+
+/// What a handle names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ObjectId {
+    /// One part of a pool key.
+    Key {
+        /// The pool.
+        pool: String,
+        /// The key name.
+        name: String,
+        /// Which object of the key.
+        part: Part,
+    },
+    /// An object kept as a pool document.
+    Doc {
+        /// The pool.
+        pool: String,
+        /// The document id.
+        id: String,
+    },
+    /// A session object of the session with this handle.
+    Session(CK_SESSION_HANDLE),
+}
+
+/// A session object: attributes, and the key behind them if it is a key.
+pub(crate) struct SessionObject {
+    /// The attributes (for keys: the stored ones, laid over the key's computed ones).
+    pub attrs: RwLock<Attrs>,
+    /// The key, for key objects.
+    pub key: Option<SessionKey>,
+}
+
+/// The key of a session key object.
+pub(crate) enum SessionKey {
+    /// A key of its own, in memory.
+    Own(Arc<EphemeralKey>, Part),
+    /// A session copy of a pool key (`C_CopyObject` with `CKA_TOKEN` false): it uses the
+    /// pool's key, with its own attributes.
+    Alias {
+        /// The key name in the session's pool.
+        name: String,
+        /// Which object of the key.
+        part: Part,
+    },
+}
+
+/// Where an object's key is.
+pub(crate) enum Backing {
+    /// No key (certificate, data object).
+    None,
+    /// A pool key, at the version the attributes show.
+    Pool {
+        /// The pool.
+        pool: Pool,
+        /// The key.
+        info: Box<KeyInfo>,
+    },
+    /// An in-memory key.
+    Ephemeral(Arc<EphemeralKey>),
+    /// A public key given by its attributes (a created public key object).
+    Public(PublicKey),
+}
+
+/// An object, resolved from its handle for one call.
+pub(crate) struct Object {
+    /// Its handle.
+    pub handle: CK_OBJECT_HANDLE,
+    /// What the handle names.
+    pub id: ObjectId,
+    /// Its attributes (without secret components).
+    pub attrs: Attrs,
+    /// The key behind it.
+    pub backing: Backing,
+    /// The key part, for key objects.
+    pub part: Option<Part>,
+}
+
+impl Object {
+    /// A token object.
+    pub fn is_token(&self) -> bool {
+        is_true(&self.attrs, CKA_TOKEN)
+    }
+
+    /// A private object (seen only by a logged-in user).
+    pub fn is_private(&self) -> bool {
+        is_true(&self.attrs, CKA_PRIVATE)
+    }
+
+    /// The object's class.
+    pub fn class(&self) -> Option<CK_OBJECT_CLASS> {
+        class_of(&self.attrs)
+    }
+
+    /// The key's type and size, for key objects.
+    pub fn spec(&self) -> Option<KeySpec> {
+        match &self.backing {
+            Backing::None => None,
+            Backing::Pool { info, .. } => Some(info.spec),
+            Backing::Ephemeral(k) => Some(k.spec()),
+            Backing::Public(p) => Some(public_spec(p)),
+        }
+    }
+
+    /// The public key, for RSA and EC key objects.
+    pub fn public_key(&self) -> Option<PublicKey> {
+        match &self.backing {
+            Backing::None => None,
+            Backing::Pool { info, .. } => info.public_key.clone(),
+            Backing::Ephemeral(k) => k.public_key(),
+            Backing::Public(p) => Some(p.clone()),
+        }
+    }
+
+    /// Checks a usage attribute (`CKA_SIGN`, ...): `CKR_KEY_FUNCTION_NOT_PERMITTED` when it is
+    /// false or absent, `CKR_KEY_HANDLE_INVALID` when this is not a key.
+    pub fn check_usage(&self, usage: CK_ATTRIBUTE_TYPE) -> Result<(), CK_RV> {
+        if self.part.is_none() {
+            return Err(CKR_KEY_HANDLE_INVALID);
+        }
+        if is_true(&self.attrs, usage) {
+            Ok(())
+        } else {
+            Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+        }
+    }
+
+    /// `CKA_ALWAYS_AUTHENTICATE`: each use needs `C_Login(CKU_CONTEXT_SPECIFIC)`.
+    pub fn always_authenticate(&self) -> bool {
+        is_true(&self.attrs, CKA_ALWAYS_AUTHENTICATE)
+    }
+
+    /// Signs (or MACs) `input`.
+    pub fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => pool.sign(&info.name, Some(&info.version), alg, input),
+            Backing::Ephemeral(k) => k.sign(alg, input),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Verifies a signature (or MAC); `Ok(false)` when it does not match.
+    pub fn verify(
+        &self,
+        hsm: &Hsm,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.verify(&info.name, Some(&info.version), alg, input, signature)
+            }
+            Backing::Ephemeral(k) => k.verify(alg, input, signature),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[KeyOperation::Verify]))
+                .and_then(|k| k.verify(alg, input, signature)),
+            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Encrypts.
+    pub fn encrypt(
+        &self,
+        hsm: &Hsm,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<Ciphertext, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.encrypt(&info.name, Some(&info.version), alg, plaintext)
+            }
+            Backing::Ephemeral(k) => k.encrypt(alg, plaintext),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[KeyOperation::Encrypt]))
+                .and_then(|k| k.encrypt(alg, plaintext)),
+            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Decrypts (AEAD input is `ciphertext || tag`).
+    pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.decrypt(&info.name, Some(&info.version), alg, ciphertext)
+            }
+            Backing::Ephemeral(k) => k.decrypt(alg, ciphertext),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Wraps key bytes.
+    pub fn wrap_key(&self, hsm: &Hsm, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.wrap_key(&info.name, Some(&info.version), alg, key)
+            }
+            Backing::Ephemeral(k) => k.wrap_key(alg, key),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[KeyOperation::WrapKey]))
+                .and_then(|k| k.wrap_key(alg, key)),
+            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Unwraps key bytes.
+    pub fn unwrap_key(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.unwrap_key(&info.name, Some(&info.version), alg, wrapped)
+            }
+            Backing::Ephemeral(k) => k.unwrap_key(alg, wrapped),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// ECDH with a peer's point (raw or DER): the shared secret.
+    pub fn derive_ecdh(&self, peer: &[u8]) -> Result<SecretBytes, CK_RV> {
+        let Some(KeySpec::Ec { curve }) = self.spec() else {
+            return Err(CKR_KEY_TYPE_INCONSISTENT);
+        };
+        let point = ec_point_raw(peer, curve);
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.derive_ecdh(&info.name, Some(&info.version), &point)
+            }
+            Backing::Ephemeral(k) => k.derive_ecdh(&point),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// The key's material, for wrapping it or reading a non-sensitive component. The caller
+    /// has checked `CKA_EXTRACTABLE` (and, to read, `CKA_SENSITIVE`).
+    pub fn export(&self) -> Result<KeyMaterial, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => pool
+                .export_key(&info.name, Some(&info.version))
+                .map(|(_, m)| m),
+            Backing::Ephemeral(k) => k.export(),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_UNEXTRACTABLE),
+        }
+        .ck()
+    }
+}
+
+/// The spec of a public key.
+pub(crate) fn public_spec(p: &PublicKey) -> KeySpec {
+    match p {
+        PublicKey::Rsa { n, .. } => KeySpec::Rsa {
+            bits: hsm_core::crypto::material::bit_len(n),
+        },
+        PublicKey::Ec { curve, .. } => KeySpec::Ec { curve: *curve },
+    }
+}
+
+/// The public key described by a public key object's attributes.
+pub(crate) fn public_from_attrs(attrs: &Attrs) -> Result<PublicKey, CK_RV> {
+    match attrs
+        .get(&CKA_KEY_TYPE)
+        .and_then(|v| attributes::parse_ulong(v).ok())
+    {
+        Some(CKK_RSA) => {
+            let n = attrs.get(&CKA_MODULUS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            let e = attrs
+                .get(&CKA_PUBLIC_EXPONENT)
+                .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            Ok(PublicKey::Rsa {
+                n: strip_zeros(n),
+                e: strip_zeros(e),
+            })
+        }
+        Some(CKK_EC) => {
+            let curve = curve_of_params(attrs.get(&CKA_EC_PARAMS).ok_or(CKR_TEMPLATE_INCOMPLETE)?)?;
+            let point = ec_point_raw(
+                attrs.get(&CKA_EC_POINT).ok_or(CKR_TEMPLATE_INCOMPLETE)?,
+                curve,
+            );
+            ec_public(curve, &point).ok_or(CKR_ATTRIBUTE_VALUE_INVALID)
+        }
+        _ => Err(CKR_KEY_TYPE_INCONSISTENT),
+    }
+}
+
+/// An uncompressed point as a public key.
+pub(crate) fn ec_public(curve: Curve, point: &[u8]) -> Option<PublicKey> {
+    let n = curve.field_len();
+    match point {
+        [4, xy @ ..] if xy.len() == 2 * n => Some(PublicKey::Ec {
+            curve,
+            x: xy[..n].to_vec(),
+            y: xy[n..].to_vec(),
+        }),
+        _ => None,
+    }
+}
+
+fn strip_zeros(v: &[u8]) -> Vec<u8> {
+    let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+    v[start..].to_vec()
+}
+
+/// The default `CKA_ID` of a pool key: 16 bytes of SHA-256 over its name, so both halves
+/// (and certificates made for it) share it and it survives rotation.
+pub(crate) fn default_id(hsm: &Hsm, name: &str) -> Vec<u8> {
+    hsm.digest(
+        hsm_core::crypto::HashAlg::Sha256,
+        format!("mhsm-ckaid:{name}").as_bytes(),
+    )[..16]
+        .to_vec()
+}
+
+/// A pool key's version is shown only while usable.
+fn visible(hsm: &Hsm, info: &KeyInfo) -> bool {
+    let now = hsm.now();
+    let a = &info.attributes;
+    a.enabled && a.not_before.is_none_or(|t| t <= now) && a.expires.is_none_or(|t| now < t)
+}
+
+/// The attributes of one part of a pool key.
+pub(crate) fn pool_key_attributes(hsm: &Hsm, info: &KeyInfo, part: Part) -> Attrs {
+    let stored = stored_from_extra(part, &info.extra);
+    let id = default_id(hsm, &info.name);
+    key_attributes(
+        part,
+        &KeyFacts {
+            spec: info.spec,
+            public: info.public_key.as_ref(),
+            ops: info.ops,
+            exportable: info.attributes.exportable,
+            generated: info.attributes.generated,
+            token: true,
+            label: info.name.as_bytes(),
+            default_id: &id,
+            stored: &stored,
+        },
+    )
+}
+
+/// One object in a pool's index.
+pub(crate) struct Entry {
+    /// Its handle.
+    pub handle: CK_OBJECT_HANDLE,
+    /// Its attributes.
+    pub attrs: Attrs,
+}
+
+/// The search index of one pool at one generation.
+pub(crate) struct PoolIndex {
+    generation: u64,
+    entries: Vec<Entry>,
+    by_label: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+impl PoolIndex {
+    /// The handles of the objects matching `template`, private ones only when `private`.
+    pub fn find(&self, template: &Template, private: bool, out: &mut Vec<CK_OBJECT_HANDLE>) {
+        let keep =
+            |e: &Entry| (private || !is_true(&e.attrs, CKA_PRIVATE)) && template.matches(&e.attrs);
+        match template.get(CKA_LABEL) {
+            Some(label) => {
+                for i in self.by_label.get(label).into_iter().flatten() {
+                    let e = &self.entries[*i];
+                    if keep(e) {
+                        out.push(e.handle);
+                    }
+                }
+            }
+            None => out.extend(self.entries.iter().filter(|e| keep(e)).map(|e| e.handle)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Handles {
+    by_handle: HashMap<CK_OBJECT_HANDLE, ObjectId>,
+    by_id: HashMap<ObjectId, CK_OBJECT_HANDLE>,
+}
+
+/// The module's objects: handles and pool indexes.
+pub(crate) struct ObjectTable {
+    handles: RwLock<Handles>,
+    next: AtomicU64,
+    indexes: RwLock<HashMap<String, Arc<PoolIndex>>>,
+}
+
+impl ObjectTable {
+    /// No objects yet.
+    pub fn new() -> ObjectTable {
+        ObjectTable {
+            handles: RwLock::new(Handles::default()),
+            next: AtomicU64::new(1),
+            indexes: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The handle of an object, made on first use.
+    pub fn handle(&self, id: &ObjectId) -> CK_OBJECT_HANDLE {
+        if let Some(h) = self.handles.read().by_id.get(id) {
+            return *h;
+        }
+        let mut handles = self.handles.write();
+        if let Some(h) = handles.by_id.get(id) {
+            return *h;
+        }
+        let h = self.new_handle();
+        handles.by_id.insert(id.clone(), h);
+        handles.by_handle.insert(h, id.clone());
+        h
+    }
+
+    /// A fresh handle (session objects take one each).
+    pub fn new_handle(&self) -> CK_OBJECT_HANDLE {
+        self.next.fetch_add(1, Ordering::Relaxed) as CK_OBJECT_HANDLE
+    }
+
+    /// Registers a session object's handle.
+    pub fn register_session(&self, handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE) {
+        self.handles
+            .write()
+            .by_handle
+            .insert(handle, ObjectId::Session(session));
+    }
+
+    /// Forgets a handle (a destroyed session object or document).
+    pub fn forget(&self, handle: CK_OBJECT_HANDLE) {
+        let mut handles = self.handles.write();
+        if let Some(id) = handles.by_handle.remove(&handle) {
+            handles.by_id.remove(&id);
+        }
+    }
+
+    /// What a handle names.
+    pub fn id(&self, handle: CK_OBJECT_HANDLE) -> Option<ObjectId> {
+        self.handles.read().by_handle.get(&handle).cloned()
+    }
+
+    /// The pool's index, rebuilt if the pool changed since it was made.
+    pub fn index(&self, hsm: &Hsm, pool: &Pool) -> Result<Arc<PoolIndex>, CK_RV> {
+        let generation = pool.generation();
+        if let Some(index) = self.indexes.read().get(pool.name())
+            && index.generation == generation
+        {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(self.build_index(hsm, pool)?);
+        self.indexes
+            .write()
+            .insert(pool.name().to_string(), index.clone());
+        Ok(index)
+    }
+
+    fn build_index(&self, hsm: &Hsm, pool: &Pool) -> Result<PoolIndex, CK_RV> {
+        let (generation, keys) = pool.snapshot_keys().ck()?;
+        let mut entries = Vec::with_capacity(keys.len() * 2);
+        for info in keys.iter().filter(|k| visible(hsm, k)) {
+            for part in Part::of(info.spec.kind()) {
+                let id = ObjectId::Key {
+                    pool: pool.name().to_string(),
+                    name: info.name.clone(),
+                    part: *part,
+                };
+                entries.push(Entry {
+                    handle: self.handle(&id),
+                    attrs: pool_key_attributes(hsm, info, *part),
+                });
+            }
+        }
+        for (doc, bytes) in pool.list_documents(DOC_KIND).ck()? {
+            let Some(attrs) = attributes::decode(&bytes) else {
+                tracing::warn!(pool = pool.name(), doc, "unreadable PKCS#11 object skipped");
+                continue;
+            };
+            let id = ObjectId::Doc {
+                pool: pool.name().to_string(),
+                id: doc,
+            };
+            entries.push(Entry {
+                handle: self.handle(&id),
+                attrs,
+            });
+        }
+        let mut by_label: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(label) = e.attrs.get(&CKA_LABEL) {
+                by_label.entry(label.clone()).or_default().push(i);
+            }
+        }
+        Ok(PoolIndex {
+            generation,
+            entries,
+            by_label,
+        })
+    }
+
+    /// Drops every index (after `C_InitToken` and the like).
+    pub fn clear_indexes(&self) {
+        self.indexes.write().clear();
+    }
+}
+
+/// Resolves a pool object for one call. Gone (deleted, disabled, another pool's) →
+/// `CKR_OBJECT_HANDLE_INVALID`.
+pub(crate) fn resolve_pool_object(
+    hsm: &Hsm,
+    pool: &Pool,
+    handle: CK_OBJECT_HANDLE,
+    id: ObjectId,
+) -> Result<Object, CK_RV> {
+    match &id {
+        ObjectId::Key {
+            pool: p,
+            name,
+            part,
+        } if p == pool.name() => {
+            let info = match pool.get_key(name, None) {
+                Ok(info) => info,
+                Err(hsm_core::Error::KeyNotFound { .. } | hsm_core::Error::PoolNotFound { .. }) => {
+                    return Err(CKR_OBJECT_HANDLE_INVALID);
+                }
+                Err(e) => return Err(crate::error::rv(&e)),
+            };
+            if !visible(hsm, &info) || !Part::of(info.spec.kind()).contains(part) {
+                return Err(CKR_OBJECT_HANDLE_INVALID);
+            }
+            let part = *part;
+            Ok(Object {
+                handle,
+                attrs: pool_key_attributes(hsm, &info, part),
+                id,
+                backing: Backing::Pool {
+                    pool: pool.clone(),
+                    info: Box::new(info),
+                },
+                part: Some(part),
+            })
+        }
+        ObjectId::Doc { pool: p, id: doc } if p == pool.name() => {
+            let bytes = pool
+                .get_document(DOC_KIND, doc)
+                .ck()?
+                .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
+            let attrs = attributes::decode(&bytes).ok_or(CKR_GENERAL_ERROR)?;
+            let (backing, part) = stored_backing(&attrs)?;
+            Ok(Object {
+                handle,
+                id,
+                attrs,
+                backing,
+                part,
+            })
+        }
+        _ => Err(CKR_OBJECT_HANDLE_INVALID),
+    }
+}
+
+/// The backing of an object that is only attributes: a public key, or nothing.
+pub(crate) fn stored_backing(attrs: &Attrs) -> Result<(Backing, Option<Part>), CK_RV> {
+    if class_of(attrs) == Some(CKO_PUBLIC_KEY) {
+        Ok((
+            Backing::Public(public_from_attrs(attrs)?),
+            Some(Part::Public),
+        ))
+    } else {
+        Ok((Backing::None, None))
+    }
+}
+
+/// The attributes of an in-memory key, with its stored ones laid over.
+pub(crate) fn ephemeral_attributes(key: &EphemeralKey, part: Part, stored: &Attrs) -> Attrs {
+    let public = key.public_key();
+    let label = stored.get(&CKA_LABEL).cloned().unwrap_or_default();
+    let mut attrs = key_attributes(
+        part,
+        &KeyFacts {
+            spec: key.spec(),
+            public: public.as_ref(),
+            ops: stored_ops(part, stored, key.ops()),
+            exportable: key.exportable(),
+            generated: key.generated(),
+            token: false,
+            label: &label,
+            default_id: &[],
+            stored,
+        },
+    );
+    attrs.insert(CKA_LABEL, label);
+    attrs
+}
+
+/// The operations a session key's stored usage attributes allow (they may narrow the key's).
+fn stored_ops(part: Part, stored: &Attrs, ops: KeyOps) -> KeyOps {
+    let allowed: Vec<KeyOperation> = part
+        .usages()
+        .iter()
+        .filter(|(attr, op)| {
+            ops.contains(*op)
+                && stored
+                    .get(attr)
+                    .is_none_or(|v| v.first() != Some(&CK_FALSE))
+        })
+        .map(|(_, op)| *op)
+        .collect();
+    KeyOps::of(&allowed)
+}
+
+/// Resolves a handle for a call in `session`: a pool object of the session's token, or a
+/// session object of any session of this application on the same slot. Private objects are
+/// invisible without a user login. Anything else: `CKR_OBJECT_HANDLE_INVALID`.
+pub(crate) fn resolve(
+    module: &Module,
+    session: &Session,
+    handle: CK_OBJECT_HANDLE,
+) -> Result<Object, CK_RV> {
+    let id = module.objects.id(handle).ok_or(CKR_OBJECT_HANDLE_INVALID)?;
+    let object = match id {
+        ObjectId::Session(owner) => {
+            let owner = module
+                .sessions
+                .get(owner)
+                .map_err(|_| CKR_OBJECT_HANDLE_INVALID)?;
+            if owner.slot_id != session.slot_id {
+                return Err(CKR_OBJECT_HANDLE_INVALID);
+            }
+            let so = owner
+                .objects
+                .read()
+                .get(&handle)
+                .cloned()
+                .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
+            session_object(module.core.hsm(), &session.pool, handle, owner.handle, &so)?
+        }
+        other => resolve_pool_object(module.core.hsm(), &session.pool, handle, other)?,
+    };
+    if object.is_private() && !user_logged_in(module, session) {
+        return Err(CKR_OBJECT_HANDLE_INVALID);
+    }
+    Ok(object)
+}
+
+/// Whether private objects are visible in this session (a user is logged in to its slot).
+pub(crate) fn user_logged_in(module: &Module, session: &Session) -> bool {
+    let _ = (module, session);
+    true
+}
+
+/// A session object as an [`Object`].
+fn session_object(
+    hsm: &Hsm,
+    pool: &Pool,
+    handle: CK_OBJECT_HANDLE,
+    owner: CK_SESSION_HANDLE,
+    so: &SessionObject,
+) -> Result<Object, CK_RV> {
+    let stored = so.attrs.read().clone();
+    let id = ObjectId::Session(owner);
+    match &so.key {
+        Some(SessionKey::Own(key, part)) => Ok(Object {
+            handle,
+            id,
+            attrs: ephemeral_attributes(key, *part, &stored),
+            backing: Backing::Ephemeral(key.clone()),
+            part: Some(*part),
+        }),
+        Some(SessionKey::Alias { name, part }) => {
+            let info = pool.get_key(name, None).map_err(|e| match e {
+                hsm_core::Error::KeyNotFound { .. } => CKR_OBJECT_HANDLE_INVALID,
+                e => crate::error::rv(&e),
+            })?;
+            if !visible(hsm, &info) {
+                return Err(CKR_OBJECT_HANDLE_INVALID);
+            }
+            let mut attrs = pool_key_attributes(hsm, &info, *part);
+            for (t, v) in stored {
+                attrs.insert(t, v);
+            }
+            attrs.insert(CKA_TOKEN, attributes::bool_bytes(false));
+            Ok(Object {
+                handle,
+                id,
+                attrs,
+                backing: Backing::Pool {
+                    pool: pool.clone(),
+                    info: Box::new(info),
+                },
+                part: Some(*part),
+            })
+        }
+        None => {
+            let (backing, part) = stored_backing(&stored)?;
+            Ok(Object {
+                handle,
+                id,
+                attrs: stored,
+                backing,
+                part,
+            })
+        }
+    }
+}
+
+/// Adds a session object to `session`; returns its handle.
+pub(crate) fn add_session_object(
+    module: &Module,
+    session: &Session,
+    object: SessionObject,
+) -> CK_OBJECT_HANDLE {
+    let handle = module.objects.new_handle();
+    module.objects.register_session(handle, session.handle);
+    session.objects.write().insert(handle, Arc::new(object));
+    handle
+}
