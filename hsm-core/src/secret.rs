@@ -51,6 +51,20 @@ impl SecretBytes {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Appends `more` (a multi-part input gathered piece by piece). When the buffer must grow,
+    /// the bytes move to a new allocation and the old one is zeroized, so no copy is left
+    /// behind in freed memory (as a plain `Vec` growing in place would).
+    pub fn extend_from_slice(&mut self, more: &[u8]) {
+        let needed = self.0.len().saturating_add(more.len());
+        if needed > self.0.capacity() {
+            let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(self.0.capacity() * 2)));
+            grown.extend_from_slice(&self.0);
+            // The old allocation is zeroized as it drops here.
+            self.0 = grown;
+        }
+        self.0.extend_from_slice(more);
+    }
 }
 
 impl From<Vec<u8>> for SecretBytes {
@@ -87,6 +101,20 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("REDACTED"));
+    }
+
+    #[test]
+    fn extend_keeps_the_bytes_in_order_and_grows_without_reallocating_in_place() {
+        let mut s = SecretBytes::default();
+        for i in 0..100u8 {
+            s.extend_from_slice(&[i, i]);
+            // Growth only ever happens through a fresh allocation of at least the need.
+            assert!(s.0.capacity() >= s.len());
+        }
+        let want: Vec<u8> = (0..100u8).flat_map(|i| [i, i]).collect();
+        assert_eq!(s.expose_secret(), want.as_slice());
+        s.extend_from_slice(&[]);
+        assert_eq!(s.len(), 200);
     }
 
     #[test]

@@ -55,9 +55,54 @@ fn digest_len(hash: HashAlg, len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks a signature (or MAC) algorithm against a key, before any input is seen (what
+/// PKCS#11's `C_SignInit` and `C_VerifyInit` must refuse): type, size, curve, parameters.
+pub fn sign_key(spec: &KeySpec, alg: &SignAlgorithm) -> Result<()> {
+    match alg {
+        SignAlgorithm::RsaPkcs1v15 { .. } => modulus_len(spec).map(drop),
+        SignAlgorithm::RsaPss {
+            hash,
+            mgf1,
+            salt_len,
+        } => {
+            let KeySpec::Rsa { bits } = spec else {
+                return Err(Error::key_type("RSA-PSS needs an RSA key"));
+            };
+            if mgf1 != hash {
+                return Err(Error::param(format!(
+                    "RSA-PSS with {hash} needs MGF1 with {hash}, not {mgf1}"
+                )));
+            }
+            // RFC 8017 9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
+            let em_len = (*bits as usize).saturating_sub(1).div_ceil(8);
+            if em_len < hash.output_len() + salt_len + 2 {
+                return Err(Error::param(format!(
+                    "PSS salt of {salt_len} bytes is too long for a {bits}-bit key"
+                )));
+            }
+            Ok(())
+        }
+        SignAlgorithm::Ecdsa { curve, .. } => {
+            let KeySpec::Ec { curve: key_curve } = spec else {
+                return Err(Error::key_type("ECDSA needs an EC key"));
+            };
+            if let Some(want) = curve
+                && want != key_curve
+            {
+                return Err(Error::key_type(format!(
+                    "the algorithm needs a {want} key, this one is on {key_curve}"
+                )));
+            }
+            Ok(())
+        }
+        SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => need_aes(spec, None),
+    }
+}
+
 /// Checks a signature (or MAC) operation: algorithm against key, input length.
 pub fn sign(spec: &KeySpec, alg: &SignAlgorithm, input_len: usize) -> Result<()> {
     max_input(input_len)?;
+    sign_key(spec, alg)?;
     match alg {
         SignAlgorithm::RsaPkcs1v15 { hash } => {
             let k = modulus_len(spec)?;
@@ -69,48 +114,47 @@ pub fn sign(spec: &KeySpec, alg: &SignAlgorithm, input_len: usize) -> Result<()>
                 None => Ok(()),
             }
         }
-        SignAlgorithm::RsaPss {
-            hash,
-            mgf1: _,
-            salt_len,
+        SignAlgorithm::RsaPss { hash, .. } => digest_len(*hash, input_len),
+        SignAlgorithm::Ecdsa { hash, .. } => match hash {
+            Some(h) => digest_len(*h, input_len),
+            None if input_len == 0 => Err(Error::input_length("ECDSA input is empty")),
+            None => Ok(()),
+        },
+        SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => Ok(()),
+    }
+}
+
+/// Checks a cipher algorithm against a key, before any input is seen (what PKCS#11's
+/// `C_EncryptInit` and `C_DecryptInit` must refuse): type, size, parameters.
+pub fn cipher_key(spec: &KeySpec, alg: &CipherAlgorithm) -> Result<()> {
+    match alg {
+        CipherAlgorithm::RsaPkcs1v15 => modulus_len(spec).map(drop),
+        CipherAlgorithm::RsaOaep { label, .. } => {
+            modulus_len(spec)?;
+            max_input(label.len())
+        }
+        CipherAlgorithm::AesGcm {
+            key_bits,
+            iv,
+            tag_len,
+            aad,
         } => {
-            let KeySpec::Rsa { bits } = spec else {
-                return Err(Error::key_type("RSA-PSS needs an RSA key"));
-            };
-            digest_len(*hash, input_len)?;
-            // RFC 8017 9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
-            let em_len = (*bits as usize).saturating_sub(1).div_ceil(8);
-            if em_len < hash.output_len() + salt_len + 2 {
-                return Err(Error::param(format!(
-                    "PSS salt of {salt_len} bytes is too long for a {bits}-bit key"
-                )));
-            }
-            Ok(())
+            need_aes(spec, *key_bits)?;
+            gcm_params(iv.as_deref(), *tag_len, aad.len())
         }
-        SignAlgorithm::Ecdsa { hash, curve } => {
-            let KeySpec::Ec { curve: key_curve } = spec else {
-                return Err(Error::key_type("ECDSA needs an EC key"));
-            };
-            if let Some(want) = curve
-                && want != key_curve
-            {
-                return Err(Error::key_type(format!(
-                    "the algorithm needs a {want} key, this one is on {key_curve}"
-                )));
-            }
-            match hash {
-                Some(h) => digest_len(*h, input_len),
-                None if input_len == 0 => Err(Error::input_length("ECDSA input is empty")),
-                None => Ok(()),
-            }
+        CipherAlgorithm::AesCbc { key_bits, .. } => need_aes(spec, *key_bits),
+        CipherAlgorithm::AesEcb => need_aes(spec, None),
+        CipherAlgorithm::AesCtr { counter_bits, .. } => {
+            need_aes(spec, None)?;
+            ctr_params(*counter_bits)
         }
-        SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => need_aes(spec, None),
     }
 }
 
 /// Checks an encryption: algorithm against key, plaintext length, parameters.
 pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> Result<()> {
     max_input(plaintext_len)?;
+    cipher_key(spec, alg)?;
     match alg {
         CipherAlgorithm::RsaPkcs1v15 => {
             let k = modulus_len(spec)?;
@@ -133,43 +177,23 @@ pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> R
             }
             Ok(())
         }
-        CipherAlgorithm::AesGcm {
-            key_bits,
-            iv,
-            tag_len,
-            aad,
-        } => {
-            need_aes(spec, *key_bits)?;
-            gcm_params(iv.as_deref(), *tag_len, aad.len())
+        CipherAlgorithm::AesCbc { padding: false, .. } if !plaintext_len.is_multiple_of(16) => Err(
+            Error::input_length("AES-CBC without padding takes whole 16-byte blocks"),
+        ),
+        CipherAlgorithm::AesEcb if !plaintext_len.is_multiple_of(16) => {
+            Err(Error::input_length("AES-ECB takes whole 16-byte blocks"))
         }
-        CipherAlgorithm::AesCbc {
-            key_bits, padding, ..
-        } => {
-            need_aes(spec, *key_bits)?;
-            if !padding && !plaintext_len.is_multiple_of(16) {
-                return Err(Error::input_length(
-                    "AES-CBC without padding takes whole 16-byte blocks",
-                ));
-            }
-            Ok(())
-        }
-        CipherAlgorithm::AesEcb => {
-            need_aes(spec, None)?;
-            if !plaintext_len.is_multiple_of(16) {
-                return Err(Error::input_length("AES-ECB takes whole 16-byte blocks"));
-            }
-            Ok(())
-        }
-        CipherAlgorithm::AesCtr { counter_bits, .. } => {
-            need_aes(spec, None)?;
-            ctr_params(*counter_bits)
-        }
+        CipherAlgorithm::AesGcm { .. }
+        | CipherAlgorithm::AesCbc { .. }
+        | CipherAlgorithm::AesEcb
+        | CipherAlgorithm::AesCtr { .. } => Ok(()),
     }
 }
 
 /// Checks a decryption: algorithm against key, ciphertext length, parameters.
 pub fn decrypt(spec: &KeySpec, alg: &CipherAlgorithm, ciphertext_len: usize) -> Result<()> {
     max_input(ciphertext_len)?;
+    cipher_key(spec, alg)?;
     match alg {
         CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => {
             let k = modulus_len(spec)?;
@@ -180,26 +204,16 @@ pub fn decrypt(spec: &KeySpec, alg: &CipherAlgorithm, ciphertext_len: usize) -> 
             }
             Ok(())
         }
-        CipherAlgorithm::AesGcm {
-            key_bits,
-            iv,
-            tag_len,
-            aad,
-        } => {
-            need_aes(spec, *key_bits)?;
+        CipherAlgorithm::AesGcm { iv, tag_len, .. } => {
             if iv.is_none() {
                 return Err(Error::param("AES-GCM decryption needs the IV"));
             }
-            gcm_params(iv.as_deref(), *tag_len, aad.len())?;
             if ciphertext_len < *tag_len {
                 return Err(Error::input_length("AES-GCM input is shorter than its tag"));
             }
             Ok(())
         }
-        CipherAlgorithm::AesCbc {
-            key_bits, padding, ..
-        } => {
-            need_aes(spec, *key_bits)?;
+        CipherAlgorithm::AesCbc { padding, .. } => {
             if !ciphertext_len.is_multiple_of(16) || (*padding && ciphertext_len == 0) {
                 return Err(Error::input_length(
                     "AES-CBC ciphertext must be whole 16-byte blocks",
@@ -208,10 +222,7 @@ pub fn decrypt(spec: &KeySpec, alg: &CipherAlgorithm, ciphertext_len: usize) -> 
             Ok(())
         }
         CipherAlgorithm::AesEcb => encrypt(spec, alg, ciphertext_len),
-        CipherAlgorithm::AesCtr { counter_bits, .. } => {
-            need_aes(spec, None)?;
-            ctr_params(*counter_bits)
-        }
+        CipherAlgorithm::AesCtr { .. } => Ok(()),
     }
 }
 
@@ -241,15 +252,29 @@ fn ctr_params(counter_bits: u32) -> Result<()> {
     Ok(())
 }
 
+/// Checks a key-wrapping algorithm against a wrapping (or unwrapping) key, before any key is
+/// seen: type and size.
+pub fn wrap_key(spec: &KeySpec, alg: &WrapAlgorithm) -> Result<()> {
+    if let Some(cipher) = alg.as_rsa_cipher() {
+        return cipher_key(spec, &cipher);
+    }
+    match alg {
+        WrapAlgorithm::AesKw { key_bits } | WrapAlgorithm::AesKwp { key_bits } => {
+            need_aes(spec, *key_bits)
+        }
+        WrapAlgorithm::RsaPkcs1v15 | WrapAlgorithm::RsaOaep { .. } => Ok(()),
+    }
+}
+
 /// Checks a key wrap: algorithm against wrapping key, length of the key to wrap.
 pub fn wrap(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Result<()> {
     if let Some(cipher) = alg.as_rsa_cipher() {
         return encrypt(spec, &cipher, key_len);
     }
     max_input(key_len)?;
+    wrap_key(spec, alg)?;
     match alg {
-        WrapAlgorithm::AesKw { key_bits } => {
-            need_aes(spec, *key_bits)?;
+        WrapAlgorithm::AesKw { .. } => {
             if key_len < 16 || !key_len.is_multiple_of(8) {
                 return Err(Error::input_length(
                     "AES-KW wraps keys of 16 bytes or more, in 8-byte steps",
@@ -257,8 +282,7 @@ pub fn wrap(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Result<()> {
             }
             Ok(())
         }
-        WrapAlgorithm::AesKwp { key_bits } => {
-            need_aes(spec, *key_bits)?;
+        WrapAlgorithm::AesKwp { .. } => {
             if key_len == 0 {
                 return Err(Error::input_length("AES-KWP cannot wrap an empty key"));
             }
@@ -274,9 +298,9 @@ pub fn unwrap(spec: &KeySpec, alg: &WrapAlgorithm, wrapped_len: usize) -> Result
         return decrypt(spec, &cipher, wrapped_len);
     }
     max_input(wrapped_len)?;
+    wrap_key(spec, alg)?;
     match alg {
-        WrapAlgorithm::AesKw { key_bits } => {
-            need_aes(spec, *key_bits)?;
+        WrapAlgorithm::AesKw { .. } => {
             if wrapped_len < 24 || !wrapped_len.is_multiple_of(8) {
                 return Err(Error::input_length(
                     "AES-KW output is 24 bytes or more, in 8-byte steps",
@@ -284,8 +308,7 @@ pub fn unwrap(spec: &KeySpec, alg: &WrapAlgorithm, wrapped_len: usize) -> Result
             }
             Ok(())
         }
-        WrapAlgorithm::AesKwp { key_bits } => {
-            need_aes(spec, *key_bits)?;
+        WrapAlgorithm::AesKwp { .. } => {
             if wrapped_len < 16 || !wrapped_len.is_multiple_of(8) {
                 return Err(Error::input_length(
                     "AES-KWP output is 16 bytes or more, in 8-byte steps",
@@ -502,6 +525,100 @@ mod tests {
         assert_eq!(code(wrap(&RSA2048, &WrapAlgorithm::RsaPkcs1v15, 32)), "ok");
         assert_eq!(code(ecdh(&P256)), "ok");
         assert_eq!(code(ecdh(&RSA2048)), "KeyTypeMismatch");
+    }
+
+    #[test]
+    fn key_checks_come_before_any_input() {
+        let pss = |hash, mgf1, salt_len| SignAlgorithm::RsaPss {
+            hash,
+            mgf1,
+            salt_len,
+        };
+        use HashAlg::*;
+        assert_eq!(code(sign_key(&RSA2048, &pss(Sha256, Sha256, 32))), "ok");
+        assert_eq!(
+            code(sign_key(&RSA2048, &pss(Sha256, Sha1, 32))),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(sign(&RSA2048, &pss(Sha256, Sha1, 32), 32)),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(sign_key(&RSA2048, &pss(Sha512, Sha512, 191))),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(sign_key(&P256, &pss(Sha256, Sha256, 32))),
+            "KeyTypeMismatch"
+        );
+        let ecdsa = |curve| SignAlgorithm::Ecdsa { hash: None, curve };
+        assert_eq!(code(sign_key(&P256, &ecdsa(None))), "ok");
+        assert_eq!(
+            code(sign_key(&P256, &ecdsa(Some(Curve::P384)))),
+            "KeyTypeMismatch"
+        );
+        assert_eq!(code(sign_key(&AES128, &ecdsa(None))), "KeyTypeMismatch");
+        assert_eq!(code(sign_key(&AES128, &SignAlgorithm::Cmac)), "ok");
+        assert_eq!(
+            code(sign_key(&RSA2048, &SignAlgorithm::Cmac)),
+            "KeyTypeMismatch"
+        );
+
+        assert_eq!(
+            code(cipher_key(&RSA2048, &CipherAlgorithm::RsaPkcs1v15)),
+            "ok"
+        );
+        assert_eq!(
+            code(cipher_key(&AES128, &CipherAlgorithm::RsaPkcs1v15)),
+            "KeyTypeMismatch"
+        );
+        assert_eq!(
+            code(cipher_key(&RSA2048, &CipherAlgorithm::AesEcb)),
+            "KeyTypeMismatch"
+        );
+        let gcm = |iv: Vec<u8>, tag_len| CipherAlgorithm::AesGcm {
+            key_bits: None,
+            iv: Some(iv),
+            aad: vec![],
+            tag_len,
+        };
+        assert_eq!(code(cipher_key(&AES128, &gcm(vec![0; 12], 16))), "ok");
+        assert_eq!(
+            code(cipher_key(&AES128, &gcm(vec![0; 16], 16))),
+            "InvalidAlgorithmParameter"
+        );
+        assert_eq!(
+            code(cipher_key(&AES128, &gcm(vec![0; 12], 4))),
+            "InvalidAlgorithmParameter"
+        );
+        let ctr = |counter_bits| CipherAlgorithm::AesCtr {
+            counter_block: [0; 16],
+            counter_bits,
+        };
+        assert_eq!(code(cipher_key(&AES128, &ctr(128))), "ok");
+        assert_eq!(
+            code(cipher_key(&AES128, &ctr(7))),
+            "InvalidAlgorithmParameter"
+        );
+
+        let kw = WrapAlgorithm::AesKw { key_bits: None };
+        assert_eq!(code(wrap_key(&AES128, &kw)), "ok");
+        assert_eq!(code(wrap_key(&RSA2048, &kw)), "KeyTypeMismatch");
+        assert_eq!(
+            code(wrap_key(
+                &AES128,
+                &WrapAlgorithm::AesKwp {
+                    key_bits: Some(256)
+                }
+            )),
+            "KeyTypeMismatch"
+        );
+        assert_eq!(code(wrap_key(&RSA2048, &WrapAlgorithm::RsaPkcs1v15)), "ok");
+        assert_eq!(
+            code(wrap_key(&P256, &WrapAlgorithm::RsaPkcs1v15)),
+            "KeyTypeMismatch"
+        );
     }
 
     #[test]
