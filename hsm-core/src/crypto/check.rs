@@ -330,6 +330,66 @@ pub fn ecdh(spec: &KeySpec) -> Result<()> {
     }
 }
 
+/// The length of a signature (or MAC) by `alg` with a key of `spec`: every scheme offered has
+/// one fixed length (RSA: the modulus; ECDSA: `r || s`; MACs: the tag).
+pub fn signature_len(spec: &KeySpec, alg: &SignAlgorithm) -> Result<usize> {
+    sign_key(spec, alg)?;
+    match (alg, spec) {
+        (SignAlgorithm::RsaPkcs1v15 { .. } | SignAlgorithm::RsaPss { .. }, _) => modulus_len(spec),
+        (SignAlgorithm::Ecdsa { .. }, KeySpec::Ec { curve }) => Ok(2 * curve.field_len()),
+        (SignAlgorithm::Hmac { hash }, _) => Ok(hash.output_len()),
+        (SignAlgorithm::Cmac, _) => Ok(16),
+        (SignAlgorithm::Ecdsa { .. }, _) => Err(Error::key_type("ECDSA needs an EC key")),
+    }
+}
+
+/// The length of the ciphertext (with its tag) of `plaintext_len` bytes.
+pub fn ciphertext_len(
+    spec: &KeySpec,
+    alg: &CipherAlgorithm,
+    plaintext_len: usize,
+) -> Result<usize> {
+    cipher_key(spec, alg)?;
+    Ok(match alg {
+        CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => modulus_len(spec)?,
+        CipherAlgorithm::AesGcm { tag_len, .. } => plaintext_len.saturating_add(*tag_len),
+        CipherAlgorithm::AesCbc { padding: true, .. } => (plaintext_len / 16 + 1) * 16,
+        CipherAlgorithm::AesCbc { .. }
+        | CipherAlgorithm::AesEcb
+        | CipherAlgorithm::AesCtr { .. } => plaintext_len,
+    })
+}
+
+/// The most plaintext `ciphertext_len` bytes can hold (the exact length where the scheme has
+/// no padding).
+pub fn plaintext_max_len(
+    spec: &KeySpec,
+    alg: &CipherAlgorithm,
+    ciphertext_len: usize,
+) -> Result<usize> {
+    cipher_key(spec, alg)?;
+    Ok(match alg {
+        CipherAlgorithm::RsaPkcs1v15 => modulus_len(spec)?.saturating_sub(11),
+        CipherAlgorithm::RsaOaep { hash, .. } => {
+            modulus_len(spec)?.saturating_sub(2 * hash.output_len() + 2)
+        }
+        CipherAlgorithm::AesGcm { tag_len, .. } => ciphertext_len.saturating_sub(*tag_len),
+        CipherAlgorithm::AesCbc { .. }
+        | CipherAlgorithm::AesEcb
+        | CipherAlgorithm::AesCtr { .. } => ciphertext_len,
+    })
+}
+
+/// The length of a wrapped key of `key_len` bytes.
+pub fn wrapped_len(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Result<usize> {
+    wrap_key(spec, alg)?;
+    Ok(match alg {
+        WrapAlgorithm::RsaPkcs1v15 | WrapAlgorithm::RsaOaep { .. } => modulus_len(spec)?,
+        WrapAlgorithm::AesKw { .. } => key_len.saturating_add(8),
+        WrapAlgorithm::AesKwp { .. } => key_len.div_ceil(8).saturating_mul(8).saturating_add(8),
+    })
+}
+
 /// A loaded key with its spec: every operation checks its input first, then calls the
 /// provider. Pool keys and in-memory keys both go through it, so they refuse alike.
 pub(crate) struct Checked<'a> {
@@ -618,6 +678,73 @@ mod tests {
         assert_eq!(
             code(wrap_key(&P256, &WrapAlgorithm::RsaPkcs1v15)),
             "KeyTypeMismatch"
+        );
+    }
+
+    #[test]
+    fn output_lengths() {
+        let len = |r: Result<usize>| r.map_err(|e| e.code());
+        let rs = SignAlgorithm::RsaPkcs1v15 { hash: None };
+        assert_eq!(len(signature_len(&RSA2048, &rs)), Ok(256));
+        let es = SignAlgorithm::Ecdsa {
+            hash: None,
+            curve: None,
+        };
+        assert_eq!(len(signature_len(&P256, &es)), Ok(64));
+        let p521 = KeySpec::Ec { curve: Curve::P521 };
+        assert_eq!(len(signature_len(&p521, &es)), Ok(132));
+        let hs = SignAlgorithm::Hmac {
+            hash: HashAlg::Sha384,
+        };
+        assert_eq!(len(signature_len(&AES128, &hs)), Ok(48));
+        assert_eq!(len(signature_len(&AES128, &SignAlgorithm::Cmac)), Ok(16));
+        assert_eq!(len(signature_len(&AES128, &es)), Err("KeyTypeMismatch"));
+
+        let oaep = CipherAlgorithm::RsaOaep {
+            hash: HashAlg::Sha256,
+            mgf1: HashAlg::Sha256,
+            label: vec![],
+        };
+        assert_eq!(len(ciphertext_len(&RSA2048, &oaep, 10)), Ok(256));
+        assert_eq!(len(plaintext_max_len(&RSA2048, &oaep, 256)), Ok(190));
+        assert_eq!(
+            len(plaintext_max_len(
+                &RSA2048,
+                &CipherAlgorithm::RsaPkcs1v15,
+                256
+            )),
+            Ok(245)
+        );
+        let cbc = |padding| CipherAlgorithm::AesCbc {
+            key_bits: None,
+            iv: [0; 16],
+            padding,
+        };
+        assert_eq!(len(ciphertext_len(&AES128, &cbc(true), 0)), Ok(16));
+        assert_eq!(len(ciphertext_len(&AES128, &cbc(true), 16)), Ok(32));
+        assert_eq!(len(ciphertext_len(&AES128, &cbc(true), 17)), Ok(32));
+        assert_eq!(len(ciphertext_len(&AES128, &cbc(false), 32)), Ok(32));
+        assert_eq!(len(plaintext_max_len(&AES128, &cbc(true), 32)), Ok(32));
+        let gcm = CipherAlgorithm::AesGcm {
+            key_bits: None,
+            iv: Some(vec![0; 12]),
+            aad: vec![],
+            tag_len: 16,
+        };
+        assert_eq!(len(ciphertext_len(&AES128, &gcm, 5)), Ok(21));
+        assert_eq!(len(plaintext_max_len(&AES128, &gcm, 21)), Ok(5));
+        assert_eq!(len(plaintext_max_len(&AES128, &gcm, 3)), Ok(0));
+        assert_eq!(len(ciphertext_len(&P256, &gcm, 5)), Err("KeyTypeMismatch"));
+
+        let kw = WrapAlgorithm::AesKw { key_bits: None };
+        let kwp = WrapAlgorithm::AesKwp { key_bits: None };
+        assert_eq!(len(wrapped_len(&AES128, &kw, 32)), Ok(40));
+        assert_eq!(len(wrapped_len(&AES128, &kwp, 32)), Ok(40));
+        assert_eq!(len(wrapped_len(&AES128, &kwp, 1)), Ok(16));
+        assert_eq!(len(wrapped_len(&AES128, &kwp, 121)), Ok(136));
+        assert_eq!(
+            len(wrapped_len(&RSA2048, &WrapAlgorithm::RsaPkcs1v15, 32)),
+            Ok(256)
         );
     }
 

@@ -361,6 +361,108 @@ mod tests {
         assert_ne!(a, b);
         p.fill_random(&mut []).unwrap();
     }
+
+    /// The output lengths the core's checks announce (PKCS#11's length queries answer with
+    /// them, before any work) are the lengths this provider produces.
+    #[test]
+    fn announced_output_lengths_are_the_real_ones() {
+        use crate::crypto::alg::{CipherAlgorithm, SignAlgorithm, WrapAlgorithm};
+        use crate::crypto::check;
+
+        let p = RustCryptoProvider::new();
+        let mut keys: Vec<Arc<dyn LoadedKey>> = vec![p.load(test_keys::rsa2048()).unwrap()];
+        for spec in [
+            KeySpec::Ec { curve: Curve::P256 },
+            KeySpec::Ec { curve: Curve::P384 },
+            KeySpec::Ec { curve: Curve::P521 },
+            KeySpec::Aes { bits: 128 },
+            KeySpec::Aes { bits: 256 },
+        ] {
+            keys.push(p.load(&p.generate(spec).unwrap()).unwrap());
+        }
+        let mut sign_algs = vec![SignAlgorithm::Cmac];
+        for hash in [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha512] {
+            sign_algs.push(SignAlgorithm::RsaPkcs1v15 { hash: Some(hash) });
+            sign_algs.push(SignAlgorithm::RsaPss {
+                hash,
+                mgf1: hash,
+                salt_len: hash.output_len(),
+            });
+            sign_algs.push(SignAlgorithm::Ecdsa {
+                hash: Some(hash),
+                curve: None,
+            });
+            sign_algs.push(SignAlgorithm::Hmac { hash });
+        }
+        let cipher_algs = [
+            CipherAlgorithm::RsaPkcs1v15,
+            CipherAlgorithm::RsaOaep {
+                hash: HashAlg::Sha256,
+                mgf1: HashAlg::Sha1,
+                label: vec![],
+            },
+            CipherAlgorithm::AesEcb,
+            CipherAlgorithm::AesCbc {
+                key_bits: None,
+                iv: [3; 16],
+                padding: true,
+            },
+            CipherAlgorithm::AesCbc {
+                key_bits: None,
+                iv: [3; 16],
+                padding: false,
+            },
+            CipherAlgorithm::AesCtr {
+                counter_block: [1; 16],
+                counter_bits: 32,
+            },
+            CipherAlgorithm::AesGcm {
+                key_bits: None,
+                iv: Some(vec![7; 12]),
+                aad: vec![1],
+                tag_len: 12,
+            },
+        ];
+        let wrap_algs = [
+            WrapAlgorithm::RsaPkcs1v15,
+            WrapAlgorithm::AesKw { key_bits: None },
+            WrapAlgorithm::AesKwp { key_bits: None },
+        ];
+        let mut checked = 0;
+        for key in &keys {
+            let spec = key.spec();
+            for len in [0usize, 1, 16, 20, 31, 32, 33, 64, 100] {
+                let input = vec![0x5au8; len];
+                for alg in &sign_algs {
+                    if check::sign(&spec, alg, len).is_ok() {
+                        let sig = key.sign(alg, &input).unwrap();
+                        assert_eq!(sig.len(), check::signature_len(&spec, alg).unwrap());
+                        checked += 1;
+                    }
+                }
+                for alg in &cipher_algs {
+                    if check::encrypt(&spec, alg, len).is_ok() {
+                        let ct = key.encrypt(alg, &input).unwrap().data_with_tag();
+                        assert_eq!(ct.len(), check::ciphertext_len(&spec, alg, len).unwrap());
+                        let pt = key.decrypt(alg, &ct).unwrap();
+                        assert_eq!(pt.expose_secret(), input.as_slice());
+                        assert!(
+                            pt.len() <= check::plaintext_max_len(&spec, alg, ct.len()).unwrap()
+                        );
+                        checked += 1;
+                    }
+                }
+                for alg in &wrap_algs {
+                    if check::wrap(&spec, alg, len).is_ok() {
+                        let wrapped = key.wrap(alg, &input).unwrap();
+                        assert_eq!(wrapped.len(), check::wrapped_len(&spec, alg, len).unwrap());
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
 }
 
 #[cfg(test)]
