@@ -1,5 +1,5 @@
-//! Key management: `C_GenerateKey`, `C_GenerateKeyPair`, `C_WrapKey`, `C_UnwrapKey`,
-//! `C_DeriveKey`. Not yet.
+//! Key management: `C_GenerateKey`, `C_GenerateKeyPair`. Not yet. (`C_WrapKey`,
+//! `C_UnwrapKey` and `C_DeriveKey` are in [`crate::wrap`].)
 
 use cryptoki_sys::*;
 
@@ -44,31 +44,5 @@ not_supported! {
         private_count: CK_ULONG,
         public_key: CK_OBJECT_HANDLE_PTR,
         private_key: CK_OBJECT_HANDLE_PTR,
-    );
-    C_WrapKey(
-        session: CK_SESSION_HANDLE,
-        mechanism: CK_MECHANISM_PTR,
-        wrapping_key: CK_OBJECT_HANDLE,
-        key: CK_OBJECT_HANDLE,
-        wrapped: CK_BYTE_PTR,
-        wrapped_len: CK_ULONG_PTR,
-    );
-    C_UnwrapKey(
-        session: CK_SESSION_HANDLE,
-        mechanism: CK_MECHANISM_PTR,
-        unwrapping_key: CK_OBJECT_HANDLE,
-        wrapped: CK_BYTE_PTR,
-        wrapped_len: CK_ULONG,
-        template: CK_ATTRIBUTE_PTR,
-        count: CK_ULONG,
-        key: CK_OBJECT_HANDLE_PTR,
-    );
-    C_DeriveKey(
-        session: CK_SESSION_HANDLE,
-        mechanism: CK_MECHANISM_PTR,
-        base_key: CK_OBJECT_HANDLE,
-        template: CK_ATTRIBUTE_PTR,
-        count: CK_ULONG,
-        key: CK_OBJECT_HANDLE_PTR,
     );
 }

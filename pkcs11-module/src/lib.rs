@@ -9,8 +9,9 @@
 //! - [`ptr`]: the only `unsafe` code: NULL checks, slices, blank-padded strings, the
 //!   two-call length convention.
 //! - one file per PKCS#11 function group: [`general`], [`slot`], [`session`], [`object`],
-//!   [`keys`], [`sign`], [`crypt`], [`digest`], [`random`], [`message`]; [`tables`] holds the
-//!   2.40 and 3.0 function tables.
+//!   [`keys`], [`sign`], [`crypt`], [`wrap`], [`digest`], [`random`], [`message`]; [`tables`]
+//!   holds the 2.40 and 3.0 function tables; [`mechanism_params`] turns mechanisms with their
+//!   parameters into the core's algorithms.
 //! - [`state`]: the initialized module (core, slots, sessions) and the `fork()` rules;
 //!   [`config`] (`MHSM_PKCS11_CONFIG`), [`logging`] (`MHSM_LOG`), [`error`] (core errors →
 //!   `CK_RV`, one match), [`mechanism`] (what `C_GetMechanismInfo` reports).
@@ -28,6 +29,7 @@ pub mod general;
 pub mod keys;
 pub mod logging;
 pub mod mechanism;
+pub mod mechanism_params;
 pub mod message;
 pub mod object;
 pub mod ptr;
@@ -37,3 +39,4 @@ pub mod sign;
 pub mod slot;
 pub mod state;
 pub mod tables;
+pub mod wrap;

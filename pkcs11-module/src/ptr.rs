@@ -15,9 +15,9 @@
 use std::marker::PhantomData;
 
 use cryptoki_sys::{
-    CK_ATTRIBUTE, CK_ATTRIBUTE_TYPE, CK_RV, CK_ULONG, CK_UNAVAILABLE_INFORMATION,
+    CK_ATTRIBUTE, CK_ATTRIBUTE_TYPE, CK_MECHANISM, CK_RV, CK_ULONG, CK_UNAVAILABLE_INFORMATION,
     CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
-    CKR_OK,
+    CKR_MECHANISM_PARAM_INVALID, CKR_OK,
 };
 
 /// Reads one value. NULL → `CKR_ARGUMENTS_BAD`.
@@ -144,6 +144,54 @@ pub(crate) fn out_buffer<'a>(
         len_ptr,
         _caller: PhantomData,
     }))
+}
+
+/// The two-call convention for output bytes whose exact length is only known once the work
+/// is done (decryption with padding), given an upper bound `max`. With `data` NULL,
+/// `*len_ptr = max` and `Ok(None)`, as [`out_buffer`]. Otherwise the caller's buffer, whatever
+/// its size: the caller computes, and [`OutBuffer::fill`] answers `CKR_BUFFER_TOO_SMALL` with
+/// the exact length when the output does not fit (a caller whose buffer holds the real output
+/// but not the bound is served).
+pub(crate) fn out_buffer_upto<'a>(
+    data: *mut u8,
+    len_ptr: *mut CK_ULONG,
+    max: usize,
+) -> Result<Option<OutBuffer<'a>>, CK_RV> {
+    let capacity = read(len_ptr)?;
+    if data.is_null() {
+        write(len_ptr, max as CK_ULONG)?;
+        return Ok(None);
+    }
+    Ok(Some(OutBuffer {
+        data,
+        capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
+        len_ptr,
+        _caller: PhantomData,
+    }))
+}
+
+/// A mechanism's parameter as one `T` (`CK_GCM_PARAMS`, `CK_RSA_PKCS_PSS_PARAMS`, ...): a
+/// NULL `pParameter`, or a `ulParameterLen` other than `size_of::<T>()`, is
+/// `CKR_MECHANISM_PARAM_INVALID`.
+pub(crate) fn param<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T, CK_RV> {
+    if mechanism.pParameter.is_null()
+        || usize::try_from(mechanism.ulParameterLen) != Ok(std::mem::size_of::<T>())
+    {
+        return Err(CKR_MECHANISM_PARAM_INVALID);
+    }
+    read(mechanism.pParameter as *const T)
+}
+
+/// A mechanism's parameter as bytes (an IV); NULL only with length 0.
+/// Bad pointers are `CKR_MECHANISM_PARAM_INVALID`.
+pub(crate) fn param_bytes<'a>(mechanism: &CK_MECHANISM) -> Result<&'a [u8], CK_RV> {
+    param_slice(mechanism.pParameter as *const u8, mechanism.ulParameterLen)
+}
+
+/// A byte buffer named inside a mechanism's parameter (an IV, AAD, a label, a public value):
+/// NULL only with length 0, else `CKR_MECHANISM_PARAM_INVALID`.
+pub(crate) fn param_slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
+    slice(p, len).map_err(|_| CKR_MECHANISM_PARAM_INVALID)
 }
 
 /// Fills a caller's buffer of exactly `len` bytes (`C_GenerateRandom`). NULL is accepted only
@@ -308,6 +356,53 @@ mod tests {
         assert_eq!(count, 3);
         assert_eq!(out_list(&items, out.as_mut_ptr(), &mut count), Ok(()));
         assert_eq!(out, items);
+    }
+
+    #[test]
+    fn two_call_bytes_with_an_upper_bound() {
+        let mut len: CK_ULONG = 0;
+        assert!(matches!(
+            out_buffer_upto(std::ptr::null_mut(), &mut len, 32),
+            Ok(None)
+        ));
+        assert_eq!(len, 32);
+        // A buffer smaller than the bound still gets the output when it fits.
+        let mut buf = [0u8; 10];
+        len = 10;
+        let out = out_buffer_upto(buf.as_mut_ptr(), &mut len, 32)
+            .unwrap()
+            .unwrap();
+        out.fill(&[2; 10]).unwrap();
+        assert_eq!((len, buf), (10, [2; 10]));
+        // When it does not, the exact length comes back.
+        len = 5;
+        let out = out_buffer_upto(buf.as_mut_ptr(), &mut len, 32)
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.fill(&[3; 7]), Err(CKR_BUFFER_TOO_SMALL));
+        assert_eq!(len, 7);
+        assert_eq!(buf, [2; 10], "nothing written");
+    }
+
+    #[test]
+    fn mechanism_parameters_by_exact_size() {
+        let value: u64 = 0x1122;
+        let mut m = CK_MECHANISM {
+            mechanism: 0,
+            pParameter: &value as *const u64 as *mut std::ffi::c_void,
+            ulParameterLen: 8,
+        };
+        assert_eq!(param::<u64>(&m), Ok(0x1122));
+        assert_eq!(param::<u32>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+        assert_eq!(param_bytes(&m).map(<[u8]>::len), Ok(8));
+        m.ulParameterLen = 9;
+        assert_eq!(param::<u64>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+        m.pParameter = std::ptr::null_mut();
+        m.ulParameterLen = 8;
+        assert_eq!(param::<u64>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+        assert_eq!(param_bytes(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+        m.ulParameterLen = 0;
+        assert_eq!(param_bytes(&m), Ok(&[][..]));
     }
 
     #[test]

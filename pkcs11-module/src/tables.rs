@@ -7,7 +7,7 @@ use std::ffi::c_void;
 use cryptoki_sys::{CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_INTERFACE, CK_VERSION};
 
 use crate::ptr::StaticPtrs;
-use crate::{crypt, digest, general, keys, message, object, random, session, sign, slot};
+use crate::{crypt, digest, general, keys, message, object, random, session, sign, slot, wrap};
 
 /// The interface name of both tables, NUL-terminated.
 pub(crate) const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
@@ -78,9 +78,9 @@ pub(crate) static FUNCTION_LIST: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
     C_DecryptVerifyUpdate: Some(crypt::C_DecryptVerifyUpdate),
     C_GenerateKey: Some(keys::C_GenerateKey),
     C_GenerateKeyPair: Some(keys::C_GenerateKeyPair),
-    C_WrapKey: Some(keys::C_WrapKey),
-    C_UnwrapKey: Some(keys::C_UnwrapKey),
-    C_DeriveKey: Some(keys::C_DeriveKey),
+    C_WrapKey: Some(wrap::C_WrapKey),
+    C_UnwrapKey: Some(wrap::C_UnwrapKey),
+    C_DeriveKey: Some(wrap::C_DeriveKey),
     C_SeedRandom: Some(random::C_SeedRandom),
     C_GenerateRandom: Some(random::C_GenerateRandom),
     C_GetFunctionStatus: Some(session::C_GetFunctionStatus),
@@ -151,9 +151,9 @@ pub(crate) static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = CK_FUNCTION_LIST_3_0
     C_DecryptVerifyUpdate: Some(crypt::C_DecryptVerifyUpdate),
     C_GenerateKey: Some(keys::C_GenerateKey),
     C_GenerateKeyPair: Some(keys::C_GenerateKeyPair),
-    C_WrapKey: Some(keys::C_WrapKey),
-    C_UnwrapKey: Some(keys::C_UnwrapKey),
-    C_DeriveKey: Some(keys::C_DeriveKey),
+    C_WrapKey: Some(wrap::C_WrapKey),
+    C_UnwrapKey: Some(wrap::C_UnwrapKey),
+    C_DeriveKey: Some(wrap::C_DeriveKey),
     C_SeedRandom: Some(random::C_SeedRandom),
     C_GenerateRandom: Some(random::C_GenerateRandom),
     C_GetFunctionStatus: Some(session::C_GetFunctionStatus),

@@ -11,11 +11,11 @@ use cryptoki_sys::{
     CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID, CKS_RO_PUBLIC_SESSION,
     CKS_RW_PUBLIC_SESSION,
 };
-use hsm_core::Pool;
-use hsm_core::crypto::{HashAlg, Hasher};
+use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
+use hsm_core::{Pool, SecretBytes};
 use parking_lot::{Mutex, RwLock};
 
-use super::objects::SessionObject;
+use super::objects::{Object, SessionObject};
 
 /// Shards of the session map (a power of two).
 const SHARDS: usize = 64;
@@ -63,6 +63,67 @@ pub(crate) struct Operations {
     pub digest: Option<DigestOp>,
     /// `C_FindObjectsInit` ... `C_FindObjectsFinal`: the handles still to hand out.
     pub find: Option<std::collections::VecDeque<CK_OBJECT_HANDLE>>,
+    /// `C_SignInit` ... `C_Sign` / `C_SignFinal`.
+    pub sign: Option<SignOp>,
+    /// `C_VerifyInit` ... `C_Verify` / `C_VerifyFinal`.
+    pub verify: Option<SignOp>,
+    /// `C_EncryptInit` ... `C_Encrypt` / `C_EncryptFinal`.
+    pub encrypt: Option<CryptOp>,
+    /// `C_DecryptInit` ... `C_Decrypt` / `C_DecryptFinal`.
+    pub decrypt: Option<CryptOp>,
+}
+
+impl Operations {
+    /// Whether an operation waits for `C_Login(CKU_CONTEXT_SPECIFIC)` (its key has
+    /// `CKA_ALWAYS_AUTHENTICATE`): without one, that login is `CKR_OPERATION_NOT_INITIALIZED`.
+    pub fn awaiting_context_auth(&self) -> bool {
+        self.sign.as_ref().is_some_and(|op| op.needs_context_auth)
+            || self
+                .decrypt
+                .as_ref()
+                .is_some_and(|op| op.needs_context_auth)
+    }
+}
+
+/// A signature, MAC or verification in progress.
+pub(crate) struct SignOp {
+    /// The key, resolved (and its usage checked) at initialization.
+    pub key: Object,
+    /// The core's algorithm.
+    pub alg: SignAlgorithm,
+    /// The data taken so far.
+    pub input: SignInput,
+    /// The signature's length (every scheme offered has one).
+    pub sig_len: usize,
+    /// An update was taken (so the single-part call is refused).
+    pub multi_part: bool,
+    /// The key has `CKA_ALWAYS_AUTHENTICATE` and no context-specific login came yet.
+    pub needs_context_auth: bool,
+}
+
+/// What a [`SignOp`] has of its data.
+pub(crate) enum SignInput {
+    /// Nothing: the mechanism signs its input as given, in one call.
+    Direct,
+    /// The message's digest so far (None once finished).
+    Hash(Option<Box<dyn Hasher>>),
+    /// The message so far, for MACs, which the core computes in one call.
+    Gathered(SecretBytes),
+}
+
+/// An encryption or decryption in progress. The core's ciphers work in one call, so a
+/// multi-part operation gathers its input and produces all output at the final call.
+pub(crate) struct CryptOp {
+    /// The key, resolved (and its usage checked) at initialization.
+    pub key: Object,
+    /// The core's algorithm.
+    pub alg: CipherAlgorithm,
+    /// The input taken by updates (zeroized when dropped: for encryption it is plaintext).
+    pub gathered: SecretBytes,
+    /// An update was taken (so the single-part call is refused).
+    pub multi_part: bool,
+    /// The key has `CKA_ALWAYS_AUTHENTICATE` and no context-specific login came yet.
+    pub needs_context_auth: bool,
 }
 
 /// A digest in progress.

@@ -1,0 +1,221 @@
+//! Key wrapping and derivation: `C_WrapKey`, `C_UnwrapKey`, `C_DeriveKey`.
+//!
+//! - Wrapping takes the target's material out of the core (`Object::export`, which the core
+//!   allows only for exportable keys) and wraps it at once: AES keys as their raw bytes,
+//!   private keys as PKCS#8 DER. PKCS#11's own rules come first: `CKA_WRAP` on the wrapping
+//!   key, `CKA_EXTRACTABLE` on the target (`CKR_KEY_UNEXTRACTABLE`), and for a target with
+//!   `CKA_WRAP_WITH_TRUSTED` a wrapping key with `CKA_TRUSTED` (`CKR_KEY_NOT_WRAPPABLE`).
+//! - Unwrapping parses the bytes as the template's class says (secret key: raw bytes;
+//!   private key: PKCS#8) and makes the object with `keys::new_key_object`.
+//! - `CKM_ECDH1_DERIVE` with `CKD_NULL`: the shared secret's leftmost `CKA_VALUE_LEN` bytes
+//!   (all of it without one) become an AES or generic secret key, through the same seam.
+//!
+//! Errors are named for the key they concern: the wrapping key's handle and type
+//! (`CKR_WRAPPING_KEY_*`, `CKR_UNWRAPPING_KEY_*`), the wrapped bytes (`CKR_WRAPPED_KEY_*`),
+//! a key the scheme cannot wrap for its size (`CKR_KEY_SIZE_RANGE`).
+
+use cryptoki_sys::*;
+use hsm_core::SecretBytes;
+use hsm_core::crypto::{KeyMaterial, KeySpec, check};
+
+use crate::attributes::{Part, Template, is_true, ulong_bytes};
+use crate::entry::cryptoki_fn;
+use crate::error::CoreResult;
+use crate::keys::new_key_object;
+use crate::mechanism_params;
+use crate::ptr;
+use crate::sign::init_key;
+use crate::state::Module;
+use crate::state::objects::{self, Object};
+use crate::state::sessions::Session;
+
+/// The wrapping (or unwrapping) key: resolved, its usage checked, the mechanism checked
+/// against it, with the codes of that role.
+fn wrapping_key(
+    module: &Module,
+    session: &Session,
+    handle: CK_OBJECT_HANDLE,
+    mechanism: &CK_MECHANISM,
+    alg: &hsm_core::crypto::WrapAlgorithm,
+    usage: CK_ATTRIBUTE_TYPE,
+) -> Result<(Object, KeySpec), CK_RV> {
+    let (handle_invalid, type_inconsistent) = match usage {
+        CKA_WRAP => (
+            CKR_WRAPPING_KEY_HANDLE_INVALID,
+            CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+        ),
+        _ => (
+            CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+            CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+        ),
+    };
+    let as_role = |rv| match rv {
+        CKR_OBJECT_HANDLE_INVALID | CKR_KEY_HANDLE_INVALID => handle_invalid,
+        CKR_KEY_TYPE_INCONSISTENT => type_inconsistent,
+        rv => rv,
+    };
+    let key = objects::resolve(module, session, handle).map_err(as_role)?;
+    key.check_usage(usage).map_err(as_role)?;
+    let spec = key.spec().ok_or(type_inconsistent)?;
+    mechanism_params::key_type_fits(mechanism.mechanism, &key).map_err(as_role)?;
+    check::wrap_key(&spec, alg).ck().map_err(as_role)?;
+    Ok((key, spec))
+}
+
+/// The bytes a key is wrapped as: AES keys raw, private keys as PKCS#8 DER.
+fn wrapped_form(material: KeyMaterial) -> Result<SecretBytes, CK_RV> {
+    match material {
+        KeyMaterial::Aes(bytes) => Ok(bytes),
+        other => other.to_pkcs8_der().ck(),
+    }
+}
+
+cryptoki_fn! {
+    /// `C_WrapKey`: AES key wrap (RFC 3394), with padding (RFC 5649), RSA PKCS#1 v1.5 and
+    /// OAEP. The wrapped length is known before any wrapping (the two-call convention).
+    pub fn C_WrapKey(
+        session: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_PTR,
+        wrapping_key_handle: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        wrapped: CK_BYTE_PTR,
+        wrapped_len: CK_ULONG_PTR,
+    ) with module {
+        let session = module.sessions.get(session)?;
+        let mechanism = ptr::read(mechanism)?;
+        ptr::non_null(wrapped_len)?;
+        let alg = mechanism_params::wrap(&mechanism)?;
+        let (wrapping, spec) =
+            wrapping_key(module, &session, wrapping_key_handle, &mechanism, &alg, CKA_WRAP)?;
+        let target = objects::resolve(module, &session, key).map_err(|rv| match rv {
+            CKR_OBJECT_HANDLE_INVALID => CKR_KEY_HANDLE_INVALID,
+            rv => rv,
+        })?;
+        match target.part {
+            None => return Err(CKR_KEY_HANDLE_INVALID),
+            Some(Part::Public) => return Err(CKR_KEY_NOT_WRAPPABLE),
+            Some(Part::Private | Part::Secret) => {}
+        }
+        if !is_true(&target.attrs, CKA_EXTRACTABLE) {
+            return Err(CKR_KEY_UNEXTRACTABLE);
+        }
+        if is_true(&target.attrs, CKA_WRAP_WITH_TRUSTED) && !is_true(&wrapping.attrs, CKA_TRUSTED) {
+            return Err(CKR_KEY_NOT_WRAPPABLE);
+        }
+        let material = target.export().map_err(|rv| match rv {
+            // The core keeps export as an operation of its own; to PKCS#11 it is extraction.
+            CKR_KEY_FUNCTION_NOT_PERMITTED => CKR_KEY_UNEXTRACTABLE,
+            rv => rv,
+        })?;
+        let bytes = wrapped_form(material)?;
+        let size_range = |rv| match rv {
+            CKR_DATA_LEN_RANGE => CKR_KEY_SIZE_RANGE,
+            CKR_KEY_TYPE_INCONSISTENT => CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+            rv => rv,
+        };
+        check::wrap(&spec, &alg, bytes.len()).ck().map_err(size_range)?;
+        let needed = check::wrapped_len(&spec, &alg, bytes.len()).ck()?;
+        let Some(out) = ptr::out_buffer(wrapped, wrapped_len, needed)? else {
+            return Ok(());
+        };
+        let wrapped_key = wrapping
+            .wrap_key(module.core.hsm(), &alg, bytes.expose_secret())
+            .map_err(size_range)?;
+        out.fill(&wrapped_key)
+    }
+}
+
+cryptoki_fn! {
+    /// `C_UnwrapKey`: the template names the class (`CKO_SECRET_KEY`: the bytes are the key;
+    /// `CKO_PRIVATE_KEY`: PKCS#8) and the key type; the object is made by
+    /// `keys::new_key_object`.
+    pub fn C_UnwrapKey(
+        session: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_PTR,
+        unwrapping_key: CK_OBJECT_HANDLE,
+        wrapped: CK_BYTE_PTR,
+        wrapped_len: CK_ULONG,
+        template: CK_ATTRIBUTE_PTR,
+        count: CK_ULONG,
+        key: CK_OBJECT_HANDLE_PTR,
+    ) with module {
+        ptr::non_null(key)?;
+        let session = module.sessions.get(session)?;
+        let mechanism = ptr::read(mechanism)?;
+        let wrapped = ptr::slice(wrapped, wrapped_len)?;
+        let template = Template::new(ptr::template(template, count)?)?;
+        let alg = mechanism_params::wrap(&mechanism)?;
+        let (unwrapping, _) =
+            wrapping_key(module, &session, unwrapping_key, &mechanism, &alg, CKA_UNWRAP)?;
+        let class = template.ulong(CKA_CLASS)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let key_type = template.ulong(CKA_KEY_TYPE)?;
+        match (class, key_type) {
+            (CKO_SECRET_KEY, Some(CKK_AES | CKK_GENERIC_SECRET))
+            | (CKO_PRIVATE_KEY, Some(CKK_RSA | CKK_EC) | None) => {}
+            (CKO_SECRET_KEY, None) => return Err(CKR_TEMPLATE_INCOMPLETE),
+            _ => return Err(CKR_TEMPLATE_INCONSISTENT),
+        }
+        let bytes = unwrapping.unwrap_key(&alg, wrapped).map_err(|rv| match rv {
+            CKR_DATA_LEN_RANGE => CKR_WRAPPED_KEY_LEN_RANGE,
+            CKR_ENCRYPTED_DATA_INVALID => CKR_WRAPPED_KEY_INVALID,
+            CKR_KEY_TYPE_INCONSISTENT => CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+            rv => rv,
+        })?;
+        let material = if class == CKO_SECRET_KEY {
+            KeyMaterial::Aes(bytes)
+        } else {
+            KeyMaterial::from_pkcs8_der(bytes.expose_secret()).map_err(|_| CKR_WRAPPED_KEY_INVALID)?
+        };
+        let handle = new_key_object(module, &session, class, &template, material)?;
+        ptr::write(key, handle)
+    }
+}
+
+cryptoki_fn! {
+    /// `C_DeriveKey`: `CKM_ECDH1_DERIVE` (`CKD_NULL`) into an AES or generic secret key
+    /// (the default) of `CKA_VALUE_LEN` bytes, the shared secret's leftmost; without
+    /// `CKA_VALUE_LEN`, all of it.
+    pub fn C_DeriveKey(
+        session: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_PTR,
+        base_key: CK_OBJECT_HANDLE,
+        template: CK_ATTRIBUTE_PTR,
+        count: CK_ULONG,
+        key: CK_OBJECT_HANDLE_PTR,
+    ) with module {
+        ptr::non_null(key)?;
+        let session = module.sessions.get(session)?;
+        let mechanism = ptr::read(mechanism)?;
+        let mut template = Template::new(ptr::template(template, count)?)?;
+        let peer = mechanism_params::ecdh(&mechanism)?;
+        let base = init_key(module, &session, base_key, CKA_DERIVE)?;
+        mechanism_params::key_type_fits(mechanism.mechanism, &base)?;
+        match template.ulong(CKA_CLASS)? {
+            None => template.0.push((CKA_CLASS, ulong_bytes(CKO_SECRET_KEY))),
+            Some(CKO_SECRET_KEY) => {}
+            Some(_) => return Err(CKR_TEMPLATE_INCONSISTENT),
+        }
+        match template.ulong(CKA_KEY_TYPE)? {
+            None => template.0.push((CKA_KEY_TYPE, ulong_bytes(CKK_GENERIC_SECRET))),
+            Some(CKK_AES | CKK_GENERIC_SECRET) => {}
+            Some(_) => return Err(CKR_TEMPLATE_INCONSISTENT),
+        }
+        let secret = base.derive_ecdh(&peer).map_err(|rv| match rv {
+            // The peer's point is the mechanism's parameter.
+            CKR_ARGUMENTS_BAD => CKR_MECHANISM_PARAM_INVALID,
+            rv => rv,
+        })?;
+        let len = match template.ulong(CKA_VALUE_LEN)? {
+            Some(len) => usize::try_from(len).map_err(|_| CKR_KEY_SIZE_RANGE)?,
+            None => secret.len(),
+        };
+        let value = secret
+            .expose_secret()
+            .get(..len)
+            .filter(|v| !v.is_empty())
+            .ok_or(CKR_KEY_SIZE_RANGE)?;
+        let material = KeyMaterial::Aes(SecretBytes::from_slice(value));
+        let handle = new_key_object(module, &session, CKO_SECRET_KEY, &template, material)?;
+        ptr::write(key, handle)
+    }
+}
