@@ -203,6 +203,7 @@ const IMPLEMENTED: &[&str] = &[
     "C_FindObjectsFinal",
     "C_GenerateKey",
     "C_GenerateKeyPair",
+    "C_DigestKey",
 ];
 
 #[test]

@@ -856,3 +856,63 @@ fn destroying_keys() {
     assert_eq!(rv(ro.destroy_object(aes)), RvError::SessionReadOnly);
     assert_eq!(rv(s.destroy_object(aes)), RvError::ActionProhibited);
 }
+
+#[test]
+fn only_keys_that_may_leave_can_be_digested() {
+    use sha2::Digest as _;
+    let s = rw("docs");
+    let open = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(vec![3u8; 16]),
+            Attribute::Extractable(true),
+            Attribute::Sensitive(false),
+        ])
+        .unwrap();
+    let closed = s
+        .generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into())])
+        .unwrap();
+    let f = table();
+    let mut m = CK_MECHANISM {
+        mechanism: CKM_SHA256,
+        pParameter: std::ptr::null_mut(),
+        ulParameterLen: 0,
+    };
+    unsafe {
+        let h = s.handle();
+        assert_eq!(
+            f.C_DigestKey.unwrap()(h, open.handle()),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+        assert_eq!(f.C_DigestInit.unwrap()(h, &mut m), CKR_OK);
+        assert_eq!(
+            f.C_DigestUpdate.unwrap()(h, b"ab".as_ptr() as *mut u8, 2),
+            CKR_OK
+        );
+        assert_eq!(f.C_DigestKey.unwrap()(h, open.handle()), CKR_OK);
+        let mut out = [0u8; 32];
+        let mut len: CK_ULONG = 32;
+        assert_eq!(
+            f.C_DigestFinal.unwrap()(h, out.as_mut_ptr(), &mut len),
+            CKR_OK
+        );
+        let expected = sha2::Sha256::digest([&b"ab"[..], &[3u8; 16]].concat());
+        assert_eq!(out[..], expected[..]);
+        assert_eq!(f.C_DigestInit.unwrap()(h, &mut m), CKR_OK);
+        assert_eq!(
+            f.C_DigestKey.unwrap()(h, closed.handle()),
+            CKR_KEY_INDIGESTIBLE
+        );
+        assert_eq!(
+            f.C_DigestFinal.unwrap()(h, out.as_mut_ptr(), &mut len),
+            CKR_OPERATION_NOT_INITIALIZED,
+            "the error ended it"
+        );
+        assert_eq!(f.C_DigestInit.unwrap()(h, &mut m), CKR_OK);
+        assert_eq!(
+            f.C_DigestKey.unwrap()(h, 0xdead_beef),
+            CKR_KEY_HANDLE_INVALID
+        );
+    }
+}
