@@ -134,6 +134,10 @@ impl KeyPlan {
                             s.insert(CKA_ALWAYS_SENSITIVE, bool_bytes(false));
                         }
                     }
+                    CKA_SENSITIVE | CKA_EXTRACTABLE => {
+                        // A public key has neither; some consumers send them anyway.
+                        attributes::parse_bool(v)?;
+                    }
                     CKA_START_DATE | CKA_END_DATE => {
                         if !valid_date(v) {
                             return Err(CKR_ATTRIBUTE_VALUE_INVALID);
