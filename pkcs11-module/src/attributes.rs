@@ -19,7 +19,7 @@ use hsm_core::key::{KeyOperation, KeyOps};
 pub(crate) type Attrs = BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>;
 
 /// Which object of a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Part {
     /// The private half of an RSA or EC key.
     Private,
@@ -103,6 +103,10 @@ pub(crate) const STORED: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_DESTROYABLE,
     CKA_KEY_TYPE,
 ];
+
+/// The stored marker of a public half destroyed on its own (a vendor attribute number, never
+/// shown as an attribute).
+pub(crate) const HIDDEN: CK_ATTRIBUTE_TYPE = CKA_VENDOR_DEFINED | 0x6d68_0001;
 
 /// The core's name for a stored attribute of a key: `ck.id` (shared by both halves, as
 /// `CKA_ID` must be), else `ck.{prv|pub|sec}.{type in hex}`.
@@ -391,7 +395,7 @@ pub(crate) fn key_attributes(part: Part, f: &KeyFacts<'_>) -> Attrs {
     }
     for (t, v) in f.stored {
         // Only what the part has; an extractable flag can only narrow the core's.
-        if a.contains_key(t) && !(*t == CKA_EXTRACTABLE && !f.exportable) {
+        if (f.exportable || *t != CKA_EXTRACTABLE) && a.contains_key(t) {
             a.insert(*t, v.clone());
         }
     }
@@ -424,10 +428,11 @@ pub(crate) fn class_of(attrs: &Attrs) -> Option<CK_OBJECT_CLASS> {
 
 /// Attribute maps as bytes, for certificates and data objects kept as pool documents:
 /// (type u64 BE, length u32 BE, value) repeated.
+#[allow(clippy::useless_conversion)] // CK_ULONG is 32 bits on some targets
 pub(crate) fn encode(attrs: &Attrs) -> Vec<u8> {
     let mut out = Vec::new();
     for (t, v) in attrs {
-        out.extend_from_slice(&(*t as u64).to_be_bytes());
+        out.extend_from_slice(&u64::from(*t).to_be_bytes());
         out.extend_from_slice(&(v.len() as u32).to_be_bytes());
         out.extend_from_slice(v);
     }

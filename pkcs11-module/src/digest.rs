@@ -1,11 +1,15 @@
 //! Message digesting: `C_DigestInit`, `C_Digest`, `C_DigestUpdate`, `C_DigestFinal`, through
-//! the core's streaming hasher (`Hsm::hasher`); `C_DigestKey` not yet.
+//! the core's streaming hasher (`Hsm::hasher`), and `C_DigestKey`.
 
 use cryptoki_sys::*;
 
-use crate::entry::{cryptoki_fn, not_supported};
+use hsm_core::crypto::KeyMaterial;
+
+use crate::attributes::{Part, is_true};
+use crate::entry::cryptoki_fn;
 use crate::mechanism;
 use crate::ptr;
+use crate::state::objects;
 use crate::state::sessions::{DigestOp, Step, settle};
 
 cryptoki_fn! {
@@ -99,6 +103,30 @@ cryptoki_fn! {
     }
 }
 
-not_supported! {
-    C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE);
+cryptoki_fn! {
+    /// `C_DigestKey`: feeds a secret key's value into the digest. Only a key whose value may
+    /// leave the HSM (extractable and not sensitive) can be digested; any other key is
+    /// `CKR_KEY_INDIGESTIBLE`, so a digest never tells more than the attributes do.
+    pub fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) with module {
+        let session = module.sessions.get(session)?;
+        let object = objects::resolve(module, &session, key)
+            .map_err(|rv| if rv == CKR_OBJECT_HANDLE_INVALID { CKR_KEY_HANDLE_INVALID } else { rv })?;
+        let mut ops = session.ops.lock();
+        let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let result = (|| {
+            if object.part != Some(Part::Secret)
+                || is_true(&object.attrs, CKA_SENSITIVE)
+                || !is_true(&object.attrs, CKA_EXTRACTABLE)
+            {
+                return Err(CKR_KEY_INDIGESTIBLE);
+            }
+            match object.export()? {
+                KeyMaterial::Aes(value) => op.hasher.update(value.expose_secret()),
+                _ => return Err(CKR_KEY_INDIGESTIBLE),
+            }
+            op.multi_part = true;
+            Ok(Step::Pending)
+        })();
+        settle(&mut ops.digest, result)
+    }
 }

@@ -1,21 +1,354 @@
-//! Key management: `C_GenerateKey`, `C_GenerateKeyPair`. Not yet. (`C_WrapKey`,
-//! `C_UnwrapKey` and `C_DeriveKey` are in [`crate::wrap`].)
+//! Key management: `C_GenerateKey`, `C_GenerateKeyPair`, and the seam that makes key objects
+//! from outside material (`new_key_object`). `C_WrapKey`, `C_UnwrapKey` and `C_DeriveKey`
+//! are in [`crate::wrap`].
 
 use cryptoki_sys::*;
 
-use hsm_core::crypto::KeyMaterial;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::attributes::Template;
-use crate::entry::not_supported;
+use hsm_core::crypto::{KeyKind, KeyMaterial, KeySpec};
+use hsm_core::key::{KeyOperation, KeyOps, KeyOptions};
+
+use crate::attributes::{
+    self, Attrs, Part, STORED, Template, bool_bytes, curve_of_params, extra_name, ulong_bytes,
+    valid_date,
+};
+use crate::entry::cryptoki_fn;
+use crate::error::{CoreResult, rv};
+use crate::ptr;
 use crate::state::Module;
+use crate::state::objects::{
+    ObjectId, SessionKey, SessionObject, add_session_object, user_logged_in,
+};
 use crate::state::sessions::Session;
+
+/// The attributes of key material in import templates, by key type (read by the caller).
+fn material_attributes(kind: KeyKind) -> &'static [CK_ATTRIBUTE_TYPE] {
+    match kind {
+        KeyKind::Rsa => &[
+            CKA_MODULUS,
+            CKA_PUBLIC_EXPONENT,
+            CKA_PRIVATE_EXPONENT,
+            CKA_PRIME_1,
+            CKA_PRIME_2,
+            CKA_EXPONENT_1,
+            CKA_EXPONENT_2,
+            CKA_COEFFICIENT,
+        ],
+        KeyKind::Ec => &[CKA_EC_PARAMS, CKA_VALUE],
+        KeyKind::Oct => &[CKA_VALUE, CKA_VALUE_LEN],
+    }
+}
+
+/// The size attributes of generation templates (read by the caller).
+const GENERATION: &[CK_ATTRIBUTE_TYPE] = &[CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS];
+
+/// What the templates of a new key ask for.
+pub(crate) struct KeyPlan {
+    /// A token object (a pool key), else a session key.
+    pub token: bool,
+    /// `CKA_LABEL` (the key name for a pool key).
+    pub label: Option<Vec<u8>>,
+    /// The allowed operations.
+    pub ops: KeyOps,
+    /// `CKA_EXTRACTABLE`.
+    pub exportable: bool,
+    /// The stored attributes per part.
+    pub stored: BTreeMap<Part, Attrs>,
+    /// Some part is private (`CKA_PRIVATE`).
+    pub private: bool,
+}
+
+impl KeyPlan {
+    /// Reads the templates of a new key of `kind` (one per part), the rules of PKCS#11 2.40
+    /// section 4: class and key type must agree, attributes that only the token sets are
+    /// read-only, unknown ones invalid. Usage attributes default to what the key type can
+    /// do; a usage the type cannot have is ignored. `generic` marks a generic secret.
+    pub fn new(
+        kind: KeyKind,
+        generic: bool,
+        templates: &[(Part, &Template)],
+        material: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<KeyPlan, CK_RV> {
+        let key_type = match kind {
+            KeyKind::Rsa => CKK_RSA,
+            KeyKind::Ec => CKK_EC,
+            KeyKind::Oct if generic => CKK_GENERIC_SECRET,
+            KeyKind::Oct => CKK_AES,
+        };
+        let mut plan = KeyPlan {
+            token: false,
+            label: None,
+            ops: KeyOps::NONE,
+            exportable: false,
+            stored: BTreeMap::new(),
+            private: false,
+        };
+        let mut explicit: std::collections::HashMap<KeyOperation, bool> = Default::default();
+        let mut id: Option<(Part, Vec<u8>)> = None;
+        for (part, template) in templates {
+            let stored = stored_mut(&mut plan.stored, *part);
+            if generic {
+                stored.insert(CKA_KEY_TYPE, ulong_bytes(CKK_GENERIC_SECRET));
+            }
+            let mut private = *part != Part::Public;
+            for (t, v) in &template.0 {
+                let t = *t;
+                match t {
+                    CKA_CLASS => {
+                        if attributes::parse_ulong(v)? != part.class() {
+                            return Err(CKR_TEMPLATE_INCONSISTENT);
+                        }
+                    }
+                    CKA_KEY_TYPE => {
+                        if attributes::parse_ulong(v)? != key_type {
+                            return Err(CKR_TEMPLATE_INCONSISTENT);
+                        }
+                    }
+                    CKA_TOKEN => plan.token |= attributes::parse_bool(v)?,
+                    CKA_PRIVATE => {
+                        private = attributes::parse_bool(v)?;
+                        stored_mut(&mut plan.stored, *part).insert(t, bool_bytes(private));
+                    }
+                    CKA_LABEL => {
+                        if plan.label.as_ref().is_none_or(|l| l.is_empty()) {
+                            plan.label = Some(v.clone());
+                        }
+                    }
+                    CKA_ID => {
+                        // Shared by the halves; the private template's wins.
+                        if id.as_ref().is_none_or(|(p, _)| *p == Part::Public) {
+                            id = Some((*part, v.clone()));
+                        }
+                    }
+                    CKA_EXTRACTABLE if *part != Part::Public => {
+                        plan.exportable = attributes::parse_bool(v)?;
+                        stored_mut(&mut plan.stored, *part)
+                            .insert(CKA_NEVER_EXTRACTABLE, bool_bytes(!plan.exportable));
+                    }
+                    CKA_SENSITIVE if *part != Part::Public => {
+                        let sensitive = attributes::parse_bool(v)?;
+                        let s = stored_mut(&mut plan.stored, *part);
+                        s.insert(t, bool_bytes(sensitive));
+                        if !sensitive {
+                            s.insert(CKA_ALWAYS_SENSITIVE, bool_bytes(false));
+                        }
+                    }
+                    CKA_SENSITIVE | CKA_EXTRACTABLE => {
+                        // A public key has neither; some consumers send them anyway.
+                        attributes::parse_bool(v)?;
+                    }
+                    CKA_START_DATE | CKA_END_DATE => {
+                        if !valid_date(v) {
+                            return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+                        }
+                        stored_mut(&mut plan.stored, *part).insert(t, v.clone());
+                    }
+                    CKA_SUBJECT
+                    | CKA_ALWAYS_AUTHENTICATE
+                    | CKA_WRAP_WITH_TRUSTED
+                    | CKA_MODIFIABLE
+                    | CKA_COPYABLE
+                    | CKA_DESTROYABLE => {
+                        if t != CKA_SUBJECT {
+                            attributes::parse_bool(v)?;
+                        }
+                        if t == CKA_SUBJECT && *part == Part::Secret {
+                            return Err(CKR_ATTRIBUTE_TYPE_INVALID);
+                        }
+                        stored_mut(&mut plan.stored, *part).insert(t, v.clone());
+                    }
+                    CKA_TRUSTED => {
+                        // Only the SO may make a key trusted (C_SetAttributeValue).
+                        if attributes::parse_bool(v)? {
+                            return Err(CKR_ATTRIBUTE_READ_ONLY);
+                        }
+                    }
+                    CKA_SIGN | CKA_VERIFY | CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP
+                    | CKA_DERIVE | CKA_SIGN_RECOVER | CKA_VERIFY_RECOVER => {
+                        let on = attributes::parse_bool(v)?;
+                        if let Some((_, op)) = part.usages().iter().find(|(a, _)| *a == t) {
+                            explicit.insert(*op, on);
+                        }
+                    }
+                    CKA_LOCAL
+                    | CKA_KEY_GEN_MECHANISM
+                    | CKA_ALWAYS_SENSITIVE
+                    | CKA_NEVER_EXTRACTABLE
+                    | CKA_PUBLIC_KEY_INFO => {
+                        return Err(CKR_ATTRIBUTE_READ_ONLY);
+                    }
+                    t if material.contains(&t) => {}
+                    _ => return Err(CKR_ATTRIBUTE_TYPE_INVALID),
+                }
+            }
+            plan.private |= private;
+        }
+        if let Some((_, id)) = id {
+            for (part, _) in templates {
+                stored_mut(&mut plan.stored, *part).insert(CKA_ID, id.clone());
+            }
+        }
+        let defaults: &[KeyOperation] = {
+            use KeyOperation::*;
+            match kind {
+                KeyKind::Rsa => &[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey],
+                KeyKind::Ec => &[Sign, Verify, Derive],
+                KeyKind::Oct if generic => &[Sign, Verify],
+                KeyKind::Oct => &[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey],
+            }
+        };
+        let mut ops: Vec<KeyOperation> = KeyOperation::ALL
+            .into_iter()
+            .filter(|op| op.applies_to(kind))
+            .filter(|op| explicit.get(op).copied().unwrap_or(defaults.contains(op)))
+            .filter(|op| !matches!(op, KeyOperation::Import | KeyOperation::Export))
+            .collect();
+        if plan.exportable {
+            ops.push(KeyOperation::Export);
+        }
+        plan.ops = KeyOps::of(&ops);
+        Ok(plan)
+    }
+
+    /// The core's front-end attributes for a pool key.
+    fn extra(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut extra = BTreeMap::new();
+        for (part, attrs) in &self.stored {
+            for (t, v) in attrs {
+                if STORED.contains(t) {
+                    extra.insert(extra_name(*part, *t), v.clone());
+                }
+            }
+        }
+        extra
+    }
+
+    /// The key name: the label, or a fresh name when there is none.
+    fn name(&self, module: &Module) -> Result<String, CK_RV> {
+        match &self.label {
+            Some(l) if !l.is_empty() => {
+                String::from_utf8(l.clone()).map_err(|_| CKR_ATTRIBUTE_VALUE_INVALID)
+            }
+            _ => {
+                let r = module.core.hsm().random(8).ck()?;
+                Ok(format!(
+                    "key-{}",
+                    r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                ))
+            }
+        }
+    }
+
+    /// Checks the session may make this key: read-write for a token key, a user login for a
+    /// private one.
+    fn check_session(&self, module: &Module, session: &Session) -> Result<(), CK_RV> {
+        if self.token && !session.rw {
+            return Err(CKR_SESSION_READ_ONLY);
+        }
+        if self.private && !user_logged_in(module, session) {
+            return Err(CKR_USER_NOT_LOGGED_IN);
+        }
+        Ok(())
+    }
+
+    /// The options of the pool key.
+    fn options(&self) -> KeyOptions {
+        KeyOptions {
+            ops: Some(self.ops),
+            exportable: self.exportable,
+            extra: self.extra(),
+            new_key_only: true,
+            ..KeyOptions::default()
+        }
+    }
+}
+
+fn stored_mut(stored: &mut BTreeMap<Part, Attrs>, part: Part) -> &mut Attrs {
+    stored.entry(part).or_default()
+}
+
+/// A core error on making a pool key, in the terms of a template.
+fn creation_error(e: hsm_core::Error, name: &str) -> CK_RV {
+    match e {
+        hsm_core::Error::Conflict { .. } => {
+            tracing::warn!(key = name, "a key with this label exists in the pool");
+            CKR_ATTRIBUTE_VALUE_INVALID
+        }
+        hsm_core::Error::BadParameter { .. } => {
+            tracing::warn!(key = name, "not a valid key name (1-127 of A-Z a-z 0-9 -)");
+            CKR_ATTRIBUTE_VALUE_INVALID
+        }
+        e => rv(&e),
+    }
+}
+
+/// The handles of a new key's parts, after the core made it.
+fn pool_handles(
+    module: &Module,
+    session: &Session,
+    name: &str,
+    kind: KeyKind,
+) -> Vec<CK_OBJECT_HANDLE> {
+    Part::of(kind)
+        .iter()
+        .map(|part| {
+            module.objects.handle(&ObjectId::Key {
+                pool: session.pool.name().to_string(),
+                name: name.to_string(),
+                part: *part,
+            })
+        })
+        .collect()
+}
+
+/// Makes the session objects of an in-memory key.
+fn session_handles(
+    module: &Module,
+    session: &Session,
+    plan: &KeyPlan,
+    key: hsm_core::key::EphemeralKey,
+) -> Vec<CK_OBJECT_HANDLE> {
+    let kind = key.spec().kind();
+    let key = Arc::new(key);
+    Part::of(kind)
+        .iter()
+        .map(|part| {
+            let mut attrs = plan.stored.get(part).cloned().unwrap_or_default();
+            attrs.insert(CKA_LABEL, plan.label.clone().unwrap_or_default());
+            for (usage, op) in part.usages() {
+                attrs.insert(*usage, bool_bytes(plan.ops.contains(*op)));
+            }
+            add_session_object(
+                module,
+                session,
+                SessionObject {
+                    attrs: parking_lot::RwLock::new(attrs),
+                    key: Some(SessionKey::Own(key.clone(), *part)),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The operations an in-memory key gets from the core: everything its type can do (its
+/// usage attributes narrow them), so that `C_SetAttributeValue` can widen them later.
+fn session_ops(kind: KeyKind, exportable: bool) -> KeyOps {
+    let ops: Vec<KeyOperation> = KeyOperation::ALL
+        .into_iter()
+        .filter(|op| op.applies_to(kind))
+        .filter(|op| *op != KeyOperation::Import && (exportable || *op != KeyOperation::Export))
+        .collect();
+    KeyOps::of(&ops)
+}
 
 /// Makes a key object of `class` from key material that came from outside the HSM's key
 /// generation (`C_CreateObject`, `C_UnwrapKey`, `C_DeriveKey`), with the caller's template:
 /// a pool key when `CKA_TOKEN` is true (named by `CKA_LABEL`), else a session key. Checks the
-/// template against the material (class, key type, value length), the session (read-write for
-/// token objects) and the login; `CKA_LOCAL` is false.
-#[allow(dead_code)] // used by C_CreateObject, C_UnwrapKey and C_DeriveKey
+/// template against the material (class, key type), the session (read-write for token
+/// objects) and the login; `CKA_LOCAL` is false. Returns the handle of the private or secret
+/// key object.
 pub(crate) fn new_key_object(
     module: &Module,
     session: &Session,
@@ -23,19 +356,92 @@ pub(crate) fn new_key_object(
     template: &Template,
     material: KeyMaterial,
 ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
-    let _ = (module, session, class, template, material);
-    Err(CKR_FUNCTION_NOT_SUPPORTED)
+    let kind = material.spec().kind();
+    let part = match (class, kind) {
+        (CKO_PRIVATE_KEY, KeyKind::Rsa | KeyKind::Ec) => Part::Private,
+        (CKO_SECRET_KEY, KeyKind::Oct) => Part::Secret,
+        _ => return Err(CKR_TEMPLATE_INCONSISTENT),
+    };
+    let generic = template.ulong(CKA_KEY_TYPE)? == Some(CKK_GENERIC_SECRET);
+    let plan = KeyPlan::new(
+        kind,
+        generic,
+        &[(part, template)],
+        material_attributes(kind),
+    )?;
+    plan.check_session(module, session)?;
+    if plan.token {
+        let name = plan.name(module)?;
+        session
+            .pool
+            .import_key(&name, material, &plan.options())
+            .map_err(|e| creation_error(e, &name))?;
+        Ok(pool_handles(module, session, &name, kind)[0])
+    } else {
+        let key = module
+            .core
+            .hsm()
+            .import_ephemeral(
+                material,
+                session_ops(kind, plan.exportable),
+                plan.exportable,
+            )
+            .ck()?;
+        Ok(session_handles(module, session, &plan, key)[0])
+    }
 }
 
-not_supported! {
-    C_GenerateKey(
+/// Reads a mechanism that takes no parameter.
+fn plain_mechanism(mechanism: CK_MECHANISM_PTR) -> Result<CK_MECHANISM_TYPE, CK_RV> {
+    let m = ptr::read(mechanism)?;
+    if !m.pParameter.is_null() || m.ulParameterLen != 0 {
+        return Err(CKR_MECHANISM_PARAM_INVALID);
+    }
+    Ok(m.mechanism)
+}
+
+cryptoki_fn! {
+    /// `C_GenerateKey`: `CKM_AES_KEY_GEN` and `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN`
+    /// 16, 24 or 32 bytes).
+    pub fn C_GenerateKey(
         session: CK_SESSION_HANDLE,
         mechanism: CK_MECHANISM_PTR,
         template: CK_ATTRIBUTE_PTR,
         count: CK_ULONG,
         key: CK_OBJECT_HANDLE_PTR,
-    );
-    C_GenerateKeyPair(
+    ) with module {
+        let session = module.sessions.get(session)?;
+        let mechanism = plain_mechanism(mechanism)?;
+        let template = Template::new(ptr::template(template, count)?)?;
+        ptr::non_null(key)?;
+        let generic = match mechanism {
+            CKM_AES_KEY_GEN => false,
+            CKM_GENERIC_SECRET_KEY_GEN => true,
+            _ => return Err(CKR_MECHANISM_INVALID),
+        };
+        if template.ulong(CKA_CLASS)?.is_some_and(|c| c != CKO_SECRET_KEY) {
+            return Err(CKR_TEMPLATE_INCONSISTENT);
+        }
+        let len = template.ulong(CKA_VALUE_LEN)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        if !matches!(len, 16 | 24 | 32) {
+            return Err(CKR_KEY_SIZE_RANGE);
+        }
+        if template.get(CKA_VALUE).is_some() {
+            return Err(CKR_ATTRIBUTE_READ_ONLY);
+        }
+        let spec = KeySpec::Aes { bits: len as u32 * 8 };
+        let plan = KeyPlan::new(KeyKind::Oct, generic, &[(Part::Secret, &template)], &[CKA_VALUE_LEN])?;
+        plan.check_session(module, &session)?;
+        let handles = generate(module, &session, &plan, spec)?;
+        ptr::write(key, handles[0])
+    }
+}
+
+cryptoki_fn! {
+    /// `C_GenerateKeyPair`: `CKM_RSA_PKCS_KEY_PAIR_GEN` (`CKA_MODULUS_BITS` 2048, 3072 or
+    /// 4096; public exponent 65537) and `CKM_EC_KEY_PAIR_GEN` (`CKA_EC_PARAMS`: P-256, P-384,
+    /// P-521, secp256k1, as an OID or a curve name).
+    pub fn C_GenerateKeyPair(
         session: CK_SESSION_HANDLE,
         mechanism: CK_MECHANISM_PTR,
         public_template: CK_ATTRIBUTE_PTR,
@@ -44,5 +450,77 @@ not_supported! {
         private_count: CK_ULONG,
         public_key: CK_OBJECT_HANDLE_PTR,
         private_key: CK_OBJECT_HANDLE_PTR,
-    );
+    ) with module {
+        let session = module.sessions.get(session)?;
+        let mechanism = plain_mechanism(mechanism)?;
+        let public = Template::new(ptr::template(public_template, public_count)?)?;
+        let private = Template::new(ptr::template(private_template, private_count)?)?;
+        ptr::non_null(public_key)?;
+        ptr::non_null(private_key)?;
+        let spec = match mechanism {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => {
+                let bits = public
+                    .ulong(CKA_MODULUS_BITS)?
+                    .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+                if !matches!(bits, 2048 | 3072 | 4096) {
+                    return Err(CKR_KEY_SIZE_RANGE);
+                }
+                if let Some(e) = public.get(CKA_PUBLIC_EXPONENT) {
+                    let e: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
+                    if e != [1, 0, 1] {
+                        tracing::warn!("only the public exponent 65537 is generated");
+                        return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+                    }
+                }
+                KeySpec::Rsa { bits: bits as u32 }
+            }
+            CKM_EC_KEY_PAIR_GEN => {
+                let params = public
+                    .get(CKA_EC_PARAMS)
+                    .or_else(|| private.get(CKA_EC_PARAMS))
+                    .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+                KeySpec::Ec { curve: curve_of_params(params)? }
+            }
+            _ => return Err(CKR_MECHANISM_INVALID),
+        };
+        let plan = KeyPlan::new(
+            spec.kind(),
+            false,
+            &[(Part::Private, &private), (Part::Public, &public)],
+            GENERATION,
+        )?;
+        plan.check_session(module, &session)?;
+        let handles = generate(module, &session, &plan, spec)?;
+        ptr::write(private_key, handles[0])?;
+        ptr::write(public_key, handles[1])
+    }
+}
+
+/// Generates a key as the plan says; the handles in [`Part::of`] order.
+fn generate(
+    module: &Module,
+    session: &Session,
+    plan: &KeyPlan,
+    spec: KeySpec,
+) -> Result<Vec<CK_OBJECT_HANDLE>, CK_RV> {
+    if plan.token {
+        let name = plan.name(module)?;
+        session
+            .pool
+            .create_key(&name, spec, &plan.options())
+            .map_err(|e| creation_error(e, &name))?;
+        tracing::info!(pool = session.pool.name(), key = %name, "key generated");
+        Ok(pool_handles(module, session, &name, spec.kind()))
+    } else {
+        let key = module
+            .core
+            .hsm()
+            .generate_ephemeral(
+                spec,
+                session_ops(spec.kind(), plan.exportable),
+                plan.exportable,
+            )
+            .ck()?;
+        Ok(session_handles(module, session, plan, key))
+    }
 }

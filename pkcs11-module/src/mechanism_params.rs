@@ -403,7 +403,11 @@ mod tests {
 
     #[test]
     fn pss_parameters() {
-        let p = |hashAlg, mgf, sLen| CK_RSA_PKCS_PSS_PARAMS { hashAlg, mgf, sLen };
+        let p = |hash, mgf, s_len| CK_RSA_PKCS_PSS_PARAMS {
+            hashAlg: hash,
+            mgf,
+            sLen: s_len,
+        };
         let ok = p(CKM_SHA256, CKG_MGF1_SHA256, 32);
         assert_eq!(
             sign(&mech(CKM_SHA256_RSA_PKCS_PSS, &ok)).unwrap(),

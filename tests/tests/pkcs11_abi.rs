@@ -192,6 +192,18 @@ const IMPLEMENTED: &[&str] = &[
     "C_SeedRandom",
     "C_GenerateRandom",
     "C_Initialize",
+    "C_CreateObject",
+    "C_CopyObject",
+    "C_DestroyObject",
+    "C_GetObjectSize",
+    "C_GetAttributeValue",
+    "C_SetAttributeValue",
+    "C_FindObjectsInit",
+    "C_FindObjects",
+    "C_FindObjectsFinal",
+    "C_GenerateKey",
+    "C_GenerateKeyPair",
+    "C_DigestKey",
 ];
 
 #[test]

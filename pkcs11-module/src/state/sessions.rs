@@ -76,6 +76,7 @@ pub(crate) struct Operations {
 impl Operations {
     /// Whether an operation waits for `C_Login(CKU_CONTEXT_SPECIFIC)` (its key has
     /// `CKA_ALWAYS_AUTHENTICATE`): without one, that login is `CKR_OPERATION_NOT_INITIALIZED`.
+    #[allow(dead_code)] // for C_Login(CKU_CONTEXT_SPECIFIC), which the login functions add
     pub fn awaiting_context_auth(&self) -> bool {
         self.sign.as_ref().is_some_and(|op| op.needs_context_auth)
             || self
