@@ -162,6 +162,12 @@ cryptoki_fn! {
             rv => rv,
         })?;
         let material = if class == CKO_SECRET_KEY {
+            if template
+                .ulong(CKA_VALUE_LEN)?
+                .is_some_and(|len| usize::try_from(len) != Ok(bytes.len()))
+            {
+                return Err(CKR_TEMPLATE_INCONSISTENT);
+            }
             KeyMaterial::Aes(bytes)
         } else {
             KeyMaterial::from_pkcs8_der(bytes.expose_secret()).map_err(|_| CKR_WRAPPED_KEY_INVALID)?
