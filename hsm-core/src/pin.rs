@@ -17,7 +17,7 @@ use crate::record::doc_path;
 use crate::secret::SecretBytes;
 use crate::store::Batch;
 
-const KIND: &str = "pin";
+pub(crate) const KIND: &str = "pin";
 const POLICY_ID: &str = "policy";
 /// PBKDF2 iterations for new hashes.
 const ITERATIONS: u32 = 100_000;
@@ -32,7 +32,7 @@ pub enum PinRole {
 }
 
 impl PinRole {
-    fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             PinRole::So => "so",
             PinRole::User => "user",

@@ -288,7 +288,6 @@ fn reinitialize(
     }
     let pool = module.core.hsm().pool(name).ck()?;
     login::verify(&pool, PinRole::So, so_pin)?;
-    let policy = pool.pin_policy().ck()?;
     let erased = {
         // Sessions open under the login table's lock: none can open on the slot while the
         // check holds and the pool is emptied.
@@ -298,9 +297,7 @@ fn reinitialize(
         }
         pool.clear().ck()?
     };
-    // `clear` erased every document, the PIN policy and both PINs with them.
-    pool.set_pin_policy(&policy).ck()?;
-    pool.set_pin(PinRole::So, so_pin).ck()?;
+    // `clear` kept the PIN policy, the SO PIN and the pool's access control.
     tracing::info!(pool = name, keys = erased, "C_InitToken: pool emptied");
     Ok(())
 }

@@ -19,8 +19,8 @@
 //!   `CKF_WRITE_PROTECTED`, and it logs in (a right PIN needs no write) but cannot count a
 //!   wrong PIN, so it refuses one with `CKR_TOKEN_WRITE_PROTECTED`.
 
-pub(crate) mod objects;
 pub(crate) mod login;
+pub(crate) mod objects;
 pub(crate) mod sessions;
 pub(crate) mod slots;
 
@@ -35,8 +35,8 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::logging;
-use objects::ObjectTable;
 use login::LoginTable;
+use objects::ObjectTable;
 use sessions::SessionTable;
 use slots::SlotTable;
 

@@ -14,8 +14,8 @@ use hsm_core::Pool;
 use hsm_core::crypto::{HashAlg, Hasher};
 use parking_lot::{Mutex, RwLock};
 
-use super::objects::SessionObject;
 use super::login::LoginState;
+use super::objects::SessionObject;
 
 /// Shards of the session map (a power of two).
 const SHARDS: usize = 64;
