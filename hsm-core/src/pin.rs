@@ -17,7 +17,7 @@ use crate::record::doc_path;
 use crate::secret::SecretBytes;
 use crate::store::Batch;
 
-const KIND: &str = "pin";
+pub(crate) const KIND: &str = "pin";
 const POLICY_ID: &str = "policy";
 /// PBKDF2 iterations for new hashes.
 const ITERATIONS: u32 = 100_000;
@@ -32,7 +32,7 @@ pub enum PinRole {
 }
 
 impl PinRole {
-    fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             PinRole::So => "so",
             PinRole::User => "user",
@@ -105,9 +105,15 @@ impl PinPolicy {
         Ok(())
     }
 
+    /// Whether a PIN of `len` bytes has an allowed length (front ends that report a bad
+    /// length apart from bad characters, as PKCS#11's `CKR_PIN_LEN_RANGE`, ask this first).
+    pub fn allows_len(&self, len: usize) -> bool {
+        (self.min_len..=self.max_len).contains(&len)
+    }
+
     /// Checks a PIN's length and characters (printable UTF-8, as PKCS#11 asks).
     pub fn check(&self, pin: &[u8]) -> Result<()> {
-        if !(self.min_len..=self.max_len).contains(&pin.len()) {
+        if !self.allows_len(pin.len()) {
             return Err(Error::PinInvalid {
                 message: format!("PINs are {} to {} bytes", self.min_len, self.max_len),
             });
@@ -193,6 +199,10 @@ impl Pool {
 
     /// Checks a PIN. A wrong one is counted (durably) and answered with
     /// [`Error::PinIncorrect`], or [`Error::PinLocked`] once the limit is reached.
+    ///
+    /// A right PIN writes nothing unless it resets a counter. On a read-only handle (a forked
+    /// child's) a right PIN is accepted without resetting the counter, and a wrong one, which
+    /// cannot be counted there, is refused with [`Error::ReadOnly`].
     pub fn verify_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
         let policy = self.pin_policy()?;
         let record = self.pin_record(role)?.ok_or(Error::PinNotInitialized)?;
@@ -202,6 +212,12 @@ impl Pool {
         // The slow hash runs outside the pool's write lock.
         let candidate = hash(pin, &record.salt, record.iterations);
         let right: bool = candidate.expose_secret().ct_eq(&record.hash).into();
+        if self.hsm.is_read_only() {
+            return if right { Ok(()) } else { Err(Error::ReadOnly) };
+        }
+        if right && record.failures == 0 {
+            return Ok(());
+        }
         let failures = self.mutate(|data, _| {
             // Re-read under the lock: another thread may have counted a failure meanwhile.
             let current: PinRecord = data
@@ -266,5 +282,76 @@ impl Pool {
                 remaining: policy.max_failures.saturating_sub(r.failures),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::Tags;
+    use crate::{Hsm, HsmConfig, PoolSettings};
+
+    fn pool_with_pins() -> (Hsm, Pool) {
+        let hsm = Hsm::open(HsmConfig::in_memory()).unwrap();
+        hsm.create_pool("pins", PoolSettings::default(), Tags::new())
+            .unwrap();
+        let pool = hsm.pool("pins").unwrap();
+        pool.set_pin_policy(&PinPolicy {
+            max_failures: 3,
+            ..PinPolicy::default()
+        })
+        .unwrap();
+        pool.set_pin(PinRole::User, b"1234").unwrap();
+        (hsm, pool)
+    }
+
+    #[test]
+    fn lengths() {
+        let p = PinPolicy {
+            min_len: 4,
+            max_len: 6,
+            max_failures: 1,
+        };
+        assert!(!p.allows_len(3) && p.allows_len(4) && p.allows_len(6) && !p.allows_len(7));
+    }
+
+    #[test]
+    fn a_right_pin_writes_nothing_unless_it_resets_a_counter() {
+        let (_hsm, pool) = pool_with_pins();
+        let before = pool.generation();
+        pool.verify_pin(PinRole::User, b"1234").unwrap();
+        assert_eq!(pool.generation(), before, "no write");
+        assert_eq!(
+            pool.verify_pin(PinRole::User, b"0000").unwrap_err().code(),
+            "PinIncorrect"
+        );
+        let counted = pool.generation();
+        assert_ne!(counted, before);
+        pool.verify_pin(PinRole::User, b"1234").unwrap();
+        assert_ne!(pool.generation(), counted, "the counter was reset");
+        assert_eq!(pool.pin_status(PinRole::User).unwrap().failures, 0);
+    }
+
+    #[test]
+    fn read_only_handles_accept_right_pins_and_refuse_wrong_ones_uncounted() {
+        let (hsm, pool) = pool_with_pins();
+        assert!(pool.verify_pin(PinRole::User, b"0000").is_err());
+        hsm.set_read_only();
+        // Right: accepted, the counter stays (it cannot be written).
+        pool.verify_pin(PinRole::User, b"1234").unwrap();
+        assert_eq!(pool.pin_status(PinRole::User).unwrap().failures, 1);
+        // Wrong: refused, not counted.
+        for _ in 0..5 {
+            assert_eq!(
+                pool.verify_pin(PinRole::User, b"0000").unwrap_err().code(),
+                "ReadOnly"
+            );
+        }
+        let status = pool.pin_status(PinRole::User).unwrap();
+        assert_eq!((status.failures, status.locked), (1, false));
+        assert_eq!(
+            pool.set_pin(PinRole::User, b"5678").unwrap_err().code(),
+            "ReadOnly"
+        );
     }
 }

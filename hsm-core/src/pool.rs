@@ -378,6 +378,18 @@ fn validate_extra(name: &str, value: Option<&[u8]>) -> Result<()> {
     Ok(())
 }
 
+/// The documents [`Pool::clear`] keeps: what governs the pool, not what it holds.
+fn survives_clear(kind: &str, id: &str) -> bool {
+    match kind {
+        crate::settings::KIND
+        | crate::rbac::ASSIGNMENT_KIND
+        | crate::rbac::DEFINITION_KIND
+        | crate::rbac::MODE_KIND => true,
+        crate::pin::KIND => id != crate::pin::PinRole::User.id(),
+        _ => false,
+    }
+}
+
 fn ensure_live(name: &str, data: &PoolData) -> Result<()> {
     if data.record.deleted.is_some() {
         return Err(Error::PoolNotFound { name: name.into() });
@@ -1013,9 +1025,11 @@ impl Pool {
         })
     }
 
-    /// Empties the pool: every key (live or deleted) and every document goes, for good; the
-    /// pool and its settings stay (PKCS#11's `C_InitToken` on an existing token). Refused
-    /// under purge protection while the pool holds any key.
+    /// Empties the pool (PKCS#11's `C_InitToken` on an existing token), in one commit: every
+    /// key (live or deleted), every front-end object and the user PIN go, for good. What
+    /// governs the pool stays: its settings, access control (RBAC mode, role definitions and
+    /// assignments), PIN policy and SO PIN. Refused under purge protection while the pool
+    /// holds any key.
     pub fn clear(&self) -> Result<usize> {
         self.maintain()?;
         let cleared = self.mutate(|data, _| {
@@ -1033,7 +1047,7 @@ impl Pool {
                 self.state.erase_key(&mut batch, entry);
                 changes.push(KeyChange::Remove(entry.record.name.clone()));
             }
-            for (kind, id) in data.docs.keys() {
+            for (kind, id) in data.docs.keys().filter(|(k, i)| !survives_clear(k, i)) {
                 batch.delete(crate::record::doc_path(&self.state.name, kind, id));
                 changes.push(KeyChange::RemoveDoc(kind.clone(), id.clone()));
             }

@@ -24,9 +24,9 @@ use crate::error::{Error, Result};
 use crate::names::{new_id, validate_key_name};
 use crate::pool::Pool;
 
-const ASSIGNMENT_KIND: &str = "role-assignment";
-const DEFINITION_KIND: &str = "role-definition";
-const MODE_KIND: &str = "rbac";
+pub(crate) const ASSIGNMENT_KIND: &str = "role-assignment";
+pub(crate) const DEFINITION_KIND: &str = "role-definition";
+pub(crate) const MODE_KIND: &str = "rbac";
 const MODE_ID: &str = "mode";
 
 /// The prefix of every Managed HSM data action.

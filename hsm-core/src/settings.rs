@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::pool::Pool;
 
-const KIND: &str = "setting";
+pub(crate) const KIND: &str = "setting";
 
 /// The type of a setting's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

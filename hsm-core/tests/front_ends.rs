@@ -7,6 +7,7 @@ use common::{envs, rsa2048};
 use hsm_core::backup::RestoreMode;
 use hsm_core::crypto::{Curve, KeySpec, jwa};
 use hsm_core::key::KeyOptions;
+use hsm_core::pin::PinRole;
 use hsm_core::{PoolSettings, PoolUpdate};
 
 #[test]
@@ -127,7 +128,28 @@ fn clearing_a_pool() {
             .unwrap();
         pool.delete_key("b").unwrap();
         pool.put_document("note", "n", b"x").unwrap();
+        // What governs the pool survives: access control, PIN policy, SO PIN.
+        let admin = "00000000-0000-0000-0000-0000000000aa";
+        hsm_core::rbac::make_strict(&pool, &[admin]).unwrap();
+        let policy = hsm_core::pin::PinPolicy {
+            min_len: 6,
+            max_len: 8,
+            max_failures: 3,
+        };
+        pool.set_pin_policy(&policy).unwrap();
+        pool.set_pin(PinRole::So, b"so-pin-1").unwrap();
+        pool.set_pin(PinRole::User, b"user-pin").unwrap();
         assert_eq!(pool.clear().unwrap(), 2);
+        assert_eq!(
+            hsm_core::rbac::mode(&pool).unwrap(),
+            hsm_core::rbac::Mode::Strict
+        );
+        assert_eq!(pool.pin_policy().unwrap(), policy);
+        pool.verify_pin(PinRole::So, b"so-pin-1").unwrap();
+        assert!(
+            !pool.pin_status(PinRole::User).unwrap().initialized,
+            "the user PIN goes"
+        );
         assert!(
             pool.list_keys(&Default::default())
                 .unwrap()

@@ -8,10 +8,10 @@
 //! [slots.pools]                  # fixed slot ids; other pools get ids derived from their names
 //! default = 1
 //!
-//! [pin]                          # PIN policy (shown in CK_TOKEN_INFO; used from login on)
-//! min_len = 4
+//! [pin]                          # PIN policy of the pools C_InitToken creates
+//! min_len = 4                    # (stored in the pool; shown by the uninitialized token)
 //! max_len = 255
-//! max_failures = 10
+//! max_failures = 10              # wrong PINs in a row before a PIN locks
 //!
 //! [log]                          # MHSM_LOG wins over this
 //! filter = "info"                # a tracing filter: off, error, warn, info, debug, trace
@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cryptoki_sys::CK_SLOT_ID;
+use hsm_core::pin::PinPolicy;
 use serde::Deserialize;
 
 /// The environment variable naming the configuration file.
@@ -71,6 +72,17 @@ pub(crate) struct PinConfig {
     pub max_len: u32,
     /// Wrong PINs in a row before the PIN locks.
     pub max_failures: u32,
+}
+
+impl PinConfig {
+    /// The core's PIN policy with these values.
+    pub fn policy(&self) -> PinPolicy {
+        PinPolicy {
+            min_len: self.min_len as usize,
+            max_len: self.max_len as usize,
+            max_failures: self.max_failures,
+        }
+    }
 }
 
 impl Default for PinConfig {
@@ -137,15 +149,12 @@ impl Config {
             return Err(format!("[slots] slot id {id} does not fit in 32 bits"));
         }
         let pin = &self.pin;
-        if pin.min_len == 0 || pin.min_len > pin.max_len || pin.max_len > 255 {
-            return Err(format!(
-                "[pin] lengths must satisfy 1 <= min_len <= max_len <= 255 (got {} and {})",
-                pin.min_len, pin.max_len
-            ));
-        }
-        if pin.max_failures == 0 {
-            return Err("[pin] max_failures must be at least 1".into());
-        }
+        pin.policy().validate().map_err(|e| {
+            format!(
+                "[pin] {e} (got min_len {}, max_len {}, max_failures {})",
+                pin.min_len, pin.max_len, pin.max_failures
+            )
+        })?;
         if let Some(filter) = &self.log.filter {
             crate::logging::check_filter(filter).map_err(|e| format!("[log] filter: {e}"))?;
         }
@@ -175,6 +184,7 @@ mod tests {
             (c.pin.min_len, c.pin.max_len, c.pin.max_failures),
             (4, 255, 10)
         );
+        assert_eq!(c.pin.policy(), PinPolicy::default());
         assert!(c.log.filter.is_none());
     }
 

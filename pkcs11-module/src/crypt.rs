@@ -19,7 +19,7 @@ use crate::entry::{cryptoki_fn, not_supported};
 use crate::error::CoreResult;
 use crate::mechanism_params;
 use crate::ptr;
-use crate::sign::{context_auth, init_key};
+use crate::sign::{await_context_auth, context_auth, init_key};
 use crate::state::Module;
 use crate::state::sessions::{CryptOp, Operations, Session, Step, settle};
 
@@ -62,7 +62,7 @@ fn init(
     mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
     check::cipher_key(&spec, &alg).ck()?;
     let op = CryptOp {
-        needs_context_auth: kind == Kind::Decrypt && key.always_authenticate(),
+        needs_context_auth: kind == Kind::Decrypt && await_context_auth(&session, &key),
         key,
         alg,
         gathered: SecretBytes::default(),

@@ -24,27 +24,27 @@ use crate::state::Module;
 use crate::state::objects::{self, Object};
 use crate::state::sessions::{Operations, Session, SignInput, SignOp, Step, settle};
 
-/// Whether `C_Login(CKU_CONTEXT_SPECIFIC)` has authorized the next use of a
-/// `CKA_ALWAYS_AUTHENTICATE` key in this session (and consumes that authorization).
-///
-/// TODO(lead): the login functions are not merged yet; wire this to
-/// `session.take_context_auth()` when they are. It is called with the session's operations
-/// lock held, so it must not take `session.ops`. Until then every use is authorized.
-pub(crate) fn context_auth_given(session: &Session) -> bool {
-    let _ = session;
-    true
-}
-
-/// Refuses the use of an operation's key while it waits for a context-specific login
-/// (`CKR_USER_NOT_LOGGED_IN`, which ends the operation).
+/// Refuses the use of an operation's key while it waits for `C_Login(CKU_CONTEXT_SPECIFIC)`
+/// (its key has `CKA_ALWAYS_AUTHENTICATE`): `CKR_USER_NOT_LOGGED_IN`, which ends the
+/// operation. A login consumed here authorizes this operation only.
 pub(crate) fn context_auth(session: &Session, needs: &mut bool) -> Result<(), CK_RV> {
     if *needs {
-        if !context_auth_given(session) {
+        if !session.take_context_auth() {
             return Err(CKR_USER_NOT_LOGGED_IN);
         }
         *needs = false;
     }
     Ok(())
+}
+
+/// Starts an operation's wait for a context-specific login: one given before it (for
+/// another operation) does not count.
+pub(crate) fn await_context_auth(session: &Session, key: &Object) -> bool {
+    let needs = key.always_authenticate();
+    if needs {
+        session.take_context_auth();
+    }
+    needs
 }
 
 /// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`) and its usage
@@ -107,7 +107,7 @@ fn init(
         SignInputKind::Mac => SignInput::Gathered(SecretBytes::default()),
     };
     let op = SignOp {
-        needs_context_auth: kind == Kind::Sign && key.always_authenticate(),
+        needs_context_auth: kind == Kind::Sign && await_context_auth(&session, &key),
         key,
         alg: mech.alg,
         input,

@@ -1,16 +1,25 @@
 //! Slot and token management: `C_GetSlotList`, `C_GetSlotInfo`, `C_GetTokenInfo`,
-//! `C_WaitForSlotEvent`, `C_GetMechanismList`, `C_GetMechanismInfo` (and, not yet,
-//! `C_InitToken`, `C_InitPIN`, `C_SetPIN`).
+//! `C_WaitForSlotEvent`, `C_GetMechanismList`, `C_GetMechanismInfo`; token initialization
+//! and PINs: `C_InitToken`, `C_InitPIN`, `C_SetPIN`.
+//!
+//! `C_InitToken` on the uninitialized token creates a pool named by the label, with the
+//! configured PIN policy and the SO PIN given; the next slot list shows the pool in a slot of
+//! its own and the uninitialized token again. On a pool's token it empties the pool (see
+//! `docs/ARCHITECTURE.md` for what that erases). The module never creates a pool otherwise.
 
 use cryptoki_sys::*;
 use hsm_core::crypto::HashAlg;
+use hsm_core::names::Tags;
+use hsm_core::pin::{PinRole, PinStatus};
+use hsm_core::{Pool, PoolSettings};
 
-use crate::entry::{cryptoki_fn, not_supported};
+use crate::entry::cryptoki_fn;
 use crate::error::CoreResult;
 use crate::general::{MANUFACTURER, library_version};
 use crate::mechanism::{self, MECHANISMS};
 use crate::ptr;
 use crate::state::Module;
+use crate::state::login;
 use crate::state::slots::{Slot, Token};
 
 /// The hardware version shown for every slot and token.
@@ -52,7 +61,9 @@ cryptoki_fn! {
 }
 
 cryptoki_fn! {
-    /// `C_GetTokenInfo`. The user PIN shows as not initialized until PINs exist.
+    /// `C_GetTokenInfo`. PIN flags and lengths come from the pool (its PINs and PIN policy);
+    /// the uninitialized token shows the configured lengths. A pool made outside PKCS#11
+    /// without PINs shows its user PIN as not initialized.
     pub fn C_GetTokenInfo(slot_id: CK_SLOT_ID, out: CK_TOKEN_INFO_PTR) with module {
         let slot = module.slots.get(slot_id)?;
         ptr::non_null(out)?;
@@ -60,27 +71,63 @@ cryptoki_fn! {
     }
 }
 
+/// The `CK_TOKEN_INFO` flags of a user or SO PIN: (initialized, count low, final try,
+/// locked).
+fn pin_flags(status: &PinStatus, flags: [CK_FLAGS; 4]) -> CK_FLAGS {
+    let [initialized, count_low, final_try, locked] = flags;
+    let mut out = 0;
+    if status.initialized {
+        out |= initialized;
+    }
+    if status.locked {
+        out |= locked;
+    } else {
+        if status.failures > 0 {
+            out |= count_low;
+        }
+        if status.initialized && status.remaining == 1 {
+            out |= final_try;
+        }
+    }
+    out
+}
+
 fn token_info(module: &Module, slot: &Slot) -> Result<CK_TOKEN_INFO, CK_RV> {
     let hsm = module.core.hsm();
-    let (label, serial, flags) = match &slot.token {
+    let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_CLOCK_ON_TOKEN;
+    if hsm.is_read_only() {
+        flags |= CKF_WRITE_PROTECTED;
+    }
+    let (label, serial, policy) = match &slot.token {
         Token::Pool { name } => {
-            hsm.get_pool(name).ck()?;
+            let pool = hsm.pool(name).ck()?;
             let id = hsm.digest(
                 HashAlg::Sha256,
                 format!("mhsm-token:{}:{name}", hsm.security_domain()).as_bytes(),
             );
             let serial: String = id[..8].iter().map(|b| format!("{b:02x}")).collect();
-            (
-                name.as_str(),
-                serial,
-                CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_CLOCK_ON_TOKEN,
-            )
+            flags |= CKF_TOKEN_INITIALIZED;
+            flags |= pin_flags(
+                &pool.pin_status(PinRole::User).ck()?,
+                [
+                    CKF_USER_PIN_INITIALIZED,
+                    CKF_USER_PIN_COUNT_LOW,
+                    CKF_USER_PIN_FINAL_TRY,
+                    CKF_USER_PIN_LOCKED,
+                ],
+            );
+            flags |= pin_flags(
+                &pool.pin_status(PinRole::So).ck()?,
+                [
+                    0,
+                    CKF_SO_PIN_COUNT_LOW,
+                    CKF_SO_PIN_FINAL_TRY,
+                    CKF_SO_PIN_LOCKED,
+                ],
+            );
+            (name.as_str(), serial, pool.pin_policy().ck()?)
         }
-        Token::Uninitialized => (
-            "",
-            "0".repeat(16),
-            CKF_RNG | CKF_LOGIN_REQUIRED | CKF_CLOCK_ON_TOKEN,
-        ),
+        Token::Uninitialized => ("", "0".repeat(16), module.config.pin.policy()),
     };
     let (sessions, rw_sessions) = module.sessions.count(slot.id);
     Ok(CK_TOKEN_INFO {
@@ -93,8 +140,8 @@ fn token_info(module: &Module, slot: &Slot) -> Result<CK_TOKEN_INFO, CK_RV> {
         ulSessionCount: sessions as CK_ULONG,
         ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
         ulRwSessionCount: rw_sessions as CK_ULONG,
-        ulMaxPinLen: CK_ULONG::from(module.config.pin.max_len),
-        ulMinPinLen: CK_ULONG::from(module.config.pin.min_len),
+        ulMaxPinLen: policy.max_len as CK_ULONG,
+        ulMinPinLen: policy.min_len as CK_ULONG,
         ulTotalPublicMemory: CK_UNAVAILABLE_INFORMATION,
         ulFreePublicMemory: CK_UNAVAILABLE_INFORMATION,
         ulTotalPrivateMemory: CK_UNAVAILABLE_INFORMATION,
@@ -162,16 +209,146 @@ cryptoki_fn! {
     }
 }
 
-not_supported! {
-    C_InitToken(slot_id: CK_SLOT_ID, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, label: CK_UTF8CHAR_PTR);
-    C_InitPIN(session: CK_SESSION_HANDLE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG);
-    C_SetPIN(
+cryptoki_fn! {
+    /// `C_InitToken`: the label (32 blank-padded bytes) names the pool.
+    ///
+    /// On the uninitialized token: creates that pool (an invalid name is
+    /// `CKR_ARGUMENTS_BAD`; a name taken by a live or deleted pool is the core's `Conflict`,
+    /// `CKR_FUNCTION_FAILED`), gives it the configured PIN policy and the SO PIN, and
+    /// refreshes the slot list. On a pool's token: refused while the application has sessions
+    /// on it (`CKR_SESSION_EXISTS`); the label must be the pool's name (pools cannot be
+    /// renamed: `CKR_ARGUMENTS_BAD`); the SO PIN must be right; then the pool is emptied
+    /// (`Pool::clear`, refused under purge protection while it holds keys), keeping its PIN
+    /// policy and SO PIN, without a user PIN.
+    pub fn C_InitToken(slot_id: CK_SLOT_ID, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, label: CK_UTF8CHAR_PTR) with module {
+        let slot = module.slots.get(slot_id)?;
+        let pin = login::pin_arg(pin, pin_len)?;
+        ptr::non_null(label)?;
+        let label = ptr::slice(label, 32)?;
+        let Ok(label) = std::str::from_utf8(label) else {
+            tracing::warn!(slot = slot_id, "C_InitToken: the label is not UTF-8");
+            return Err(CKR_ARGUMENTS_BAD);
+        };
+        let label = label.trim_end_matches([' ', '\0']);
+        match &slot.token {
+            Token::Uninitialized => create_pool(module, label, pin),
+            Token::Pool { name } => reinitialize(module, slot_id, name, label, pin),
+        }
+    }
+}
+
+/// `C_InitToken` on the uninitialized token.
+fn create_pool(module: &Module, name: &str, so_pin: &[u8]) -> Result<(), CK_RV> {
+    let hsm = module.core.hsm();
+    if let Err(e) = hsm_core::names::validate_pool_name(name) {
+        tracing::warn!(label = name, error = %e, "C_InitToken: the label is not a valid pool name");
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    let policy = module.config.pin.policy();
+    login::check_new_pin(&policy, so_pin)?;
+    if let Err(e) = hsm.create_pool(name, PoolSettings::default(), Tags::new()) {
+        tracing::warn!(pool = name, error = %e, "C_InitToken: cannot create the pool");
+        return Err(crate::error::rv(&e));
+    }
+    let pins = || -> hsm_core::Result<()> {
+        let pool = hsm.pool(name)?;
+        pool.set_pin_policy(&policy)?;
+        pool.set_pin(PinRole::So, so_pin)
+    };
+    if let Err(e) = pins() {
+        // No half-made pool: undo the creation.
+        let undo = hsm.delete_pool(name).and_then(|_| hsm.purge_pool(name));
+        if let Err(u) = undo {
+            tracing::error!(pool = name, error = %u, "C_InitToken: could not undo a failed pool creation");
+        }
+        return Err(e).ck();
+    }
+    tracing::info!(pool = name, "C_InitToken: pool created");
+    module.slots.refresh(hsm, &module.config)
+}
+
+/// `C_InitToken` on a pool's token.
+fn reinitialize(
+    module: &Module,
+    slot_id: CK_SLOT_ID,
+    name: &str,
+    label: &str,
+    so_pin: &[u8],
+) -> Result<(), CK_RV> {
+    if module.sessions.count(slot_id).0 > 0 {
+        return Err(CKR_SESSION_EXISTS);
+    }
+    if label != name {
+        tracing::warn!(
+            pool = name,
+            label,
+            "C_InitToken: a pool cannot be renamed; pass its name as the label"
+        );
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    let pool = module.core.hsm().pool(name).ck()?;
+    login::verify(&pool, PinRole::So, so_pin)?;
+    let erased = {
+        // Sessions open under the login table's lock: none can open on the slot while the
+        // check holds and the pool is emptied.
+        let _logins = module.logins.lock();
+        if module.sessions.count(slot_id).0 > 0 {
+            return Err(CKR_SESSION_EXISTS);
+        }
+        pool.clear().ck()?
+    };
+    // `clear` kept the PIN policy, the SO PIN and the pool's access control.
+    tracing::info!(pool = name, keys = erased, "C_InitToken: pool emptied");
+    Ok(())
+}
+
+cryptoki_fn! {
+    /// `C_InitPIN`: the SO, logged in, sets the user PIN (which also unlocks a locked one).
+    pub fn C_InitPIN(session: CK_SESSION_HANDLE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) with module {
+        let session = module.sessions.get(session)?;
+        let pin = login::pin_arg(pin, pin_len)?;
+        if !module.logins.so_logged_in(session.slot_id) {
+            return Err(CKR_USER_NOT_LOGGED_IN);
+        }
+        if !session.rw {
+            return Err(CKR_SESSION_READ_ONLY);
+        }
+        login::check_new_pin(&session.pool.pin_policy().ck()?, pin)?;
+        session.pool.set_pin(PinRole::User, pin).ck()?;
+        tracing::info!(pool = %session.pool.name(), "C_InitPIN: user PIN set");
+        Ok(())
+    }
+}
+
+cryptoki_fn! {
+    /// `C_SetPIN`: changes the PIN of whoever is logged in, after checking the old one (a
+    /// wrong one counts); in a public session, the user PIN (PKCS#11 2.40). Read-write
+    /// sessions only.
+    pub fn C_SetPIN(
         session: CK_SESSION_HANDLE,
         old_pin: CK_UTF8CHAR_PTR,
         old_len: CK_ULONG,
         new_pin: CK_UTF8CHAR_PTR,
         new_len: CK_ULONG,
-    );
+    ) with module {
+        let session = module.sessions.get(session)?;
+        let old_pin = login::pin_arg(old_pin, old_len)?;
+        let new_pin = login::pin_arg(new_pin, new_len)?;
+        if !session.rw {
+            return Err(CKR_SESSION_READ_ONLY);
+        }
+        let role = login::role_of(module.logins.state(session.slot_id)).unwrap_or(PinRole::User);
+        set_pin(&session.pool, role, old_pin, new_pin)
+    }
+}
+
+/// Checks the new PIN, then the old one, then sets the new one.
+fn set_pin(pool: &Pool, role: PinRole, old_pin: &[u8], new_pin: &[u8]) -> Result<(), CK_RV> {
+    login::check_new_pin(&pool.pin_policy().ck()?, new_pin)?;
+    login::verify(pool, role, old_pin)?;
+    pool.set_pin(role, new_pin).ck()?;
+    tracing::info!(pool = %pool.name(), role = ?role, "C_SetPIN: PIN changed");
+    Ok(())
 }
 
 #[cfg(test)]

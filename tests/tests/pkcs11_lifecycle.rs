@@ -7,9 +7,13 @@ mod pkcs11_common;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
 use hsm_core::names::PageRequest;
+use hsm_core::pin::PinRole;
 use pkcs11_common::*;
 
+const PIN: &str = "user-pin-1";
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 fn module() -> Pkcs11 {
@@ -22,9 +26,17 @@ fn module() -> Pkcs11 {
 #[test]
 fn a_destroyed_key_is_recoverable_through_the_core() {
     create_pools(&["life"]);
+    {
+        let hsm = open_hsm(data_dir());
+        let pool = hsm.pool("life").unwrap();
+        pool.set_pin(PinRole::So, b"so-pin-1").unwrap();
+        pool.set_pin(PinRole::User, PIN.as_bytes()).unwrap();
+    }
     let p = module();
     let slot = p.get_slots_with_token().unwrap()[0];
     let s = p.open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&AuthPin::new(PIN.into())))
+        .unwrap();
     let label = Attribute::Label(b"phoenix".to_vec());
     let (_, private) = s
         .generate_key_pair(
@@ -63,6 +75,12 @@ fn a_destroyed_key_is_recoverable_through_the_core() {
 
     let p = module();
     let s = p.open_ro_session(slot).unwrap();
+    assert!(
+        s.find_objects(std::slice::from_ref(&label)).unwrap().len() == 1,
+        "without a login only the public half shows"
+    );
+    s.login(UserType::User, Some(&AuthPin::new(PIN.into())))
+        .unwrap();
     let found = s.find_objects(&[label]).unwrap();
     assert_eq!(found.len(), 2, "both halves are back");
     let private = s

@@ -14,8 +14,12 @@
 //!   fail: the parent holds its lock) and starts with no sessions. The inherited module is
 //!   leaked, never dropped, and so is the adopted core when the child finalizes: dropping
 //!   them would close (and flush) the parent's database from the child. The child sees the
-//!   pools as they were at the fork; see `docs/ARCHITECTURE.md` for what a child may not do.
+//!   pools as they were at the fork, and the adopted core is made read-only
+//!   ([`Hsm::set_read_only`]): its writes answer `CKR_TOKEN_WRITE_PROTECTED`, its tokens show
+//!   `CKF_WRITE_PROTECTED`, and it logs in (a right PIN needs no write) but cannot count a
+//!   wrong PIN, so it refuses one with `CKR_TOKEN_WRITE_PROTECTED`.
 
+pub(crate) mod login;
 pub(crate) mod objects;
 pub(crate) mod sessions;
 pub(crate) mod slots;
@@ -31,6 +35,7 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::logging;
+use login::LoginTable;
 use objects::ObjectTable;
 use sessions::SessionTable;
 use slots::SlotTable;
@@ -49,6 +54,8 @@ pub(crate) struct Module {
     pub sessions: SessionTable,
     /// Object handles and search indexes.
     pub objects: ObjectTable,
+    /// Who is logged in to each slot's token.
+    pub logins: LoginTable,
 }
 
 /// The core handle; leaked instead of dropped when it was inherited through `fork()`.
@@ -106,7 +113,9 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
     logging::init(&config);
     let core = match inherited {
         Some(hsm) => {
-            tracing::info!(parent_hsm = ?hsm, "initialized in a forked child: adopting the parent's core");
+            // The parent owns the store: the child may read it, never write.
+            hsm.set_read_only();
+            tracing::info!(parent_hsm = ?hsm, "initialized in a forked child: adopting the parent's core, read-only");
             Core {
                 hsm: Some(hsm),
                 inherited: true,
@@ -125,6 +134,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         slots,
         sessions: SessionTable::new(),
         objects: ObjectTable::new(),
+        logins: LoginTable::new(),
     };
     module.slots.refresh(module.core.hsm(), &module.config)?;
     tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");
@@ -139,6 +149,7 @@ pub(crate) fn finalize() -> Result<(), CK_RV> {
         Some(m) if m.pid == std::process::id() => {
             drop(STATE.swap(None));
             m.sessions.clear();
+            m.logins.clear();
             tracing::info!("finalized");
             Ok(())
         }

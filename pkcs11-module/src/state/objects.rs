@@ -695,8 +695,7 @@ pub(crate) fn resolve(
 
 /// Whether private objects are visible in this session (a user is logged in to its slot).
 pub(crate) fn user_logged_in(module: &Module, session: &Session) -> bool {
-    let _ = (module, session);
-    true
+    module.logins.user_logged_in(session.slot_id)
 }
 
 /// A session object as an [`Object`].

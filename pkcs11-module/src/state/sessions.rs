@@ -4,17 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cryptoki_sys::{
     CK_FLAGS, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID,
-    CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID, CKS_RO_PUBLIC_SESSION,
-    CKS_RW_PUBLIC_SESSION,
+    CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID,
 };
 use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
 use hsm_core::{Pool, SecretBytes};
 use parking_lot::{Mutex, RwLock};
 
+use super::login::LoginState;
 use super::objects::{Object, SessionObject};
 
 /// Shards of the session map (a power of two).
@@ -34,25 +34,38 @@ pub(crate) struct Session {
     pub ops: Mutex<Operations>,
     /// Its session objects (`CKA_TOKEN` false): they die with it.
     pub objects: RwLock<HashMap<CK_OBJECT_HANDLE, Arc<SessionObject>>>,
+    /// `C_Login(CKU_CONTEXT_SPECIFIC)` succeeded for the operation in progress (a key with
+    /// `CKA_ALWAYS_AUTHENTICATE`); see [`Session::take_context_auth`].
+    context_authenticated: AtomicBool,
 }
 
 impl Session {
-    /// `CK_SESSION_INFO` (no login yet: public sessions).
-    pub fn info(&self) -> CK_SESSION_INFO {
+    /// `CK_SESSION_INFO`, given the slot's login state.
+    pub fn info(&self, login: LoginState) -> CK_SESSION_INFO {
         let mut flags: CK_FLAGS = CKF_SERIAL_SESSION;
         if self.rw {
             flags |= CKF_RW_SESSION;
         }
         CK_SESSION_INFO {
             slotID: self.slot_id,
-            state: if self.rw {
-                CKS_RW_PUBLIC_SESSION
-            } else {
-                CKS_RO_PUBLIC_SESSION
-            },
+            state: login.session_state(self.rw),
             flags,
             ulDeviceError: 0,
         }
+    }
+
+    /// Records a successful `C_Login(CKU_CONTEXT_SPECIFIC)`.
+    pub(crate) fn set_context_auth(&self) {
+        self.context_authenticated.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether `C_Login(CKU_CONTEXT_SPECIFIC)` succeeded since the last call, clearing it: an
+    /// operation with a `CKA_ALWAYS_AUTHENTICATE` key calls it once at its `*Init` (discarding
+    /// a stale value) and once before using the key (which it refuses with
+    /// `CKR_USER_NOT_LOGGED_IN` on `false`), so one login allows one operation.
+    #[allow(dead_code)] // the sign and decrypt functions of the next increment use it
+    pub(crate) fn take_context_auth(&self) -> bool {
+        self.context_authenticated.swap(false, Ordering::SeqCst)
     }
 }
 
@@ -71,19 +84,6 @@ pub(crate) struct Operations {
     pub encrypt: Option<CryptOp>,
     /// `C_DecryptInit` ... `C_Decrypt` / `C_DecryptFinal`.
     pub decrypt: Option<CryptOp>,
-}
-
-impl Operations {
-    /// Whether an operation waits for `C_Login(CKU_CONTEXT_SPECIFIC)` (its key has
-    /// `CKA_ALWAYS_AUTHENTICATE`): without one, that login is `CKR_OPERATION_NOT_INITIALIZED`.
-    #[allow(dead_code)] // for C_Login(CKU_CONTEXT_SPECIFIC), which the login functions add
-    pub fn awaiting_context_auth(&self) -> bool {
-        self.sign.as_ref().is_some_and(|op| op.needs_context_auth)
-            || self
-                .decrypt
-                .as_ref()
-                .is_some_and(|op| op.needs_context_auth)
-    }
 }
 
 /// A signature, MAC or verification in progress.
@@ -127,6 +127,24 @@ pub(crate) struct CryptOp {
     pub needs_context_auth: bool,
 }
 
+impl Operations {
+    /// Whether an operation that uses a key is active: the one `C_Login(CKU_CONTEXT_SPECIFIC)`
+    /// may authenticate (else it answers `CKR_OPERATION_NOT_INITIALIZED`).
+    pub fn any_key_operation_active(&self) -> bool {
+        // Destructured so that a new kind of operation must be considered here.
+        let Operations {
+            digest: _,
+            find: _,
+            sign,
+            verify,
+            encrypt,
+            decrypt,
+        } = self;
+        // A digest uses no key.
+        sign.is_some() || verify.is_some() || encrypt.is_some() || decrypt.is_some()
+    }
+}
+
 /// A digest in progress.
 pub(crate) struct DigestOp {
     /// The algorithm.
@@ -168,6 +186,7 @@ impl SessionTable {
             pool,
             rw,
             ops: Mutex::new(Operations::default()),
+            context_authenticated: AtomicBool::new(false),
         });
         self.shard(handle).write().insert(handle, session);
         handle
@@ -182,12 +201,12 @@ impl SessionTable {
             .ok_or(CKR_SESSION_HANDLE_INVALID)
     }
 
-    /// Closes a session, or `CKR_SESSION_HANDLE_INVALID`.
-    pub fn close(&self, handle: CK_SESSION_HANDLE) -> Result<(), CK_RV> {
+    /// Closes a session and returns its slot, or `CKR_SESSION_HANDLE_INVALID`.
+    pub fn close(&self, handle: CK_SESSION_HANDLE) -> Result<CK_SLOT_ID, CK_RV> {
         self.shard(handle)
             .write()
             .remove(&handle)
-            .map(drop)
+            .map(|s| s.slot_id)
             .ok_or(CKR_SESSION_HANDLE_INVALID)
     }
 

@@ -1,0 +1,219 @@
+//! Who is logged in to each slot's token.
+//!
+//! In PKCS#11 a login belongs to the application and the token, not to one session: every
+//! session of the slot shares it. It ends with `C_Logout`, when the slot's last session
+//! closes (`C_CloseSession`, `C_CloseAllSessions`) and at `C_Finalize`.
+//!
+//! The table's lock is also taken around the checks that tie logins to sessions (an SO login
+//! needs no read-only session on the slot, and a read-only session cannot open while the SO
+//! is logged in), so those checks and the changes they guard happen as one step. It is never
+//! held while a PIN is hashed.
+//!
+//! Also here: PIN arguments as the login and token functions take them. The rules (lengths,
+//! characters, counting, lockout) are the core's (`hsm_core::pin`).
+
+use std::collections::HashMap;
+
+use cryptoki_sys::{
+    CK_RV, CK_SLOT_ID, CK_STATE, CK_ULONG, CK_UTF8CHAR_PTR, CKR_PIN_INCORRECT, CKR_PIN_LEN_RANGE,
+    CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS,
+    CKS_RW_USER_FUNCTIONS,
+};
+use hsm_core::Pool;
+use hsm_core::pin::{PinPolicy, PinRole};
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::error::CoreResult;
+use crate::ptr;
+
+/// Who is logged in to a slot's token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LoginState {
+    /// Nobody: public sessions.
+    #[default]
+    Public,
+    /// The normal user.
+    User,
+    /// The security officer.
+    So,
+}
+
+impl LoginState {
+    /// The `CK_SESSION_INFO` state of a session in this login state. (An SO is never logged
+    /// in while a read-only session exists, so `So` with `rw == false` does not happen; it
+    /// shows as public.)
+    pub fn session_state(self, rw: bool) -> CK_STATE {
+        match (self, rw) {
+            (LoginState::Public, false) | (LoginState::So, false) => CKS_RO_PUBLIC_SESSION,
+            (LoginState::Public, true) => CKS_RW_PUBLIC_SESSION,
+            (LoginState::User, false) => CKS_RO_USER_FUNCTIONS,
+            (LoginState::User, true) => CKS_RW_USER_FUNCTIONS,
+            (LoginState::So, true) => CKS_RW_SO_FUNCTIONS,
+        }
+    }
+}
+
+/// The login state of every slot (absent: [`LoginState::Public`]).
+pub(crate) struct LoginTable {
+    slots: Mutex<HashMap<CK_SLOT_ID, LoginState>>,
+}
+
+/// The table held locked: read and change several slots' states, or check sessions, as one
+/// step.
+pub(crate) struct LoginGuard<'a>(MutexGuard<'a, HashMap<CK_SLOT_ID, LoginState>>);
+
+impl LoginGuard<'_> {
+    /// The state of a slot.
+    pub fn state(&self, slot: CK_SLOT_ID) -> LoginState {
+        self.0.get(&slot).copied().unwrap_or_default()
+    }
+
+    /// Sets the state of a slot.
+    pub fn set(&mut self, slot: CK_SLOT_ID, state: LoginState) {
+        if state == LoginState::Public {
+            self.0.remove(&slot);
+        } else {
+            self.0.insert(slot, state);
+        }
+    }
+}
+
+impl LoginTable {
+    /// Nobody logged in anywhere.
+    pub fn new() -> LoginTable {
+        LoginTable {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Locks the table (briefly: never across a PIN hash).
+    pub fn lock(&self) -> LoginGuard<'_> {
+        LoginGuard(self.slots.lock())
+    }
+
+    /// The state of a slot.
+    pub fn state(&self, slot: CK_SLOT_ID) -> LoginState {
+        self.lock().state(slot)
+    }
+
+    /// Whether the normal user is logged in to the slot's token (private objects and key
+    /// use are allowed).
+    pub(crate) fn user_logged_in(&self, slot: CK_SLOT_ID) -> bool {
+        self.state(slot) == LoginState::User
+    }
+
+    /// Whether the security officer is logged in to the slot's token.
+    pub(crate) fn so_logged_in(&self, slot: CK_SLOT_ID) -> bool {
+        self.state(slot) == LoginState::So
+    }
+
+    /// Logs out of a slot; `CKR_USER_NOT_LOGGED_IN` if nobody was logged in.
+    pub fn logout(&self, slot: CK_SLOT_ID) -> Result<(), CK_RV> {
+        let mut guard = self.lock();
+        if guard.state(slot) == LoginState::Public {
+            return Err(cryptoki_sys::CKR_USER_NOT_LOGGED_IN);
+        }
+        guard.set(slot, LoginState::Public);
+        Ok(())
+    }
+
+    /// Forgets every login (`C_Finalize`).
+    pub fn clear(&self) {
+        self.slots.lock().clear();
+    }
+}
+
+/// A PIN argument. NULL → `CKR_ARGUMENTS_BAD` whatever the length: there is no protected
+/// authentication path (`CKF_PROTECTED_AUTHENTICATION_PATH` is never set).
+pub(crate) fn pin_arg<'a>(pin: CK_UTF8CHAR_PTR, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
+    ptr::non_null(pin)?;
+    ptr::slice(pin, len)
+}
+
+/// Checks a new PIN against a policy: a length outside it is `CKR_PIN_LEN_RANGE`, other
+/// faults (characters) `CKR_PIN_INVALID`.
+pub(crate) fn check_new_pin(policy: &PinPolicy, pin: &[u8]) -> Result<(), CK_RV> {
+    if !policy.allows_len(pin.len()) {
+        return Err(CKR_PIN_LEN_RANGE);
+    }
+    policy.check(pin).ck()
+}
+
+/// Checks a PIN with the core, which counts a wrong one (`CKR_PIN_INCORRECT`, then
+/// `CKR_PIN_LOCKED`). A missing user PIN is `CKR_USER_PIN_NOT_INITIALIZED`; PKCS#11 has no
+/// code for a missing SO PIN (a pool made without one, outside PKCS#11), which is answered
+/// `CKR_PIN_INCORRECT` with a log line.
+pub(crate) fn verify(pool: &Pool, role: PinRole, pin: &[u8]) -> Result<(), CK_RV> {
+    match pool.verify_pin(role, pin) {
+        Err(hsm_core::Error::PinNotInitialized) if role == PinRole::So => {
+            tracing::warn!(
+                pool = %pool.name(),
+                "the pool has no SO PIN: the tool that created it sets one (mhsm pool create --so-pin)"
+            );
+            Err(CKR_PIN_INCORRECT)
+        }
+        other => other.ck(),
+    }
+}
+
+/// The role whose PIN a login state uses.
+pub(crate) fn role_of(state: LoginState) -> Option<PinRole> {
+    match state {
+        LoginState::Public => None,
+        LoginState::User => Some(PinRole::User),
+        LoginState::So => Some(PinRole::So),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptoki_sys::CKR_ARGUMENTS_BAD;
+
+    #[test]
+    fn states_per_slot() {
+        let t = LoginTable::new();
+        assert_eq!(t.state(1), LoginState::Public);
+        assert_eq!(t.logout(1), Err(cryptoki_sys::CKR_USER_NOT_LOGGED_IN));
+        t.lock().set(1, LoginState::User);
+        t.lock().set(2, LoginState::So);
+        assert!(t.user_logged_in(1) && !t.so_logged_in(1));
+        assert!(t.so_logged_in(2) && !t.user_logged_in(2));
+        assert_eq!(t.state(3), LoginState::Public);
+        assert_eq!(t.logout(1), Ok(()));
+        assert!(!t.user_logged_in(1));
+        t.clear();
+        assert!(!t.so_logged_in(2));
+    }
+
+    #[test]
+    fn session_states() {
+        use LoginState::*;
+        assert_eq!(Public.session_state(false), CKS_RO_PUBLIC_SESSION);
+        assert_eq!(Public.session_state(true), CKS_RW_PUBLIC_SESSION);
+        assert_eq!(User.session_state(false), CKS_RO_USER_FUNCTIONS);
+        assert_eq!(User.session_state(true), CKS_RW_USER_FUNCTIONS);
+        assert_eq!(So.session_state(true), CKS_RW_SO_FUNCTIONS);
+    }
+
+    #[test]
+    fn new_pins_length_then_characters() {
+        let policy = PinPolicy {
+            min_len: 4,
+            max_len: 8,
+            max_failures: 3,
+        };
+        assert_eq!(check_new_pin(&policy, b"123"), Err(CKR_PIN_LEN_RANGE));
+        assert_eq!(check_new_pin(&policy, b"123456789"), Err(CKR_PIN_LEN_RANGE));
+        assert_eq!(
+            check_new_pin(&policy, b"12\n4"),
+            Err(cryptoki_sys::CKR_PIN_INVALID)
+        );
+        assert_eq!(check_new_pin(&policy, b"1234"), Ok(()));
+        assert_eq!(
+            pin_arg(std::ptr::null_mut(), 0),
+            Err(CKR_ARGUMENTS_BAD),
+            "NULL even with length 0"
+        );
+    }
+}
