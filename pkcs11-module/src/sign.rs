@@ -5,8 +5,8 @@
 //! Hashing mechanisms (`CKM_SHA256_RSA_PKCS`, `CKM_ECDSA_SHA384`, the PSS variants) stream the
 //! message through the core's hasher (`Hsm::hasher`) and sign the digest; `CKM_RSA_PKCS`,
 //! `CKM_RSA_PKCS_PSS` and `CKM_ECDSA` sign their input as given and are single-part only (an
-//! update ends them with `CKR_OPERATION_NOT_INITIALIZED`, the code the spec lists for
-//! `C_SignUpdate` and the one SoftHSMv2 and kryoptic give). MACs gather the message and the
+//! update ends them with `CKR_FUNCTION_NOT_SUPPORTED`: `pkcs11-tool --test` takes that code,
+//! and only that one, as "no multi-part for this mechanism" and goes on with `C_Sign`). MACs gather the message and the
 //! core computes them at the final call. Every scheme has a fixed signature length
 //! (`check::signature_len`), so a length query never computes a signature.
 
@@ -127,7 +127,7 @@ fn init(
 fn update(op: &mut SignOp, part: &[u8]) -> Result<Step, CK_RV> {
     match &mut op.input {
         // A single-part-only mechanism.
-        SignInput::Direct | SignInput::Hash(None) => return Err(CKR_OPERATION_NOT_INITIALIZED),
+        SignInput::Direct | SignInput::Hash(None) => return Err(CKR_FUNCTION_NOT_SUPPORTED),
         SignInput::Hash(Some(hasher)) => hasher.update(part),
         SignInput::Gathered(message) => {
             check::max_input(message.len().saturating_add(part.len())).ck()?;
