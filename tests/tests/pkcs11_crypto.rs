@@ -1561,6 +1561,18 @@ fn always_authenticate_keys_sign_after_a_context_login() {
             RvError::UserNotLoggedIn,
             "CKA_ALWAYS_AUTHENTICATE without C_Login(CKU_CONTEXT_SPECIFIC)"
         );
+        // A context login given before the operation (during another one) does not count.
+        s.verify_init(&Mechanism::EcdsaSha256, public).unwrap();
+        s.login(UserType::ContextSpecific, Some(&AuthPin::new(PIN.into())))
+            .unwrap();
+        s.sign_init(&Mechanism::EcdsaSha256, k).unwrap();
+        assert_eq!(rv(s.sign_final()), RvError::UserNotLoggedIn);
+        // Without any key operation, a context login has nothing to authenticate.
+        assert_eq!(rv(s.verify_final(&[0; 64])), RvError::SignatureInvalid);
+        assert_eq!(
+            rv(s.login(UserType::ContextSpecific, Some(&AuthPin::new(PIN.into())))),
+            RvError::OperationNotInitialized
+        );
     }
 }
 
