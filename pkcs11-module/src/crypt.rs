@@ -2,18 +2,22 @@
 //! decryption (`C_DecryptInit`, `C_Decrypt`, `C_DecryptUpdate`, `C_DecryptFinal`); the
 //! dual-function updates are not offered.
 //!
-//! The core's ciphers work in one call. A multi-part operation therefore gathers its input
-//! (in a zeroizing buffer, up to the core's `MAX_INPUT`): each update returns no output (it
-//! still follows the two-call convention, with a length of 0) and the final call returns it
-//! all. Ciphertext lengths are known before any work (`check::ciphertext_len`); for
-//! decryption a length query answers the most the plaintext can be
-//! (`check::plaintext_max_len`), and a buffer that holds the real plaintext is enough.
-//! Decryption errors keep PKCS#11's distinction: a ciphertext of a wrong length is
-//! `CKR_ENCRYPTED_DATA_LEN_RANGE`, one that does not decrypt `CKR_ENCRYPTED_DATA_INVALID`.
+//! The core's ciphers work in one call. Multi-part AES ECB, CBC and CTR go through the core's
+//! `CipherStream`, which makes one call per update on the whole blocks ready and carries the
+//! IV or counter along, so each update returns its output (callers such as pkcs11-tool size
+//! the final buffer for one block). AES-GCM gathers its input (up to the core's `MAX_INPUT`)
+//! and returns everything at the final call; RSA is single-part only (an update is
+//! `CKR_FUNCTION_NOT_SUPPORTED`). Output lengths are known before any work
+//! (`check::ciphertext_len`, `CipherStream::update_len`); for decryption with padding a length
+//! query answers the most the plaintext can be (`check::plaintext_max_len`), and a buffer that
+//! holds the real plaintext is enough. Decryption errors keep PKCS#11's distinction: a
+//! ciphertext of a wrong length is `CKR_ENCRYPTED_DATA_LEN_RANGE`, one that does not decrypt
+//! `CKR_ENCRYPTED_DATA_INVALID`.
 
 use cryptoki_sys::*;
 use hsm_core::SecretBytes;
-use hsm_core::crypto::check;
+use hsm_core::crypto::stream::{CipherStream, Direction};
+use hsm_core::crypto::{CipherAlgorithm, check};
 
 use crate::entry::{cryptoki_fn, not_supported};
 use crate::error::CoreResult;
@@ -21,7 +25,8 @@ use crate::mechanism_params;
 use crate::ptr;
 use crate::sign::{await_context_auth, context_auth, init_key};
 use crate::state::Module;
-use crate::state::sessions::{CryptOp, Operations, Session, Step, settle};
+use crate::state::objects::Object;
+use crate::state::sessions::{CryptOp, CryptParts, Operations, Session, Step, settle};
 
 /// The two operations of this group.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,6 +41,43 @@ impl Kind {
             Kind::Encrypt => &mut ops.encrypt,
             Kind::Decrypt => &mut ops.decrypt,
         }
+    }
+
+    /// Errors in this direction's terms: for decryption, a length the scheme cannot take is
+    /// about the ciphertext.
+    fn error(self, rv: CK_RV) -> CK_RV {
+        match (self, rv) {
+            (Kind::Decrypt, CKR_DATA_LEN_RANGE) => CKR_ENCRYPTED_DATA_LEN_RANGE,
+            (_, rv) => rv,
+        }
+    }
+
+    /// One call of the core in this direction: the output bytes (ciphertext with its tag).
+    fn call(
+        self,
+        module: &Module,
+        key: &Object,
+        alg: &CipherAlgorithm,
+        input: &[u8],
+    ) -> Result<SecretBytes, CK_RV> {
+        match self {
+            Kind::Encrypt => key
+                .encrypt(module.core.hsm(), alg, input)
+                .map(|c| SecretBytes::new(c.data_with_tag())),
+            Kind::Decrypt => key.decrypt(alg, input),
+        }
+        .map_err(|rv| self.error(rv))
+    }
+}
+
+/// A `CK_RV` the core's errors turn into, for the calls a `CipherStream` makes.
+struct Rv(CK_RV);
+
+impl From<hsm_core::Error> for Rv {
+    fn from(e: hsm_core::Error) -> Rv {
+        let rv = crate::error::rv(&e);
+        tracing::debug!(code = e.code(), error = %e, "core error");
+        Rv(rv)
     }
 }
 
@@ -61,11 +103,20 @@ fn init(
     let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
     mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
     check::cipher_key(&spec, &alg).ck()?;
+    let direction = match kind {
+        Kind::Encrypt => Direction::Encrypt,
+        Kind::Decrypt => Direction::Decrypt,
+    };
+    let parts = match (CipherStream::new(&alg, direction), &alg) {
+        (Some(stream), _) => CryptParts::Stream(stream),
+        (None, CipherAlgorithm::AesGcm { .. }) => CryptParts::Gathered(SecretBytes::default()),
+        (None, _) => CryptParts::Single,
+    };
     let op = CryptOp {
         needs_context_auth: kind == Kind::Decrypt && await_context_auth(&session, &key),
         key,
         alg,
-        gathered: SecretBytes::default(),
+        parts,
         multi_part: false,
     };
     let mut ops = session.ops.lock();
@@ -77,87 +128,142 @@ fn init(
     Ok(())
 }
 
-/// The spec of the operation's key (present: checked at initialization).
-fn spec(op: &CryptOp) -> Result<hsm_core::crypto::KeySpec, CK_RV> {
-    op.key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)
-}
-
-/// `C_Encrypt` (`data` given) and `C_EncryptFinal` (`data` None: the gathered input).
-fn encrypt(
-    module: &Module,
-    op: &mut CryptOp,
-    data: Option<&[u8]>,
+/// The output buffer of a call producing `len` bytes: exact, or (decrypting with padding)
+/// an upper bound.
+fn output<'a>(
+    kind: Kind,
+    exact: bool,
     out: CK_BYTE_PTR,
     out_len: CK_ULONG_PTR,
-) -> Result<Step, CK_RV> {
-    if data.is_some() && op.multi_part {
-        return Err(CKR_OPERATION_ACTIVE);
-    }
-    let input = data.unwrap_or(op.gathered.expose_secret());
-    let needed = check::ciphertext_len(&spec(op)?, &op.alg, input.len()).ck()?;
-    let Some(out) = ptr::out_buffer(out, out_len, needed)? else {
-        return Ok(Step::Pending);
-    };
-    let ciphertext = op.key.encrypt(module.core.hsm(), &op.alg, input)?;
-    out.fill(&ciphertext.data_with_tag())?;
-    Ok(Step::Done)
-}
-
-/// Decryption errors in PKCS#11's terms: a length the scheme cannot take is about the
-/// ciphertext here.
-fn decrypt_error(rv: CK_RV) -> CK_RV {
-    match rv {
-        CKR_DATA_LEN_RANGE => CKR_ENCRYPTED_DATA_LEN_RANGE,
-        rv => rv,
+    len: usize,
+) -> Result<Option<ptr::OutBuffer<'a>>, CK_RV> {
+    if exact {
+        ptr::out_buffer(out, out_len, len)
+    } else {
+        debug_assert!(kind == Kind::Decrypt);
+        ptr::out_buffer_upto(out, out_len, len)
     }
 }
 
-/// `C_Decrypt` (`data` given) and `C_DecryptFinal` (`data` None: the gathered input).
-fn decrypt(
+/// `C_Encrypt` and `C_Decrypt`: one call over `data`.
+fn single(
+    module: &Module,
     session: &Session,
     op: &mut CryptOp,
-    data: Option<&[u8]>,
+    data: &[u8],
     out: CK_BYTE_PTR,
     out_len: CK_ULONG_PTR,
+    kind: Kind,
 ) -> Result<Step, CK_RV> {
-    if data.is_some() && op.multi_part {
+    if op.multi_part {
         return Err(CKR_OPERATION_ACTIVE);
     }
-    let spec = spec(op)?;
-    let input = data.unwrap_or(op.gathered.expose_secret());
-    let max = check::plaintext_max_len(&spec, &op.alg, input.len()).ck()?;
-    let Some(out) = ptr::out_buffer_upto(out, out_len, max)? else {
+    let spec = op.key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let buffer = match kind {
+        Kind::Encrypt => {
+            let len = check::ciphertext_len(&spec, &op.alg, data.len()).ck()?;
+            output(kind, true, out, out_len, len)?
+        }
+        Kind::Decrypt => {
+            let len = check::plaintext_max_len(&spec, &op.alg, data.len()).ck()?;
+            output(kind, false, out, out_len, len)?
+        }
+    };
+    // A length query: the data is not consumed, the caller sends it again.
+    let Some(buffer) = buffer else {
         return Ok(Step::Pending);
     };
-    context_auth(session, &mut op.needs_context_auth)?;
-    let plaintext = op.key.decrypt(&op.alg, input).map_err(decrypt_error)?;
-    // A buffer too small for the real plaintext keeps the operation (and its input).
-    out.fill(plaintext.expose_secret())?;
+    if kind == Kind::Decrypt {
+        context_auth(session, &mut op.needs_context_auth)?;
+    }
+    let result = kind.call(module, &op.key, &op.alg, data)?;
+    // A buffer too small for the real plaintext keeps the operation.
+    buffer.fill(result.expose_secret())?;
     Ok(Step::Done)
 }
 
-/// `C_EncryptUpdate` and `C_DecryptUpdate`: gathers the part, returns no output.
+/// `C_EncryptUpdate` and `C_DecryptUpdate`.
 fn update(
+    module: &Module,
     op: &mut CryptOp,
     part: &[u8],
     out: CK_BYTE_PTR,
     out_len: CK_ULONG_PTR,
     kind: Kind,
 ) -> Result<Step, CK_RV> {
-    let Some(out) = ptr::out_buffer(out, out_len, 0)? else {
-        // A length query: the part is not taken, the caller sends it again.
+    let CryptOp { key, parts, .. } = op;
+    match parts {
+        CryptParts::Single => return Err(CKR_FUNCTION_NOT_SUPPORTED),
+        CryptParts::Gathered(gathered) => {
+            // A length query takes nothing: the caller sends the part again.
+            let Some(buffer) = ptr::out_buffer(out, out_len, 0)? else {
+                return Ok(Step::Pending);
+            };
+            check::max_input(gathered.len().saturating_add(part.len()))
+                .ck()
+                .map_err(|rv| kind.error(rv))?;
+            gathered.extend_from_slice(part);
+            buffer.fill(&[])?;
+        }
+        CryptParts::Stream(stream) => {
+            let len = stream
+                .update_len(part.len())
+                .ck()
+                .map_err(|rv| kind.error(rv))?;
+            let Some(buffer) = ptr::out_buffer(out, out_len, len)? else {
+                return Ok(Step::Pending);
+            };
+            let result = stream
+                .update(part, |alg, input| {
+                    kind.call(module, key, alg, input).map_err(Rv)
+                })
+                .map_err(|Rv(rv)| kind.error(rv))?;
+            buffer.fill(result.expose_secret())?;
+        }
+    }
+    op.multi_part = true;
+    Ok(Step::Pending)
+}
+
+/// `C_EncryptFinal` and `C_DecryptFinal`.
+fn finish(
+    module: &Module,
+    session: &Session,
+    op: &mut CryptOp,
+    out: CK_BYTE_PTR,
+    out_len: CK_ULONG_PTR,
+    kind: Kind,
+) -> Result<Step, CK_RV> {
+    let spec = op.key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let exact = kind == Kind::Encrypt;
+    let len = match &op.parts {
+        CryptParts::Single => return Err(CKR_FUNCTION_NOT_SUPPORTED),
+        CryptParts::Gathered(gathered) if exact => {
+            check::ciphertext_len(&spec, &op.alg, gathered.len()).ck()?
+        }
+        CryptParts::Gathered(gathered) => {
+            check::plaintext_max_len(&spec, &op.alg, gathered.len()).ck()?
+        }
+        CryptParts::Stream(stream) => stream.finish_len().ck().map_err(|rv| kind.error(rv))?,
+    };
+    let Some(buffer) = output(kind, exact, out, out_len, len)? else {
         return Ok(Step::Pending);
     };
-    check::max_input(op.gathered.len().saturating_add(part.len()))
-        .ck()
-        .map_err(|rv| match kind {
-            Kind::Encrypt => rv,
-            Kind::Decrypt => decrypt_error(rv),
-        })?;
-    op.gathered.extend_from_slice(part);
-    op.multi_part = true;
-    out.fill(&[])?;
-    Ok(Step::Pending)
+    if kind == Kind::Decrypt {
+        context_auth(session, &mut op.needs_context_auth)?;
+    }
+    let result = match &op.parts {
+        CryptParts::Single => return Err(CKR_FUNCTION_NOT_SUPPORTED),
+        CryptParts::Gathered(gathered) => {
+            kind.call(module, &op.key, &op.alg, gathered.expose_secret())?
+        }
+        CryptParts::Stream(stream) => stream
+            .finish(|alg, input| kind.call(module, &op.key, alg, input).map_err(Rv))
+            .map_err(|Rv(rv)| kind.error(rv))?,
+    };
+    // A buffer too small for the real plaintext keeps the operation (and what it holds).
+    buffer.fill(result.expose_secret())?;
+    Ok(Step::Done)
 }
 
 cryptoki_fn! {
@@ -179,14 +285,16 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(data, data_len)
-            .and_then(|data| encrypt(module, op, Some(data), encrypted, encrypted_len));
+        let result = ptr::slice(data, data_len).and_then(|data| {
+            single(module, &session, op, data, encrypted, encrypted_len, Kind::Encrypt)
+        });
         settle(&mut ops.encrypt, result)
     }
 }
 
 cryptoki_fn! {
-    /// `C_EncryptUpdate`: takes the part; the ciphertext comes at `C_EncryptFinal`.
+    /// `C_EncryptUpdate`: the ciphertext of the whole blocks ready (AES-GCM: none until
+    /// `C_EncryptFinal`).
     pub fn C_EncryptUpdate(
         session: CK_SESSION_HANDLE,
         part: CK_BYTE_PTR,
@@ -198,18 +306,18 @@ cryptoki_fn! {
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let result = ptr::slice(part, part_len)
-            .and_then(|part| update(op, part, encrypted, encrypted_len, Kind::Encrypt));
+            .and_then(|part| update(module, op, part, encrypted, encrypted_len, Kind::Encrypt));
         settle(&mut ops.encrypt, result)
     }
 }
 
 cryptoki_fn! {
-    /// `C_EncryptFinal`: all the ciphertext of the parts.
+    /// `C_EncryptFinal`: the rest of the ciphertext.
     pub fn C_EncryptFinal(session: CK_SESSION_HANDLE, last: CK_BYTE_PTR, last_len: CK_ULONG_PTR) with module {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = encrypt(module, op, None, last, last_len);
+        let result = finish(module, &session, op, last, last_len, Kind::Encrypt);
         settle(&mut ops.encrypt, result)
     }
 }
@@ -233,15 +341,16 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(encrypted, encrypted_len)
-            .and_then(|input| decrypt(&session, op, Some(input), data, data_len));
+        let result = ptr::slice(encrypted, encrypted_len).and_then(|input| {
+            single(module, &session, op, input, data, data_len, Kind::Decrypt)
+        });
         settle(&mut ops.decrypt, result)
     }
 }
 
 cryptoki_fn! {
-    /// `C_DecryptUpdate`: takes the part; the plaintext comes at `C_DecryptFinal` (for GCM
-    /// the spec requires that anyway: nothing is released before the tag is checked).
+    /// `C_DecryptUpdate`: the plaintext of the whole blocks ready (with padding, the last
+    /// block waits for `C_DecryptFinal`; AES-GCM releases nothing before its tag is checked).
     pub fn C_DecryptUpdate(
         session: CK_SESSION_HANDLE,
         part: CK_BYTE_PTR,
@@ -254,18 +363,18 @@ cryptoki_fn! {
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let result = context_auth(&session, &mut op.needs_context_auth)
             .and_then(|()| ptr::slice(part, part_len))
-            .and_then(|part| update(op, part, data, data_len, Kind::Decrypt));
+            .and_then(|part| update(module, op, part, data, data_len, Kind::Decrypt));
         settle(&mut ops.decrypt, result)
     }
 }
 
 cryptoki_fn! {
-    /// `C_DecryptFinal`: all the plaintext of the parts.
+    /// `C_DecryptFinal`: the rest of the plaintext.
     pub fn C_DecryptFinal(session: CK_SESSION_HANDLE, last: CK_BYTE_PTR, last_len: CK_ULONG_PTR) with module {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = decrypt(&session, op, None, last, last_len);
+        let result = finish(module, &session, op, last, last_len, Kind::Decrypt);
         settle(&mut ops.decrypt, result)
     }
 }

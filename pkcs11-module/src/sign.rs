@@ -4,9 +4,10 @@
 //!
 //! Hashing mechanisms (`CKM_SHA256_RSA_PKCS`, `CKM_ECDSA_SHA384`, the PSS variants) stream the
 //! message through the core's hasher (`Hsm::hasher`) and sign the digest; `CKM_RSA_PKCS`,
-//! `CKM_RSA_PKCS_PSS` and `CKM_ECDSA` sign their input as given and are single-part only (an
-//! update ends them with `CKR_FUNCTION_NOT_SUPPORTED`: `pkcs11-tool --test` takes that code,
-//! and only that one, as "no multi-part for this mechanism" and goes on with `C_Sign`). MACs gather the message and the
+//! `CKM_RSA_PKCS_PSS` and `CKM_ECDSA` sign their input as given and are single-part only: an
+//! update (or a final call) ends them with `CKR_FUNCTION_NOT_SUPPORTED`, the answer
+//! `pkcs11-tool --test` takes for "no multi-part here" (it counts any other code, such as the
+//! `CKR_OPERATION_NOT_INITIALIZED` of SoftHSMv2 and kryoptic, as a failure). MACs gather the message and the
 //! core computes them at the final call. Every scheme has a fixed signature length
 //! (`check::signature_len`), so a length query never computes a signature.
 
@@ -127,7 +128,8 @@ fn init(
 fn update(op: &mut SignOp, part: &[u8]) -> Result<Step, CK_RV> {
     match &mut op.input {
         // A single-part-only mechanism.
-        SignInput::Direct | SignInput::Hash(None) => return Err(CKR_FUNCTION_NOT_SUPPORTED),
+        SignInput::Direct => return Err(CKR_FUNCTION_NOT_SUPPORTED),
+        SignInput::Hash(None) => return Err(CKR_OPERATION_NOT_INITIALIZED),
         SignInput::Hash(Some(hasher)) => hasher.update(part),
         SignInput::Gathered(message) => {
             check::max_input(message.len().saturating_add(part.len())).ck()?;
@@ -146,7 +148,7 @@ fn final_input<'a>(
 ) -> Result<Cow<'a, [u8]>, CK_RV> {
     match (input, data) {
         (SignInput::Direct, Some(data)) => Ok(Cow::Borrowed(data)),
-        (SignInput::Direct, None) => Err(CKR_OPERATION_NOT_INITIALIZED),
+        (SignInput::Direct, None) => Err(CKR_FUNCTION_NOT_SUPPORTED),
         (SignInput::Hash(hasher), data) => {
             let mut hasher = hasher.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
             if let Some(data) = data {

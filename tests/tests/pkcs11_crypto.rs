@@ -1387,8 +1387,8 @@ fn operation_errors() {
         &[Attribute::Encrypt(true), Attribute::Decrypt(true)],
     );
 
-    // Single-part-only mechanisms end at an update with CKR_FUNCTION_NOT_SUPPORTED (what
-    // pkcs11-tool --test expects before it falls back to the single-part call).
+    // Single-part-only mechanisms refuse updates and final calls (as pkcs11-tool --test
+    // expects), which ends them.
     s.sign_init(&Mechanism::Ecdsa, ec).unwrap();
     assert_eq!(rv(s.sign_update(b"part")), RvError::FunctionNotSupported);
     assert_eq!(
@@ -1398,8 +1398,14 @@ fn operation_errors() {
     );
     s.sign_init(&Mechanism::RsaPkcs, rsa).unwrap();
     assert_eq!(rv(s.sign_update(b"part")), RvError::FunctionNotSupported);
+    s.sign_init(&Mechanism::RsaPkcs, rsa).unwrap();
+    assert_eq!(rv(s.sign_final()), RvError::FunctionNotSupported);
     s.verify_init(&Mechanism::Ecdsa, ec_public).unwrap();
     assert_eq!(rv(s.verify_update(b"part")), RvError::FunctionNotSupported);
+    assert_eq!(
+        rv(s.verify_final(&[0; 64])),
+        RvError::OperationNotInitialized
+    );
 
     // After an update, the single-part call is refused (and the operation ends).
     let sig_raw = |data: &[u8]| {
@@ -1554,6 +1560,18 @@ fn always_authenticate_keys_sign_after_a_context_login() {
             rv(s.sign_final()),
             RvError::UserNotLoggedIn,
             "CKA_ALWAYS_AUTHENTICATE without C_Login(CKU_CONTEXT_SPECIFIC)"
+        );
+        // A context login given before the operation (during another one) does not count.
+        s.verify_init(&Mechanism::EcdsaSha256, public).unwrap();
+        s.login(UserType::ContextSpecific, Some(&AuthPin::new(PIN.into())))
+            .unwrap();
+        s.sign_init(&Mechanism::EcdsaSha256, k).unwrap();
+        assert_eq!(rv(s.sign_final()), RvError::UserNotLoggedIn);
+        // Without any key operation, a context login has nothing to authenticate.
+        assert_eq!(rv(s.verify_final(&[0; 64])), RvError::SignatureInvalid);
+        assert_eq!(
+            rv(s.login(UserType::ContextSpecific, Some(&AuthPin::new(PIN.into())))),
+            RvError::OperationNotInitialized
         );
     }
 }
@@ -1772,45 +1790,32 @@ fn short_buffers_keep_the_operation() {
     assert_eq!(decrypt(small.as_mut_ptr(), &mut len), CKR_OK);
     assert_eq!((len, small), (20, plain));
 
-    // Multi-part: updates answer a length of 0; the final call has the two calls too.
+    // Multi-part CBC: each update returns the whole blocks ready, with the two calls; the
+    // final call the padded rest.
     assert_eq!(raw_encrypt_init(&s, &mut cbc_pad, k), CKR_OK);
-    for _ in 0..2 {
+    let mut ct = Vec::new();
+    for want in [16, 16] {
+        let update = |out: *mut u8, len: &mut CK_ULONG| unsafe {
+            raw().C_EncryptUpdate(h_s, plain.as_ptr() as *mut u8, 20, out, len)
+        };
         len = 0;
-        assert_eq!(
-            unsafe {
-                raw().C_EncryptUpdate(
-                    h_s,
-                    plain.as_ptr() as *mut u8,
-                    20,
-                    std::ptr::null_mut(),
-                    &mut len,
-                )
-            },
-            CKR_OK
-        );
-        assert_eq!(len, 0, "a length query takes nothing");
+        assert_eq!(update(std::ptr::null_mut(), &mut len), CKR_OK);
+        assert_eq!(len, want, "a length query takes nothing");
+        len = want - 1;
+        assert_eq!(update(buf.as_mut_ptr(), &mut len), CKR_BUFFER_TOO_SMALL);
+        assert_eq!(len, want);
         len = 80;
-        assert_eq!(
-            unsafe {
-                raw().C_EncryptUpdate(
-                    h_s,
-                    plain.as_ptr() as *mut u8,
-                    20,
-                    buf.as_mut_ptr(),
-                    &mut len,
-                )
-            },
-            CKR_OK
-        );
-        assert_eq!(len, 0);
+        assert_eq!(update(buf.as_mut_ptr(), &mut len), CKR_OK);
+        assert_eq!(len, want);
+        ct.extend_from_slice(&buf[..want as usize]);
     }
     len = 0;
     assert_eq!(
         unsafe { raw().C_EncryptFinal(h_s, std::ptr::null_mut(), &mut len) },
         CKR_OK
     );
-    assert_eq!(len, 48, "40 bytes gathered, padded");
-    len = 47;
+    assert_eq!(len, 16, "8 bytes held back, padded");
+    len = 15;
     assert_eq!(
         unsafe { raw().C_EncryptFinal(h_s, buf.as_mut_ptr(), &mut len) },
         CKR_BUFFER_TOO_SMALL
@@ -1819,12 +1824,76 @@ fn short_buffers_keep_the_operation() {
         unsafe { raw().C_EncryptFinal(h_s, buf.as_mut_ptr(), &mut len) },
         CKR_OK
     );
-    let ct = buf[..48].to_vec();
+    ct.extend_from_slice(&buf[..16]);
     let mut dm = raw_mechanism(CKM_AES_CBC_PAD, &iv);
     assert_eq!(
         raw_decrypt(&s, &mut dm, k, &ct).unwrap(),
         [plain, plain].concat()
     );
+    // Decrypting with padding: the final call answers the most it can be, then the rest.
+    assert_eq!(
+        unsafe { raw().C_DecryptInit(h_s, &mut dm, k.handle()) },
+        CKR_OK
+    );
+    len = 80;
+    assert_eq!(
+        unsafe {
+            raw().C_DecryptUpdate(h_s, ct.as_ptr() as *mut u8, 48, buf.as_mut_ptr(), &mut len)
+        },
+        CKR_OK
+    );
+    assert_eq!(len, 32, "the last block waits: it holds the padding");
+    len = 0;
+    assert_eq!(
+        unsafe { raw().C_DecryptFinal(h_s, std::ptr::null_mut(), &mut len) },
+        CKR_OK
+    );
+    assert_eq!(len, 16);
+    let mut small = [0u8; 8];
+    len = 7;
+    assert_eq!(
+        unsafe { raw().C_DecryptFinal(h_s, small.as_mut_ptr(), &mut len) },
+        CKR_BUFFER_TOO_SMALL
+    );
+    assert_eq!(len, 8, "the exact length");
+    assert_eq!(
+        unsafe { raw().C_DecryptFinal(h_s, small.as_mut_ptr(), &mut len) },
+        CKR_OK
+    );
+    assert_eq!(small, plain[12..]);
+
+    // GCM gathers: updates answer 0 bytes, the final call everything.
+    let nonce = [4u8; 12];
+    let gcm_params = CK_GCM_PARAMS {
+        pIv: nonce.as_ptr() as *mut u8,
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: std::ptr::null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let mut gcm = raw_mechanism(CKM_AES_GCM, &gcm_params);
+    assert_eq!(raw_encrypt_init(&s, &mut gcm, k), CKR_OK);
+    len = 80;
+    assert_eq!(
+        unsafe {
+            raw().C_EncryptUpdate(
+                h_s,
+                plain.as_ptr() as *mut u8,
+                20,
+                buf.as_mut_ptr(),
+                &mut len,
+            )
+        },
+        CKR_OK
+    );
+    assert_eq!(len, 0);
+    len = 0;
+    assert_eq!(
+        unsafe { raw().C_EncryptFinal(h_s, std::ptr::null_mut(), &mut len) },
+        CKR_OK
+    );
+    assert_eq!(len, 36, "20 bytes and the tag");
 
     // Wrapping: the length first.
     let wrapping = aes(&s, 32, &[Attribute::Wrap(true)]);
@@ -1850,4 +1919,93 @@ fn short_buffers_keep_the_operation() {
     assert_eq!(len, 40);
     assert_eq!(wrap(buf.as_mut_ptr(), &mut len), CKR_OK);
     assert_eq!(len, 40);
+}
+
+/// pkcs11-tool encrypts a file in 1,024-byte parts and gives `C_EncryptFinal` a buffer of
+/// 1,024 bytes: updates must hand back their output as they go.
+#[test]
+fn large_multi_part_messages_stream() {
+    let s = session();
+    let k = aes(
+        &s,
+        32,
+        &[Attribute::Encrypt(true), Attribute::Decrypt(true)],
+    );
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let iv = [0x5au8; 16];
+    let ctr = CK_AES_CTR_PARAMS {
+        ulCounterBits: 32,
+        cb: [7; 16],
+    };
+    let mut mechanisms = [
+        raw_mechanism(CKM_AES_CBC_PAD, &iv),
+        raw_mechanism(CKM_AES_CBC, &iv),
+        raw_mechanism(CKM_AES_CTR, &ctr),
+    ];
+    for m in mechanisms.iter_mut() {
+        let len = if m.mechanism == CKM_AES_CBC {
+            99_984
+        } else {
+            data.len()
+        };
+        let data = &data[..len];
+        let one = raw_encrypt(&s, m, k, data).unwrap();
+        assert_eq!(raw_encrypt_init(&s, m, k), CKR_OK);
+        let mut streamed = Vec::new();
+        let mut out = [0u8; 1024];
+        for chunk in data.chunks(1024) {
+            let mut n = out.len() as CK_ULONG;
+            // SAFETY: valid buffers.
+            let code = unsafe {
+                raw().C_EncryptUpdate(
+                    s.handle(),
+                    chunk.as_ptr() as *mut u8,
+                    chunk.len() as CK_ULONG,
+                    out.as_mut_ptr(),
+                    &mut n,
+                )
+            };
+            assert_eq!(code, CKR_OK);
+            streamed.extend_from_slice(&out[..n as usize]);
+        }
+        let mut n = out.len() as CK_ULONG;
+        // SAFETY: valid buffers.
+        let code = unsafe { raw().C_EncryptFinal(s.handle(), out.as_mut_ptr(), &mut n) };
+        assert_eq!(code, CKR_OK, "{:#x}", m.mechanism);
+        streamed.extend_from_slice(&out[..n as usize]);
+        assert_eq!(streamed, one, "{:#x}", m.mechanism);
+
+        // SAFETY: a valid mechanism.
+        assert_eq!(
+            unsafe { raw().C_DecryptInit(s.handle(), m, k.handle()) },
+            CKR_OK
+        );
+        let mut back = Vec::new();
+        for chunk in one.chunks(1024) {
+            let mut n = out.len() as CK_ULONG;
+            // SAFETY: valid buffers.
+            let code = unsafe {
+                raw().C_DecryptUpdate(
+                    s.handle(),
+                    chunk.as_ptr() as *mut u8,
+                    chunk.len() as CK_ULONG,
+                    out.as_mut_ptr(),
+                    &mut n,
+                )
+            };
+            assert_eq!(code, CKR_OK);
+            back.extend_from_slice(&out[..n as usize]);
+        }
+        let mut n = out.len() as CK_ULONG;
+        // SAFETY: valid buffers.
+        let code = unsafe { raw().C_DecryptFinal(s.handle(), out.as_mut_ptr(), &mut n) };
+        assert_eq!(code, CKR_OK);
+        back.extend_from_slice(&out[..n as usize]);
+        assert_eq!(back, data, "{:#x}", m.mechanism);
+    }
+    // RSA is single-part only.
+    let rsa_public = key(&s, "rsa", ObjectClass::PUBLIC_KEY);
+    s.encrypt_init(&Mechanism::RsaPkcs, rsa_public).unwrap();
+    assert_eq!(rv(s.encrypt_update(b"part")), RvError::FunctionNotSupported);
+    assert_eq!(rv(s.encrypt_final()), RvError::OperationNotInitialized);
 }

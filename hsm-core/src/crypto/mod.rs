@@ -1,5 +1,6 @@
 //! Cryptography: the algorithms of the operation API, key material, the checks every
-//! operation passes, and the provider seam with its providers.
+//! operation passes, the provider seam with its providers, and multi-part ciphers as a series
+//! of one-shot calls ([`stream`]).
 
 pub mod alg;
 pub mod check;
@@ -8,6 +9,7 @@ pub mod jwa;
 pub mod material;
 pub mod provider;
 pub mod rustcrypto;
+pub mod stream;
 
 use std::sync::Arc;
 

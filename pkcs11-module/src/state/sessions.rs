@@ -10,6 +10,7 @@ use cryptoki_sys::{
     CK_FLAGS, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID,
     CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID,
 };
+use hsm_core::crypto::stream::CipherStream;
 use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
 use hsm_core::{Pool, SecretBytes};
 use parking_lot::{Mutex, RwLock};
@@ -112,19 +113,30 @@ pub(crate) enum SignInput {
     Gathered(SecretBytes),
 }
 
-/// An encryption or decryption in progress. The core's ciphers work in one call, so a
-/// multi-part operation gathers its input and produces all output at the final call.
+/// An encryption or decryption in progress.
 pub(crate) struct CryptOp {
     /// The key, resolved (and its usage checked) at initialization.
     pub key: Object,
     /// The core's algorithm.
     pub alg: CipherAlgorithm,
-    /// The input taken by updates (zeroized when dropped: for encryption it is plaintext).
-    pub gathered: SecretBytes,
+    /// How updates are handled.
+    pub parts: CryptParts,
     /// An update was taken (so the single-part call is refused).
     pub multi_part: bool,
     /// The key has `CKA_ALWAYS_AUTHENTICATE` and no context-specific login came yet.
     pub needs_context_auth: bool,
+}
+
+/// How a [`CryptOp`] takes multi-part input.
+pub(crate) enum CryptParts {
+    /// AES ECB, CBC and CTR: output as the parts come (the core's `CipherStream` makes one
+    /// call per update on the whole blocks ready).
+    Stream(CipherStream),
+    /// AES-GCM: the input so far (zeroized when dropped: for encryption it is plaintext); all
+    /// output comes at the final call, as the spec requires for decryption anyway.
+    Gathered(SecretBytes),
+    /// RSA: single-part only.
+    Single,
 }
 
 impl Operations {
