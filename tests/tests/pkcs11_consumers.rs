@@ -58,7 +58,6 @@ fn run_script(module: &Path, work: &Path, env: &[(&str, &Path)]) {
 }
 
 #[test]
-#[ignore] // enabled once the module has login, objects and crypto (issue 3)
 fn mhsm_passes_every_consumer() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("mhsm-data");
