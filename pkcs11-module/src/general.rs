@@ -45,10 +45,9 @@ cryptoki_fn! {
             if given == 4 && args.flags & CKF_OS_LOCKING_OK == 0 {
                 return Err(CKR_CANT_LOCK);
             }
-            // The storage engine runs a flusher thread of its own.
-            if args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0 {
-                return Err(CKR_NEED_TO_CREATE_THREADS);
-            }
+            // CKF_LIBRARY_CANT_CREATE_OS_THREADS is accepted, as SoftHSMv2 does: p11-kit (and
+            // so GnuTLS) passes it to every module, and the only threads are the storage
+            // engine's own, which never call into the application.
         }
         state::initialize()
     }
