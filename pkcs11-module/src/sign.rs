@@ -8,8 +8,8 @@
 //! single-part only: an update (or a final call) ends them with `CKR_FUNCTION_NOT_SUPPORTED`,
 //! the answer `pkcs11-tool --test` takes for "no multi-part here" (it counts any other code,
 //! such as the `CKR_OPERATION_NOT_INITIALIZED` of SoftHSMv2 and kryoptic, as a failure). MACs
-//! gather the message and the core computes them at the final call. Every scheme has a fixed signature length
-//! (`check::signature_len`), so a length query never computes a signature.
+//! gather the message and the core computes them at the final call. Every scheme has a fixed
+//! signature length (`check::signature_len`), so a length query never computes a signature.
 
 use std::borrow::Cow;
 
