@@ -4,7 +4,8 @@
 //! Key sizes are what the core accepts (RSA 2048–4096 bits, EC P-256/P-384/P-521/secp256k1,
 //! AES 128/192/256; HMAC and CMAC keys are the core's AES keys). Units follow the spec per
 //! mechanism: bits for RSA, EC and generic secret key generation; bytes for AES and HMAC.
-//! `CKM_RSA_X_509` (raw RSA) is not offered: the core has no raw RSA operation.
+//! `CKM_RSA_X_509` (raw RSA) signs, verifies, encrypts and decrypts inputs of exactly the
+//! modulus' length.
 
 use cryptoki_sys::*;
 use hsm_core::crypto::HashAlg;
@@ -55,6 +56,7 @@ pub(crate) const MECHANISMS: &[(CK_MECHANISM_TYPE, CK_MECHANISM_INFO)] = &[
     m(CKM_SHA384_RSA_PKCS_PSS, RSA, SIGN),
     m(CKM_SHA512_RSA_PKCS_PSS, RSA, SIGN),
     m(CKM_RSA_PKCS_OAEP, RSA, CRYPT | WRAP),
+    m(CKM_RSA_X_509, RSA, SIGN | CRYPT),
     // EC.
     m(CKM_ECDSA, EC, SIGN | EC_FLAGS),
     m(CKM_ECDSA_SHA1, EC, SIGN | EC_FLAGS),
@@ -120,7 +122,7 @@ mod tests {
             assert_eq!(info(m).unwrap().flags, CKF_DIGEST);
             assert!(digest(m).is_some());
         }
-        assert!(info(CKM_RSA_X_509).is_none());
+        assert_eq!(info(CKM_RSA_X_509).unwrap().flags, SIGN | CRYPT);
         assert_eq!(info(CKM_RSA_PKCS_KEY_PAIR_GEN).unwrap().ulMaxKeySize, 4096);
     }
 }

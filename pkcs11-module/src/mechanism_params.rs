@@ -18,8 +18,9 @@ use crate::state::objects::Object;
 /// How a signature mechanism takes its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SignInputKind {
-    /// The data is signed as given (`CKM_RSA_PKCS`, `CKM_RSA_PKCS_PSS`, `CKM_ECDSA`): a digest
-    /// or a DigestInfo the caller made. Single-part only.
+    /// The data is signed as given (`CKM_RSA_PKCS`, `CKM_RSA_PKCS_PSS`, `CKM_ECDSA`,
+    /// `CKM_RSA_X_509`): a digest, a DigestInfo or an encoding the caller made. Single-part
+    /// only.
     Direct,
     /// The message is hashed with this algorithm (streaming, through the core's hasher) and
     /// the digest signed (`CKM_SHA256_RSA_PKCS`, `CKM_ECDSA_SHA384`, ...).
@@ -94,6 +95,10 @@ pub(crate) fn sign(m: &CK_MECHANISM) -> Result<SignMechanism, CK_RV> {
             )
         }
         CKM_RSA_PKCS_PSS => (pss(m, None)?, Direct),
+        CKM_RSA_X_509 => {
+            no_param(m)?;
+            (SignAlgorithm::RsaRaw, Direct)
+        }
         CKM_SHA1_RSA_PKCS_PSS
         | CKM_SHA224_RSA_PKCS_PSS
         | CKM_SHA256_RSA_PKCS_PSS
@@ -243,6 +248,10 @@ pub(crate) fn cipher(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
             let (hash, mgf1, label) = oaep(m)?;
             CipherAlgorithm::RsaOaep { hash, mgf1, label }
         }
+        CKM_RSA_X_509 => {
+            no_param(m)?;
+            CipherAlgorithm::RsaRaw
+        }
         CKM_AES_ECB => {
             no_param(m)?;
             CipherAlgorithm::AesEcb
@@ -385,6 +394,11 @@ mod tests {
             }
         );
         assert_eq!(sign(&bare(CKM_ECDSA)).unwrap().input, SignInputKind::Direct);
+        assert_eq!(
+            sign(&bare(CKM_RSA_X_509)).unwrap().alg,
+            SignAlgorithm::RsaRaw
+        );
+        assert_eq!(cipher(&bare(CKM_RSA_X_509)), Ok(CipherAlgorithm::RsaRaw));
         assert_eq!(sign(&bare(CKM_AES_CMAC)).unwrap().input, SignInputKind::Mac);
         assert_eq!(
             sign(&bare(CKM_SHA1_RSA_PKCS)).unwrap().alg,

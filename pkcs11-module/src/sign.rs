@@ -4,12 +4,12 @@
 //!
 //! Hashing mechanisms (`CKM_SHA256_RSA_PKCS`, `CKM_ECDSA_SHA384`, the PSS variants) stream the
 //! message through the core's hasher (`Hsm::hasher`) and sign the digest; `CKM_RSA_PKCS`,
-//! `CKM_RSA_PKCS_PSS` and `CKM_ECDSA` sign their input as given and are single-part only: an
-//! update (or a final call) ends them with `CKR_FUNCTION_NOT_SUPPORTED`, the answer
-//! `pkcs11-tool --test` takes for "no multi-part here" (it counts any other code, such as the
-//! `CKR_OPERATION_NOT_INITIALIZED` of SoftHSMv2 and kryoptic, as a failure). MACs gather the message and the
-//! core computes them at the final call. Every scheme has a fixed signature length
-//! (`check::signature_len`), so a length query never computes a signature.
+//! `CKM_RSA_PKCS_PSS`, `CKM_ECDSA` and `CKM_RSA_X_509` sign their input as given and are
+//! single-part only: an update (or a final call) ends them with `CKR_FUNCTION_NOT_SUPPORTED`,
+//! the answer `pkcs11-tool --test` takes for "no multi-part here" (it counts any other code,
+//! such as the `CKR_OPERATION_NOT_INITIALIZED` of SoftHSMv2 and kryoptic, as a failure). MACs
+//! gather the message and the core computes them at the final call. Every scheme has a fixed
+//! signature length (`check::signature_len`), so a length query never computes a signature.
 
 use std::borrow::Cow;
 

@@ -484,6 +484,57 @@ fn rsa_signatures_verify_with_openssl() {
 }
 
 #[test]
+fn raw_rsa_is_the_core_of_the_padded_schemes() {
+    let s = session();
+    let private = key(&s, "rsa", ObjectClass::PRIVATE_KEY);
+    let public = key(&s, "rsa", ObjectClass::PUBLIC_KEY);
+    let spki = bytes(&s, public, AttributeType::PublicKeyInfo);
+    // RSASP1 over the EMSA-PKCS1-v1_5 encoding: a PKCS#1 v1.5 signature, as OpenSSL sees it.
+    let digest = sha256(b"raw");
+    let digest_info = [&h("3031300d060960864801650304020105000420")[..], &digest].concat();
+    let mut em = vec![0x00, 0x01];
+    em.resize(256 - digest_info.len() - 1, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(&digest_info);
+    let sig = s.sign(&Mechanism::RsaX509, private, &em).unwrap();
+    assert_eq!(sig.len(), 256);
+    assert!(openssl_verifies(&spki, &digest, &sig, &["digest:sha256"]));
+    s.verify(&Mechanism::RsaX509, public, &em, &sig).unwrap();
+    assert_eq!(
+        rv(s.verify(
+            &Mechanism::RsaX509,
+            public,
+            &[&em[..255], &[1]].concat(),
+            &sig
+        )),
+        RvError::SignatureInvalid
+    );
+    // OpenSSL's unpadded encryption, decrypted raw.
+    let mut block = vec![0x42u8; 256];
+    block[0] = 0;
+    let ct = openssl_encrypts(&spki, &block, &["rsa_padding_mode:none"]);
+    assert_eq!(s.decrypt(&Mechanism::RsaX509, private, &ct).unwrap(), block);
+    let ct = s.encrypt(&Mechanism::RsaX509, public, &block).unwrap();
+    assert_eq!(s.decrypt(&Mechanism::RsaX509, private, &ct).unwrap(), block);
+    // Exactly the modulus' length, and below the modulus.
+    assert_eq!(
+        rv(s.sign(&Mechanism::RsaX509, private, &em[1..])),
+        RvError::DataLenRange
+    );
+    let modulus = bytes(&s, public, AttributeType::Modulus);
+    assert_eq!(
+        rv(s.sign(&Mechanism::RsaX509, private, &modulus)),
+        RvError::DataLenRange
+    );
+    assert_eq!(
+        rv(s.decrypt(&Mechanism::RsaX509, private, &modulus)),
+        RvError::EncryptedDataInvalid
+    );
+    s.sign_init(&Mechanism::RsaX509, private).unwrap();
+    assert_eq!(rv(s.sign_update(&em)), RvError::FunctionNotSupported);
+}
+
+#[test]
 fn ecdsa_signatures_verify_independently() {
     let s = session();
     let (private, public) = ec_pair(&s, &[]);

@@ -89,6 +89,10 @@ pub enum SignAlgorithm {
     },
     /// AES-CMAC over the input message.
     Cmac,
+    /// Raw RSA (RSASP1, PKCS#11's `CKM_RSA_X_509`): the input, a big-endian integer of
+    /// exactly the modulus' length and below the modulus, raised to the private exponent.
+    /// No padding: the input must already be an encoding that is safe to sign.
+    RsaRaw,
 }
 
 /// An encryption scheme.
@@ -96,6 +100,9 @@ pub enum SignAlgorithm {
 pub enum CipherAlgorithm {
     /// RSAES-PKCS1-v1_5.
     RsaPkcs1v15,
+    /// Raw RSA (RSAEP/RSADP, PKCS#11's `CKM_RSA_X_509`): input and output are big-endian
+    /// integers of exactly the modulus' length, the input below the modulus. No padding.
+    RsaRaw,
     /// RSAES-OAEP.
     RsaOaep {
         /// The label hash.

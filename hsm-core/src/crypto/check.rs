@@ -45,6 +45,18 @@ pub fn max_input(len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Raw RSA takes exactly the modulus' length (the value below the modulus is the provider's
+/// to check: it needs the number).
+fn raw_len(spec: &KeySpec, len: usize) -> Result<()> {
+    let k = modulus_len(spec)?;
+    if len != k {
+        return Err(Error::input_length(format!(
+            "raw RSA takes exactly {k} bytes with this key, got {len}"
+        )));
+    }
+    Ok(())
+}
+
 fn digest_len(hash: HashAlg, len: usize) -> Result<()> {
     if len != hash.output_len() {
         return Err(Error::input_length(format!(
@@ -59,7 +71,7 @@ fn digest_len(hash: HashAlg, len: usize) -> Result<()> {
 /// PKCS#11's `C_SignInit` and `C_VerifyInit` must refuse): type, size, curve, parameters.
 pub fn sign_key(spec: &KeySpec, alg: &SignAlgorithm) -> Result<()> {
     match alg {
-        SignAlgorithm::RsaPkcs1v15 { .. } => modulus_len(spec).map(drop),
+        SignAlgorithm::RsaPkcs1v15 { .. } | SignAlgorithm::RsaRaw => modulus_len(spec).map(drop),
         SignAlgorithm::RsaPss {
             hash,
             mgf1,
@@ -115,6 +127,7 @@ pub fn sign(spec: &KeySpec, alg: &SignAlgorithm, input_len: usize) -> Result<()>
             }
         }
         SignAlgorithm::RsaPss { hash, .. } => digest_len(*hash, input_len),
+        SignAlgorithm::RsaRaw => raw_len(spec, input_len),
         SignAlgorithm::Ecdsa { hash, .. } => match hash {
             Some(h) => digest_len(*h, input_len),
             None if input_len == 0 => Err(Error::input_length("ECDSA input is empty")),
@@ -128,7 +141,7 @@ pub fn sign(spec: &KeySpec, alg: &SignAlgorithm, input_len: usize) -> Result<()>
 /// `C_EncryptInit` and `C_DecryptInit` must refuse): type, size, parameters.
 pub fn cipher_key(spec: &KeySpec, alg: &CipherAlgorithm) -> Result<()> {
     match alg {
-        CipherAlgorithm::RsaPkcs1v15 => modulus_len(spec).map(drop),
+        CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaRaw => modulus_len(spec).map(drop),
         CipherAlgorithm::RsaOaep { label, .. } => {
             modulus_len(spec)?;
             max_input(label.len())
@@ -156,6 +169,7 @@ pub fn encrypt(spec: &KeySpec, alg: &CipherAlgorithm, plaintext_len: usize) -> R
     max_input(plaintext_len)?;
     cipher_key(spec, alg)?;
     match alg {
+        CipherAlgorithm::RsaRaw => raw_len(spec, plaintext_len),
         CipherAlgorithm::RsaPkcs1v15 => {
             let k = modulus_len(spec)?;
             if plaintext_len + 11 > k {
@@ -195,7 +209,9 @@ pub fn decrypt(spec: &KeySpec, alg: &CipherAlgorithm, ciphertext_len: usize) -> 
     max_input(ciphertext_len)?;
     cipher_key(spec, alg)?;
     match alg {
-        CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => {
+        CipherAlgorithm::RsaPkcs1v15
+        | CipherAlgorithm::RsaOaep { .. }
+        | CipherAlgorithm::RsaRaw => {
             let k = modulus_len(spec)?;
             if ciphertext_len != k {
                 return Err(Error::input_length(format!(
@@ -335,7 +351,12 @@ pub fn ecdh(spec: &KeySpec) -> Result<()> {
 pub fn signature_len(spec: &KeySpec, alg: &SignAlgorithm) -> Result<usize> {
     sign_key(spec, alg)?;
     match (alg, spec) {
-        (SignAlgorithm::RsaPkcs1v15 { .. } | SignAlgorithm::RsaPss { .. }, _) => modulus_len(spec),
+        (
+            SignAlgorithm::RsaPkcs1v15 { .. }
+            | SignAlgorithm::RsaPss { .. }
+            | SignAlgorithm::RsaRaw,
+            _,
+        ) => modulus_len(spec),
         (SignAlgorithm::Ecdsa { .. }, KeySpec::Ec { curve }) => Ok(2 * curve.field_len()),
         (SignAlgorithm::Hmac { hash }, _) => Ok(hash.output_len()),
         (SignAlgorithm::Cmac, _) => Ok(16),
@@ -351,7 +372,9 @@ pub fn ciphertext_len(
 ) -> Result<usize> {
     cipher_key(spec, alg)?;
     Ok(match alg {
-        CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => modulus_len(spec)?,
+        CipherAlgorithm::RsaPkcs1v15
+        | CipherAlgorithm::RsaOaep { .. }
+        | CipherAlgorithm::RsaRaw => modulus_len(spec)?,
         CipherAlgorithm::AesGcm { tag_len, .. } => plaintext_len.saturating_add(*tag_len),
         CipherAlgorithm::AesCbc { padding: true, .. } => (plaintext_len / 16 + 1) * 16,
         CipherAlgorithm::AesCbc { .. }
@@ -370,6 +393,7 @@ pub fn plaintext_max_len(
     cipher_key(spec, alg)?;
     Ok(match alg {
         CipherAlgorithm::RsaPkcs1v15 => modulus_len(spec)?.saturating_sub(11),
+        CipherAlgorithm::RsaRaw => modulus_len(spec)?,
         CipherAlgorithm::RsaOaep { hash, .. } => {
             modulus_len(spec)?.saturating_sub(2 * hash.output_len() + 2)
         }
@@ -679,6 +703,31 @@ mod tests {
             code(wrap_key(&P256, &WrapAlgorithm::RsaPkcs1v15)),
             "KeyTypeMismatch"
         );
+    }
+
+    #[test]
+    fn raw_rsa_takes_the_modulus_length() {
+        assert_eq!(code(sign(&RSA2048, &SignAlgorithm::RsaRaw, 256)), "ok");
+        assert_eq!(
+            code(sign(&RSA2048, &SignAlgorithm::RsaRaw, 255)),
+            "InvalidInputLength"
+        );
+        assert_eq!(
+            code(sign(&P256, &SignAlgorithm::RsaRaw, 32)),
+            "KeyTypeMismatch"
+        );
+        let raw = CipherAlgorithm::RsaRaw;
+        assert_eq!(code(encrypt(&RSA2048, &raw, 256)), "ok");
+        assert_eq!(code(encrypt(&RSA2048, &raw, 257)), "InvalidInputLength");
+        assert_eq!(code(decrypt(&RSA2048, &raw, 256)), "ok");
+        assert_eq!(code(decrypt(&RSA2048, &raw, 1)), "InvalidInputLength");
+        assert_eq!(code(cipher_key(&AES128, &raw)), "KeyTypeMismatch");
+        assert_eq!(
+            signature_len(&RSA2048, &SignAlgorithm::RsaRaw).map_err(|e| e.code()),
+            Ok(256)
+        );
+        assert_eq!(ciphertext_len(&RSA2048, &raw, 256).ok(), Some(256));
+        assert_eq!(plaintext_max_len(&RSA2048, &raw, 256).ok(), Some(256));
     }
 
     #[test]

@@ -62,7 +62,8 @@ impl CipherStream {
             }),
             CipherAlgorithm::AesGcm { .. }
             | CipherAlgorithm::RsaPkcs1v15
-            | CipherAlgorithm::RsaOaep { .. } => None,
+            | CipherAlgorithm::RsaOaep { .. }
+            | CipherAlgorithm::RsaRaw => None,
         }
     }
 

@@ -204,9 +204,9 @@ impl LoadedKey for AesKey {
                     tag: None,
                 })
             }
-            CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => {
-                Err(wrong_family("RSA encryption", &self.spec()))
-            }
+            CipherAlgorithm::RsaPkcs1v15
+            | CipherAlgorithm::RsaOaep { .. }
+            | CipherAlgorithm::RsaRaw => Err(wrong_family("RSA encryption", &self.spec())),
         }
     }
 
@@ -256,9 +256,9 @@ impl LoadedKey for AesKey {
                 ctr(self.key(), counter_block, *counter_bits, &mut buf)?;
                 Ok(SecretBytes::from(buf))
             }
-            CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. } => {
-                Err(wrong_family("RSA decryption", &self.spec()))
-            }
+            CipherAlgorithm::RsaPkcs1v15
+            | CipherAlgorithm::RsaOaep { .. }
+            | CipherAlgorithm::RsaRaw => Err(wrong_family("RSA decryption", &self.spec())),
         }
     }
 
@@ -306,6 +306,7 @@ fn sign_name(alg: &SignAlgorithm) -> &'static str {
         SignAlgorithm::Ecdsa { .. } => "ECDSA",
         SignAlgorithm::Hmac { .. } => "HMAC",
         SignAlgorithm::Cmac => "CMAC",
+        SignAlgorithm::RsaRaw => "raw RSA",
     }
 }
 

@@ -247,6 +247,7 @@ mod tests {
         let mut sign_algs = vec![
             SignAlgorithm::Cmac,
             SignAlgorithm::RsaPkcs1v15 { hash: None },
+            SignAlgorithm::RsaRaw,
         ];
         for hash in hashes {
             sign_algs.push(SignAlgorithm::RsaPkcs1v15 { hash: Some(hash) });
@@ -267,7 +268,11 @@ mod tests {
             hash: None,
             curve: Some(Curve::P384),
         });
-        let mut cipher_algs = vec![CipherAlgorithm::RsaPkcs1v15, CipherAlgorithm::AesEcb];
+        let mut cipher_algs = vec![
+            CipherAlgorithm::RsaPkcs1v15,
+            CipherAlgorithm::RsaRaw,
+            CipherAlgorithm::AesEcb,
+        ];
         for hash in hashes {
             cipher_algs.push(CipherAlgorithm::RsaOaep {
                 hash,
@@ -380,7 +385,7 @@ mod tests {
         ] {
             keys.push(p.load(&p.generate(spec).unwrap()).unwrap());
         }
-        let mut sign_algs = vec![SignAlgorithm::Cmac];
+        let mut sign_algs = vec![SignAlgorithm::Cmac, SignAlgorithm::RsaRaw];
         for hash in [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha512] {
             sign_algs.push(SignAlgorithm::RsaPkcs1v15 { hash: Some(hash) });
             sign_algs.push(SignAlgorithm::RsaPss {
@@ -396,6 +401,7 @@ mod tests {
         }
         let cipher_algs = [
             CipherAlgorithm::RsaPkcs1v15,
+            CipherAlgorithm::RsaRaw,
             CipherAlgorithm::RsaOaep {
                 hash: HashAlg::Sha256,
                 mgf1: HashAlg::Sha1,
@@ -431,7 +437,7 @@ mod tests {
         let mut checked = 0;
         for key in &keys {
             let spec = key.spec();
-            for len in [0usize, 1, 16, 20, 31, 32, 33, 64, 100] {
+            for len in [0usize, 1, 16, 20, 31, 32, 33, 64, 100, 256] {
                 let input = vec![0x5au8; len];
                 for alg in &sign_algs {
                     if check::sign(&spec, alg, len).is_ok() {

@@ -141,6 +141,41 @@ impl RsaKey {
         }
     }
 
+    /// RSASP1 / RSADP without padding: `input` is k bytes below the modulus; the result is
+    /// k bytes. Blinded, with the CRT fault check.
+    fn raw_private(&self, input: &[u8], operation: &str) -> Result<SecretBytes> {
+        let key = self.private(operation)?;
+        let k = self.k();
+        raw_len(k, input)?;
+        let c = BoxedUint::from_be_slice(input, key.n_bits_precision()).map_err(|_| below_n())?;
+        // `rsa_decrypt` refuses c >= n (with the error it gives bad ciphertexts).
+        let mut m = ::rsa::hazmat::rsa_decrypt_and_check(key, Some(&mut SysRng), &c).map_err(
+            |e| match e {
+                ::rsa::Error::Decryption => below_n(),
+                ::rsa::Error::Rng => Error::RandomFailure,
+                _ => Error::internal("raw RSA failed"),
+            },
+        )?;
+        let out = fixed_len(&Zeroizing::new(m.to_be_bytes()), k);
+        zeroize::Zeroize::zeroize(&mut m);
+        out.map(SecretBytes::from)
+    }
+
+    /// RSAEP / RSAVP1 without padding: `input` is k bytes below the modulus.
+    fn raw_public(&self, input: &[u8]) -> Result<Vec<u8>> {
+        let k = self.k();
+        raw_len(k, input)?;
+        let n = self.public.n();
+        let m = BoxedUint::from_be_slice(input, self.public.n_bits_precision())
+            .map_err(|_| below_n())?;
+        if m >= *n.as_ref() {
+            return Err(below_n());
+        }
+        let c = ::rsa::hazmat::rsa_encrypt(&self.public, &m)
+            .map_err(|_| Error::internal("raw RSA failed"))?;
+        fixed_len(&Zeroizing::new(c.to_be_bytes()), k).map(|z| z.to_vec())
+    }
+
     fn encrypt_bytes(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>> {
         let k = self.k();
         match alg {
@@ -168,6 +203,7 @@ impl RsaKey {
                     self.public.encrypt(&mut SysRng, oaep, plaintext).map_err(encrypt_error)
                 }))
             }
+            CipherAlgorithm::RsaRaw => self.raw_public(plaintext),
             _ => Err(wrong_family("AES encryption", &self.spec())),
         }
     }
@@ -176,9 +212,22 @@ impl RsaKey {
         let k = self.k();
         if !matches!(
             alg,
-            CipherAlgorithm::RsaPkcs1v15 | CipherAlgorithm::RsaOaep { .. }
+            CipherAlgorithm::RsaPkcs1v15
+                | CipherAlgorithm::RsaOaep { .. }
+                | CipherAlgorithm::RsaRaw
         ) {
             return Err(wrong_family("AES decryption", &self.spec()));
+        }
+        if *alg == CipherAlgorithm::RsaRaw {
+            return self
+                .raw_private(ciphertext, "decryption")
+                .map_err(|e| match e {
+                    // Not below the modulus: no ciphertext of this key.
+                    Error::InvalidInputLength { .. } if ciphertext.len() == k => {
+                        Error::DecryptionFailed
+                    }
+                    e => e,
+                });
         }
         let key = self.private("decryption")?;
         if ciphertext.len() != k {
@@ -252,6 +301,9 @@ impl LoadedKey for RsaKey {
                     .sign_with_rng(&mut SysRng, Pss::<D>::new_with_salt(*salt_len), input)
                     .map_err(sign_error))
             }
+            SignAlgorithm::RsaRaw => {
+                Ok(self.raw_private(input, "signing")?.expose_secret().to_vec())
+            }
             SignAlgorithm::Ecdsa { .. } => Err(wrong_family("ECDSA", &self.spec())),
             SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => {
                 Err(wrong_family("a MAC", &self.spec()))
@@ -275,6 +327,13 @@ impl LoadedKey for RsaKey {
                     .public
                     .verify(Pss::<D>::new_with_salt(*salt_len), input, signature)
                     .is_ok()))
+            }
+            SignAlgorithm::RsaRaw => {
+                raw_len(self.k(), input)?;
+                // A malformed signature is a wrong one.
+                Ok(self
+                    .raw_public(signature)
+                    .is_ok_and(|m| bool::from(m.as_slice().ct_eq(input))))
             }
             SignAlgorithm::Ecdsa { .. } => Err(wrong_family("ECDSA", &self.spec())),
             SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => {
@@ -340,6 +399,35 @@ fn oaep_first_octet_is_zero(key: &::rsa::PrivateKey, ciphertext: &[u8]) -> bool 
     };
     let any = head.iter().fold(0u8, |acc, b| acc | b);
     bool::from(any.ct_eq(&0))
+}
+
+fn raw_len(k: usize, input: &[u8]) -> Result<()> {
+    if input.len() != k {
+        return Err(Error::input_length(format!(
+            "raw RSA takes exactly {k} bytes with this key, got {}",
+            input.len()
+        )));
+    }
+    Ok(())
+}
+
+fn below_n() -> Error {
+    Error::input_length("raw RSA input must be below the modulus")
+}
+
+/// The low `k` bytes of a big-endian integer known to be below a `k`-byte modulus.
+fn fixed_len(be: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(vec![0u8; k]);
+    if be.len() >= k {
+        let (head, tail) = be.split_at(be.len() - k);
+        if head.iter().any(|b| *b != 0) {
+            return Err(Error::internal("raw RSA result above the modulus"));
+        }
+        out.copy_from_slice(tail);
+    } else {
+        out[k - be.len()..].copy_from_slice(be);
+    }
+    Ok(out)
 }
 
 fn digest_len(hash: HashAlg, input: &[u8]) -> Result<()> {
@@ -1048,5 +1136,94 @@ mod tests {
         let p = parts();
         let public = RsaKey::from_public(&p.n, &p.e).unwrap();
         assert_eq!(format!("{public:?}"), "RsaKey(2048 bits, public only)");
+    }
+
+    #[test]
+    fn raw_rsa_is_the_padded_schemes_core() {
+        let k = key();
+        let public = RsaKey::from_public(&parts().n, &parts().e).unwrap();
+        // RSASP1 over the EMSA-PKCS1-v1_5 encoding is a PKCS#1 v1.5 signature.
+        let digest_info = [
+            &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ][..],
+            &[0x5a; 32],
+        ]
+        .concat();
+        let mut em = vec![0x00, 0x01];
+        em.resize(256 - digest_info.len() - 1, 0xff);
+        em.push(0x00);
+        em.extend_from_slice(&digest_info);
+        let raw = k.sign(&SignAlgorithm::RsaRaw, &em).unwrap();
+        let pkcs1 = k
+            .sign(&SignAlgorithm::RsaPkcs1v15 { hash: None }, &digest_info)
+            .unwrap();
+        assert_eq!(raw, pkcs1);
+        assert!(public.verify(&SignAlgorithm::RsaRaw, &em, &raw).unwrap());
+        let mut other = em.clone();
+        other[100] ^= 1;
+        assert!(!public.verify(&SignAlgorithm::RsaRaw, &other, &raw).unwrap());
+        assert!(
+            !public
+                .verify(&SignAlgorithm::RsaRaw, &em, &raw[1..])
+                .unwrap()
+        );
+
+        // RSAEP then RSADP gives the input back, whatever its leading bytes.
+        for first in [0x00, 0x01, 0x7f] {
+            let mut m = vec![0x33u8; 256];
+            m[0] = first;
+            m[1] = 0;
+            let c = public.encrypt(&CipherAlgorithm::RsaRaw, &m).unwrap().data;
+            assert_eq!(c.len(), 256);
+            assert_eq!(
+                k.decrypt(&CipherAlgorithm::RsaRaw, &c)
+                    .unwrap()
+                    .expose_secret(),
+                m.as_slice()
+            );
+        }
+        // PKCS#1 v1.5 encryption is RSAEP over its padding: RSADP shows the padding.
+        let c = public
+            .encrypt(&CipherAlgorithm::RsaPkcs1v15, b"hello")
+            .unwrap()
+            .data;
+        let em = k.decrypt(&CipherAlgorithm::RsaRaw, &c).unwrap();
+        assert_eq!(&em.expose_secret()[..2], &[0x00, 0x02]);
+        assert!(em.expose_secret().ends_with(b"\x00hello"));
+    }
+
+    #[test]
+    fn raw_rsa_refuses_values_and_lengths() {
+        let k = key();
+        let n = parts().n.clone();
+        assert_eq!(
+            code(k.sign(&SignAlgorithm::RsaRaw, &n)),
+            "InvalidInputLength"
+        );
+        assert_eq!(
+            code(k.sign(&SignAlgorithm::RsaRaw, &[0xff; 256])),
+            "InvalidInputLength"
+        );
+        assert_eq!(
+            code(k.sign(&SignAlgorithm::RsaRaw, &[1; 255])),
+            "InvalidInputLength"
+        );
+        assert_eq!(
+            code(k.encrypt(&CipherAlgorithm::RsaRaw, &n)),
+            "InvalidInputLength"
+        );
+        assert_eq!(
+            code(k.decrypt(&CipherAlgorithm::RsaRaw, &n)),
+            "DecryptionFailed"
+        );
+        assert_eq!(
+            code(k.decrypt(&CipherAlgorithm::RsaRaw, &[1; 257])),
+            "InvalidInputLength"
+        );
+        let public = RsaKey::from_public(&parts().n, &parts().e).unwrap();
+        assert!(code(public.sign(&SignAlgorithm::RsaRaw, &[0; 256])) != "ok");
+        assert!(code(public.decrypt(&CipherAlgorithm::RsaRaw, &[0; 256])) != "ok");
     }
 }
