@@ -64,7 +64,6 @@ impl Session {
     /// operation with a `CKA_ALWAYS_AUTHENTICATE` key calls it once at its `*Init` (discarding
     /// a stale value) and once before using the key (which it refuses with
     /// `CKR_USER_NOT_LOGGED_IN` on `false`), so one login allows one operation.
-    #[allow(dead_code)] // the sign and decrypt functions of the next increment use it
     pub(crate) fn take_context_auth(&self) -> bool {
         self.context_authenticated.swap(false, Ordering::SeqCst)
     }
