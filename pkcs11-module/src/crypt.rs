@@ -20,7 +20,7 @@ use hsm_core::crypto::stream::{CipherStream, Direction};
 use hsm_core::crypto::{CipherAlgorithm, check};
 
 use crate::entry::{cryptoki_fn, not_supported};
-use crate::error::CoreResult;
+use crate::error::{CoreResult, Rv};
 use crate::mechanism_params;
 use crate::ptr;
 use crate::sign::{await_context_auth, context_auth, init_key};
@@ -67,17 +67,6 @@ impl Kind {
             Kind::Decrypt => key.decrypt(alg, input),
         }
         .map_err(|rv| self.error(rv))
-    }
-}
-
-/// A `CK_RV` the core's errors turn into, for the calls a `CipherStream` makes.
-struct Rv(CK_RV);
-
-impl From<hsm_core::Error> for Rv {
-    fn from(e: hsm_core::Error) -> Rv {
-        let rv = crate::error::rv(&e);
-        tracing::debug!(code = e.code(), error = %e, "core error");
-        Rv(rv)
     }
 }
 

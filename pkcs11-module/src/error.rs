@@ -65,11 +65,19 @@ pub(crate) trait CoreResult<T> {
 
 impl<T> CoreResult<T> for hsm_core::Result<T> {
     fn ck(self) -> Result<T, CK_RV> {
-        self.map_err(|e| {
-            let rv = rv(&e);
-            tracing::debug!(code = e.code(), error = %e, rv = rv_name(rv), "core error");
-            rv
-        })
+        self.map_err(|e| Rv::from(e).0)
+    }
+}
+
+/// A `CK_RV` that core errors convert into through `From`, for core calls generic over their
+/// error type (`CipherStream`); mapped with [`rv`] and logged as [`CoreResult::ck`] does.
+pub(crate) struct Rv(pub CK_RV);
+
+impl From<hsm_core::Error> for Rv {
+    fn from(e: hsm_core::Error) -> Rv {
+        let rv = rv(&e);
+        tracing::debug!(code = e.code(), error = %e, rv = rv_name(rv), "core error");
+        Rv(rv)
     }
 }
 
