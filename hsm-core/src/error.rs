@@ -213,6 +213,13 @@ pub enum Error {
     /// The system random generator failed.
     #[error("random number generator failure")]
     RandomFailure,
+    /// The HSM service a front end reaches over the network did not answer (down, unreachable,
+    /// timed out, overloaded past its retries). Only remote front ends make it.
+    #[error("the HSM service is unavailable: {message}")]
+    Unavailable {
+        /// What failed (URL and cause; never request bodies).
+        message: String,
+    },
     /// An internal invariant did not hold (a bug).
     #[error("internal error: {message}")]
     Internal {
@@ -258,6 +265,7 @@ impl Error {
             Error::Corrupted { .. } => "Corrupted",
             Error::Storage { .. } => "Storage",
             Error::RandomFailure => "RandomFailure",
+            Error::Unavailable { .. } => "Unavailable",
             Error::Internal { .. } => "Internal",
         }
     }

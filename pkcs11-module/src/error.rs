@@ -52,6 +52,7 @@ pub(crate) fn rv(e: &Error) -> CK_RV {
         | Error::Corrupted { .. }
         | Error::Storage { .. }
         | Error::RandomFailure => CKR_DEVICE_ERROR,
+        Error::Unavailable { .. } => CKR_DEVICE_ERROR,
         Error::Internal { .. } => CKR_GENERAL_ERROR,
     }
 }

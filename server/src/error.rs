@@ -84,6 +84,7 @@ impl From<CoreError> for ApiError {
             | CoreError::Storage { .. }
             | CoreError::RandomFailure
             | CoreError::Internal { .. } => (S::INTERNAL_SERVER_ERROR, "InternalServerError"),
+            CoreError::Unavailable { .. } => (S::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
         };
         if status.is_server_error() {
             tracing::error!(error = %e, code = e.code(), "core error");
