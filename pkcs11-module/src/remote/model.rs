@@ -128,6 +128,8 @@ struct Extension {
     key_size: Option<u32>,
     #[serde(default)]
     extra: BTreeMap<String, String>,
+    /// Whether the material was made in the HSM (PKCS#11's `CKA_LOCAL`), if the server says.
+    generated: Option<bool>,
 }
 
 /// A key bundle, a deleted key bundle or an extended key bundle.
@@ -255,8 +257,8 @@ impl Bundle {
                 created: UnixTime(a.created),
                 updated: UnixTime(a.updated),
                 exportable: a.exportable,
-                // Bundles do not tell whether the material was generated in the HSM.
-                generated: false,
+                // Standard bundles do not tell whether the material was made in the HSM.
+                generated: ext.generated.unwrap_or(false),
             },
             ops: KeyOps::of(&ops),
             tags: self.tags.unwrap_or_default(),

@@ -281,6 +281,13 @@ fn an_untrusted_server_or_a_missing_token_is_refused() {
 }
 
 #[test]
+fn handles_are_shared_between_threads() {
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<Remote>();
+    shared::<RemotePool>();
+}
+
+#[test]
 fn settings_and_handles_print_no_secrets() {
     let settings = RemoteSettings {
         url: "https://127.0.0.1:1".into(),
