@@ -7,6 +7,7 @@
 //! (recoverable over REST or the core), destroying only the public half of a pair hides it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use cryptoki_sys::*;
 use hsm_core::crypto::{Curve, KeyMaterial, RsaPrivateParts};
@@ -723,6 +724,15 @@ cryptoki_fn! {
         if template.bool(CKA_TOKEN)? != Some(false) {
             let index = module.objects.index(module.core.hsm(), &session.pool)?;
             index.find(&template, private, &mut found);
+            if found.is_empty() && template.get(CKA_LABEL).is_some() {
+                // Another process may have just made it (remote mode trusts its object list
+                // for a moment): ask whether the pool changed, once, before saying none.
+                session.pool.invalidate();
+                let fresh = module.objects.index(module.core.hsm(), &session.pool)?;
+                if !Arc::ptr_eq(&fresh, &index) {
+                    fresh.find(&template, private, &mut found);
+                }
+            }
         }
         if template.bool(CKA_TOKEN)? != Some(true) {
             for other in module.sessions.for_slot(session.slot_id) {

@@ -13,13 +13,19 @@ use hsm_core::crypto::{
 };
 use hsm_core::key::{KeyInfo, KeyOptions, KeyUpdate};
 use hsm_core::pin::{PinPolicy, PinRole, PinStatus};
-use hsm_core::{Pool, Result, SecretBytes};
+use hsm_core::{Error, Pool, Result, SecretBytes};
+use subtle::ConstantTimeEq;
+
+use crate::config::RemoteConfig;
+use crate::remote::RemotePool;
 
 /// One pool, wherever it is.
 #[derive(Clone)]
 pub(crate) enum PoolRef {
     /// A pool of the in-process core.
     Local(Pool),
+    /// A pool of the server, with the PINs configured for a server without mhsm's extension.
+    Remote(RemotePool, Arc<LocalPins>),
 }
 
 /// Calls the same method on whichever pool this is.
@@ -27,6 +33,7 @@ macro_rules! on_pool {
     ($self:expr, $p:ident => $call:expr) => {
         match $self {
             PoolRef::Local($p) => $call,
+            PoolRef::Remote($p, _) => $call,
         }
     };
 }
@@ -35,6 +42,56 @@ impl std::fmt::Debug for PoolRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PoolRef::Local(p) => write!(f, "local pool {}", p.name()),
+            PoolRef::Remote(p, _) => write!(f, "remote pool {}", p.name()),
+        }
+    }
+}
+
+/// PINs of a token whose server keeps none (no extension API: a real Managed HSM). The bearer
+/// token is the credential there; a PIN configured in `[remote]` is checked here, without a
+/// counter (nothing can be stored), and none configured accepts any user PIN. They cannot be
+/// changed (`ReadOnly`: `CKR_TOKEN_WRITE_PROTECTED`).
+pub(crate) struct LocalPins {
+    user: Option<SecretBytes>,
+    so: Option<SecretBytes>,
+    policy: PinPolicy,
+}
+
+impl LocalPins {
+    /// From the `[remote]` table, with the module's PIN policy.
+    pub fn from_config(remote: &RemoteConfig, policy: &PinPolicy) -> LocalPins {
+        let pin = |p: &Option<String>| p.as_ref().map(|p| SecretBytes::from_slice(p.as_bytes()));
+        LocalPins {
+            user: pin(&remote.user_pin),
+            so: pin(&remote.so_pin),
+            policy: *policy,
+        }
+    }
+
+    fn configured(&self, role: PinRole) -> Option<&SecretBytes> {
+        match role {
+            PinRole::User => self.user.as_ref(),
+            PinRole::So => self.so.as_ref(),
+        }
+    }
+
+    fn verify(&self, role: PinRole, pin: &[u8]) -> Result<()> {
+        match (role, self.configured(role)) {
+            (_, Some(want)) if bool::from(want.expose_secret().ct_eq(pin)) => Ok(()),
+            (_, Some(_)) => Err(Error::PinIncorrect {
+                remaining: self.policy.max_failures,
+            }),
+            (PinRole::User, None) => Ok(()),
+            (PinRole::So, None) => Err(Error::PinNotInitialized),
+        }
+    }
+
+    fn status(&self, role: PinRole) -> PinStatus {
+        PinStatus {
+            initialized: role == PinRole::User || self.so.is_some(),
+            failures: 0,
+            locked: false,
+            remaining: self.policy.max_failures,
         }
     }
 }
@@ -50,6 +107,16 @@ impl PoolRef {
     pub fn generation(&self) -> Result<u64> {
         match self {
             PoolRef::Local(p) => Ok(p.generation()),
+            PoolRef::Remote(p, _) => p.generation(),
+        }
+    }
+
+    /// Forgets what the process knows of the pool's generation, so the next
+    /// [`PoolRef::generation`] asks (remote; the local core's is always current).
+    pub fn invalidate(&self) {
+        match self {
+            PoolRef::Local(_) => {}
+            PoolRef::Remote(p, _) => p.invalidate(),
         }
     }
 
@@ -58,6 +125,7 @@ impl PoolRef {
     pub fn has_extension(&self) -> Result<bool> {
         match self {
             PoolRef::Local(_) => Ok(true),
+            PoolRef::Remote(p, _) => p.has_extension(),
         }
     }
 
@@ -194,22 +262,45 @@ impl PoolRef {
     }
 
     pub fn pin_policy(&self) -> Result<PinPolicy> {
-        on_pool!(self, p => p.pin_policy())
+        match self.local_pins()? {
+            Some(pins) => Ok(pins.policy),
+            None => on_pool!(self, p => p.pin_policy()),
+        }
     }
 
     pub fn set_pin_policy(&self, policy: &PinPolicy) -> Result<()> {
-        on_pool!(self, p => p.set_pin_policy(policy))
+        match self.local_pins()? {
+            Some(_) => Err(Error::ReadOnly),
+            None => on_pool!(self, p => p.set_pin_policy(policy)),
+        }
     }
 
     pub fn set_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
-        on_pool!(self, p => p.set_pin(role, pin))
+        match self.local_pins()? {
+            Some(_) => Err(Error::ReadOnly),
+            None => on_pool!(self, p => p.set_pin(role, pin)),
+        }
     }
 
     pub fn verify_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
-        on_pool!(self, p => p.verify_pin(role, pin))
+        match self.local_pins()? {
+            Some(pins) => pins.verify(role, pin),
+            None => on_pool!(self, p => p.verify_pin(role, pin)),
+        }
     }
 
     pub fn pin_status(&self, role: PinRole) -> Result<PinStatus> {
-        on_pool!(self, p => p.pin_status(role))
+        match self.local_pins()? {
+            Some(pins) => Ok(pins.status(role)),
+            None => on_pool!(self, p => p.pin_status(role)),
+        }
+    }
+
+    /// The locally configured PINs, for a remote pool without the extension API.
+    fn local_pins(&self) -> Result<Option<&LocalPins>> {
+        match self {
+            PoolRef::Remote(p, pins) if !p.has_extension()? => Ok(Some(pins)),
+            _ => Ok(None),
+        }
     }
 }

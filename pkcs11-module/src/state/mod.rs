@@ -18,6 +18,9 @@
 //!   ([`Hsm::set_read_only`]): its writes answer `CKR_TOKEN_WRITE_PROTECTED`, its tokens show
 //!   `CKF_WRITE_PROTECTED`, and it logs in (a right PIN needs no write) but cannot count a
 //!   wrong PIN, so it refuses one with `CKR_TOKEN_WRITE_PROTECTED`.
+//! - In remote mode nothing is adopted: the parent's connections are leaked with its module
+//!   (closing them from the child would end the parent's TLS sessions) and the child makes
+//!   a client of its own, which may write.
 
 pub(crate) mod backend;
 pub(crate) mod login;
@@ -26,6 +29,7 @@ pub(crate) mod sessions;
 pub(crate) mod slots;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use cryptoki_sys::{
@@ -36,9 +40,10 @@ use hsm_core::pin::{PinPolicy, PinRole};
 use hsm_core::{Hsm, HsmConfig, PoolSettings};
 use parking_lot::Mutex;
 
-use crate::config::Config;
+use crate::config::{Config, Endpoint};
+use crate::remote::{Remote, RemoteSettings, TokenSource};
 use crate::logging;
-use backend::PoolRef;
+use backend::{LocalPins, PoolRef};
 use login::LoginTable;
 use objects::ObjectTable;
 use sessions::SessionTable;
@@ -66,6 +71,14 @@ pub(crate) struct Module {
 pub(crate) struct Core {
     hsm: Option<Hsm>,
     inherited: bool,
+    /// Remote mode: the server holding the pools (`hsm` is then in memory, without pools).
+    remote: Option<RemoteBackend>,
+}
+
+/// The server of remote mode and what the module keeps beside it.
+pub(crate) struct RemoteBackend {
+    remote: Remote,
+    pins: Arc<LocalPins>,
 }
 
 impl Core {
@@ -76,13 +89,24 @@ impl Core {
         self.hsm.as_ref().expect("core present until drop")
     }
 
+    /// The server, in remote mode.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref().map(|r| &r.remote)
+    }
+
     /// A pool, by name.
     pub fn pool(&self, name: &str) -> hsm_core::Result<PoolRef> {
-        Ok(PoolRef::Local(self.hsm().pool(name)?))
+        match &self.remote {
+            Some(r) => Ok(PoolRef::Remote(r.remote.pool(name), r.pins.clone())),
+            None => Ok(PoolRef::Local(self.hsm().pool(name)?)),
+        }
     }
 
     /// The names of the live pools.
     pub fn list_pools(&self) -> hsm_core::Result<Vec<String>> {
+        if let Some(r) = &self.remote {
+            return r.remote.list_pools();
+        }
         Ok(self
             .hsm()
             .list_pools()?
@@ -96,9 +120,13 @@ impl Core {
         self.hsm().is_read_only()
     }
 
-    /// What tells this HSM apart from others, for token serial numbers: the security domain.
+    /// What tells this HSM apart from others, for token serial numbers: the security domain,
+    /// or the server's URL.
     pub fn identity(&self) -> String {
-        self.hsm().security_domain().to_string()
+        match &self.remote {
+            Some(r) => r.remote.url().to_string(),
+            None => self.hsm().security_domain().to_string(),
+        }
     }
 
     /// Creates a pool for `C_InitToken` with its PIN policy and SO PIN; no half-made pool
@@ -109,6 +137,14 @@ impl Core {
         policy: &PinPolicy,
         so_pin: &[u8],
     ) -> hsm_core::Result<()> {
+        if let Some(r) = &self.remote {
+            r.remote.create_pool(name)?;
+            let pool = self.pool(name)?;
+            pool.set_pin_policy(policy)?;
+            return pool.set_pin(PinRole::So, so_pin).inspect_err(|e| {
+                tracing::error!(pool = name, error = %e, "C_InitToken: the pool was made on the server but its SO PIN could not be set");
+            });
+        }
         let hsm = self.hsm();
         hsm.create_pool(name, PoolSettings::default(), Tags::new())?;
         let pins = || -> hsm_core::Result<()> {
@@ -154,8 +190,11 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         if existing.pid == pid {
             return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
         }
-        // A child after fork(): adopt the parent's core, leak the parent's module.
-        inherited = Some(existing.core.hsm().clone());
+        // A child after fork(): adopt the parent's core (remote mode: only make new
+        // connections), leak the parent's module.
+        if existing.core.remote.is_none() {
+            inherited = Some(existing.core.hsm().clone());
+        }
         std::mem::forget(STATE.swap(None));
         std::mem::forget(existing);
     }
@@ -172,12 +211,10 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
             Core {
                 hsm: Some(hsm),
                 inherited: true,
+                remote: None,
             }
         }
-        None => Core {
-            hsm: Some(open_core(&config)?),
-            inherited: false,
-        },
+        None => open_core(&config)?,
     };
     let slots = SlotTable::new();
     let module = Module {
@@ -189,8 +226,19 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         objects: ObjectTable::new(),
         logins: LoginTable::new(),
     };
-    module.slots.refresh(&module.core, &module.config)?;
-    tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");
+    match module.core.remote() {
+        None => {
+            module.slots.refresh(&module.core, &module.config)?;
+            tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");
+        }
+        Some(remote) => {
+            // A server that is down now may be up at the next C_GetSlotList.
+            if let Err(rv) = module.slots.refresh(&module.core, &module.config) {
+                tracing::warn!(url = remote.url(), rv, "no pools listed yet");
+            }
+            tracing::info!(url = remote.url(), pid, "initialized (remote mode)");
+        }
+    }
     STATE.store(Some(Arc::new(module)));
     Ok(())
 }
@@ -212,22 +260,73 @@ pub(crate) fn finalize() -> Result<(), CK_RV> {
     }
 }
 
-/// Opens the HSM over the configured data directory. Never creates a pool.
-fn open_core(config: &Config) -> Result<Hsm, CK_RV> {
+/// Opens the HSM: a client of the configured or discovered server (remote mode), else the
+/// configured data directory. Never creates a pool.
+fn open_core(config: &Config) -> Result<Core, CK_RV> {
+    let failure = |message: String| {
+        logging::init_failure(&message);
+        CKR_GENERAL_ERROR
+    };
+    if let Some(endpoint) = config.endpoint().map_err(failure)? {
+        let settings = remote_settings(config, &endpoint).map_err(failure)?;
+        let remote = Remote::connect(settings)
+            .map_err(|e| failure(format!("cannot use the server {}: {e}", endpoint.url)))?;
+        tracing::debug!(url = %endpoint.url, source = endpoint.source, "remote mode");
+        let hsm = Hsm::open(HsmConfig::in_memory())
+            .map_err(|e| failure(format!("cannot start the local core: {e}")))?;
+        return Ok(Core {
+            hsm: Some(hsm),
+            inherited: false,
+            remote: Some(RemoteBackend {
+                remote,
+                pins: Arc::new(LocalPins::from_config(&config.remote, &config.pin.policy())),
+            }),
+        });
+    }
     let Some(dir) = config.data_dir() else {
-        logging::init_failure(
-            "no data directory: set MHSM_DATA_DIR (or HOME, or data_dir in the config file)",
-        );
-        return Err(CKR_GENERAL_ERROR);
+        return Err(failure(
+            "no data directory: set MHSM_DATA_DIR (or HOME, or data_dir in the config file)".into(),
+        ));
     };
     let opened = Hsm::open(HsmConfig::new(&dir));
-    opened.map_err(|e| {
-        logging::init_failure(&format!(
-            "cannot open the data directory {}: {e}",
-            dir.display()
-        ));
+    let hsm = opened.map_err(|e| {
         // SoftHSMv2 answers CKR_GENERAL_ERROR when its store cannot be opened, and
         // C_Initialize may not return CKR_DEVICE_ERROR.
-        CKR_GENERAL_ERROR
+        failure(format!(
+            "cannot open the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(Core {
+        hsm: Some(hsm),
+        inherited: false,
+        remote: None,
+    })
+}
+
+/// The client's settings from the config file and the environment.
+fn remote_settings(config: &Config, endpoint: &Endpoint) -> Result<RemoteSettings, String> {
+    let r = &config.remote;
+    let ca_pem = match &endpoint.ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let token = match config.token() {
+        Ok(token) => TokenSource::Value(token),
+        Err(file) => TokenSource::File(file),
+    };
+    let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+    Ok(RemoteSettings {
+        url: endpoint.url.clone(),
+        ca_pem,
+        token,
+        connect_timeout: ms(r.connect_timeout_ms, 2_000),
+        request_timeout: ms(r.request_timeout_ms, 30_000),
+        max_retry_wait: ms(r.max_retry_wait_ms, 10_000),
+        refresh_interval: ms(r.refresh_ms, 1_000),
+        token_label: r.token_label.clone(),
     })
 }
