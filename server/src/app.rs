@@ -94,21 +94,49 @@ pub struct Running {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
-    discovery: PathBuf,
+    discovery: Discovery,
 }
 
 /// The file in the data directory that tells other processes a server holds it.
 pub const DISCOVERY_FILE: &str = "server.json";
 
+/// `server.json` while the server runs: written whole (a temporary file renamed over it, so
+/// a reader never sees half of it), removed when dropped, so every way the server stops
+/// short of a crash (`shutdown` after SIGINT or SIGTERM, an error, a dropped `Running`)
+/// takes it away.
+struct Discovery(PathBuf);
+
+impl Discovery {
+    fn write(data_dir: &std::path::Path, info: &serde_json::Value) -> Result<Discovery> {
+        let path = data_dir.join(DISCOVERY_FILE);
+        let tmp = data_dir.join(format!("{DISCOVERY_FILE}.{}.tmp", std::process::id()));
+        let written = std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.with_context(|| format!("writing {}", path.display()))?;
+        Ok(Discovery(path))
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 impl Running {
     /// Stops accepting, lets requests in flight finish (up to 10 s), and waits.
+    /// `server.json` goes first, so no new client is sent to a server that is stopping.
     pub async fn shutdown(self) -> Result<()> {
+        drop(self.discovery);
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
-        self.task.await.context("server task")??;
-        let _ = std::fs::remove_file(&self.discovery);
+        let served = self.task.await.context("server task");
         // The timer holds the HSM (and so the data directory's lock): stop it too.
         self.maintenance.abort();
         let _ = self.maintenance.await;
+        served??;
         Ok(())
     }
 }
@@ -179,10 +207,8 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let url = format!("{scheme}://{host}");
     let ca_path = identity.map(|i| i.ca_path);
     // Tell other processes (the `mhsm pool` commands, the PKCS#11 module) where to reach us.
-    let discovery = config.data_dir.join(DISCOVERY_FILE);
     let info = serde_json::json!({ "url": url, "ca": ca_path, "pid": std::process::id() });
-    std::fs::write(&discovery, serde_json::to_vec_pretty(&info)?)
-        .with_context(|| format!("writing {}", discovery.display()))?;
+    let discovery = Discovery::write(&config.data_dir, &info)?;
     Ok(Running {
         addr,
         url,
