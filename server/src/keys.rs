@@ -385,7 +385,8 @@ pub fn decrypt(
 /// `POST /keys/{name}/{version}/wrapkey`.
 pub fn wrap(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
     let req: CryptIn = body(bytes)?;
-    let alg = jwa::wrap_algorithm(&req.alg)?;
+    // A vendor OAEP name takes its label from `aad`.
+    let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
     let wrapped = ctx
         .pool
         .wrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
@@ -400,7 +401,8 @@ pub fn unwrap(
     bytes: &[u8],
 ) -> Result<Value, ApiError> {
     let req: CryptIn = body(bytes)?;
-    let alg = jwa::wrap_algorithm(&req.alg)?;
+    // A vendor OAEP name takes its label from `aad`.
+    let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
     let key = ctx
         .pool
         .unwrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
