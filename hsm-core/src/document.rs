@@ -153,7 +153,13 @@ mod tests {
 
     #[test]
     fn core_kinds_are_not_front_end_kinds() {
-        for kind in ["pin", "setting", "role-assignment", "role-definition", "rbac"] {
+        for kind in [
+            "pin",
+            "setting",
+            "role-assignment",
+            "role-definition",
+            "rbac",
+        ] {
             assert!(is_core_kind(kind));
             assert_eq!(
                 check_front_end_kind(kind).unwrap_err().code(),

@@ -23,7 +23,7 @@ use crate::auth::{Principal, TokenPolicy};
 use crate::error::ApiError;
 use crate::jobs::{self, JobCtx, Jobs};
 use crate::keys::{self, Ctx};
-use crate::{rbac, settings, tls};
+use crate::{pkcs11_ext, rbac, settings, tls};
 
 /// api-versions accepted (the SDK's default first).
 pub const API_VERSIONS: &[&str] = &["2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2"];
@@ -625,6 +625,15 @@ fn route(
     // RBAC paths carry a scope (`/`, `/keys`, `/keys/{name}`) before `providers`, so they
     // are matched before the key routes.
     match (method.clone(), segments.as_slice()) {
+        // mhsm's extension API, behind the same checks; it names its own actions.
+        (_, ["x-mhsm", "pkcs11", rest @ ..]) => {
+            if let ["keys", _, v, _] = rest
+                && hsm_core::names::validate_version(v)
+            {
+                operation.borrow_mut().version = Some(v.to_string());
+            }
+            pkcs11_ext::route(&ctx, method, rest, body, &allow)
+        }
         (
             Method::GET,
             [s @ .., P, AUTHZ, "roleDefinitions"] | [s @ .., P, AUTHZ, "roleDefinitions", ""],
