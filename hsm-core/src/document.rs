@@ -34,6 +34,32 @@ pub fn validate(kind: &str, id: &str) -> Result<()> {
     }
 }
 
+/// The kinds the core keeps for itself (PINs, settings, access control): a front end that
+/// lets its clients name document kinds refuses these, so that they stay behind their own
+/// APIs and their own RBAC actions.
+pub fn is_core_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        crate::pin::KIND
+            | crate::settings::KIND
+            | crate::rbac::ASSIGNMENT_KIND
+            | crate::rbac::DEFINITION_KIND
+            | crate::rbac::MODE_KIND
+    )
+}
+
+/// Checks that a client-named document kind is a front end's, not the core's
+/// (`BadParameter` for [`is_core_kind`] kinds), and valid.
+pub fn check_front_end_kind(kind: &str) -> Result<()> {
+    validate(kind, "x")?;
+    if is_core_kind(kind) {
+        return Err(Error::bad_parameter(format!(
+            "documents of kind '{kind}' belong to the core"
+        )));
+    }
+    Ok(())
+}
+
 impl Pool {
     /// Stores (or replaces) a document.
     pub fn put_document(&self, kind: &str, id: &str, value: &[u8]) -> Result<()> {
@@ -123,5 +149,24 @@ mod tests {
         }
         assert!(validate(&"k".repeat(33), "x").is_err());
         assert!(validate("k", &"x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn core_kinds_are_not_front_end_kinds() {
+        for kind in [
+            "pin",
+            "setting",
+            "role-assignment",
+            "role-definition",
+            "rbac",
+        ] {
+            assert!(is_core_kind(kind));
+            assert_eq!(
+                check_front_end_kind(kind).unwrap_err().code(),
+                "BadParameter"
+            );
+        }
+        check_front_end_kind("p11-object").unwrap();
+        assert!(check_front_end_kind("Bad").is_err());
     }
 }

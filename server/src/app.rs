@@ -23,7 +23,7 @@ use crate::auth::{Principal, TokenPolicy};
 use crate::error::ApiError;
 use crate::jobs::{self, JobCtx, Jobs};
 use crate::keys::{self, Ctx};
-use crate::{rbac, settings, tls};
+use crate::{pkcs11_ext, rbac, settings, tls};
 
 /// api-versions accepted (the SDK's default first).
 pub const API_VERSIONS: &[&str] = &["2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2"];
@@ -94,21 +94,49 @@ pub struct Running {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
-    discovery: PathBuf,
+    discovery: Discovery,
 }
 
 /// The file in the data directory that tells other processes a server holds it.
 pub const DISCOVERY_FILE: &str = "server.json";
 
+/// `server.json` while the server runs: written whole (a temporary file renamed over it, so
+/// a reader never sees half of it), removed when dropped, so every way the server stops
+/// short of a crash (`shutdown` after SIGINT or SIGTERM, an error, a dropped `Running`)
+/// takes it away.
+struct Discovery(PathBuf);
+
+impl Discovery {
+    fn write(data_dir: &std::path::Path, info: &serde_json::Value) -> Result<Discovery> {
+        let path = data_dir.join(DISCOVERY_FILE);
+        let tmp = data_dir.join(format!("{DISCOVERY_FILE}.{}.tmp", std::process::id()));
+        let written = std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.with_context(|| format!("writing {}", path.display()))?;
+        Ok(Discovery(path))
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 impl Running {
     /// Stops accepting, lets requests in flight finish (up to 10 s), and waits.
+    /// `server.json` goes first, so no new client is sent to a server that is stopping.
     pub async fn shutdown(self) -> Result<()> {
+        drop(self.discovery);
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
-        self.task.await.context("server task")??;
-        let _ = std::fs::remove_file(&self.discovery);
+        let served = self.task.await.context("server task");
         // The timer holds the HSM (and so the data directory's lock): stop it too.
         self.maintenance.abort();
         let _ = self.maintenance.await;
+        served??;
         Ok(())
     }
 }
@@ -179,10 +207,8 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let url = format!("{scheme}://{host}");
     let ca_path = identity.map(|i| i.ca_path);
     // Tell other processes (the `mhsm pool` commands, the PKCS#11 module) where to reach us.
-    let discovery = config.data_dir.join(DISCOVERY_FILE);
     let info = serde_json::json!({ "url": url, "ca": ca_path, "pid": std::process::id() });
-    std::fs::write(&discovery, serde_json::to_vec_pretty(&info)?)
-        .with_context(|| format!("writing {}", discovery.display()))?;
+    let discovery = Discovery::write(&config.data_dir, &info)?;
     Ok(Running {
         addr,
         url,
@@ -599,6 +625,15 @@ fn route(
     // RBAC paths carry a scope (`/`, `/keys`, `/keys/{name}`) before `providers`, so they
     // are matched before the key routes.
     match (method.clone(), segments.as_slice()) {
+        // mhsm's extension API, behind the same checks; it names its own actions.
+        (_, ["x-mhsm", "pkcs11", rest @ ..]) => {
+            if let ["keys", _, v, _] = rest
+                && hsm_core::names::validate_version(v)
+            {
+                operation.borrow_mut().version = Some(v.to_string());
+            }
+            pkcs11_ext::route(&ctx, method, rest, body, &allow)
+        }
         (
             Method::GET,
             [s @ .., P, AUTHZ, "roleDefinitions"] | [s @ .., P, AUTHZ, "roleDefinitions", ""],

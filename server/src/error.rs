@@ -1,5 +1,7 @@
 //! The one error type of the server, and the one mapping of core errors to Azure's
-//! `{"error":{"code":...,"message":...}}` with Azure's status codes.
+//! `{"error":{"code":...,"message":...}}` with Azure's status codes. An error from the core
+//! also carries `"innererror":{"code": <the core's stable name>}` (and `"remaining"` for a
+//! wrong PIN), so a client of mhsm can rebuild the core error.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +18,10 @@ pub struct ApiError {
     pub message: String,
     /// Extra headers (the 401 challenge).
     pub challenge: Option<HeaderValue>,
+    /// The core error's stable name ([`CoreError::code`]), for errors from the core.
+    pub inner: Option<&'static str>,
+    /// Tries left, for a wrong PIN.
+    pub remaining: Option<u32>,
 }
 
 impl ApiError {
@@ -40,6 +46,8 @@ impl ApiError {
             code,
             message: message.into(),
             challenge: None,
+            inner: None,
+            remaining: None,
         }
     }
 }
@@ -89,15 +97,27 @@ impl From<CoreError> for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %e, code = e.code(), "core error");
         }
-        ApiError::new(status, code, e.to_string())
+        let mut error = ApiError::new(status, code, e.to_string());
+        error.inner = Some(e.code());
+        if let CoreError::PinIncorrect { remaining } = e {
+            error.remaining = Some(remaining);
+        }
+        error
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": { "code": self.code, "message": self.message }
         });
+        if let Some(inner) = self.inner {
+            let mut innererror = serde_json::json!({ "code": inner });
+            if let Some(remaining) = self.remaining {
+                innererror["remaining"] = remaining.into();
+            }
+            body["error"]["innererror"] = innererror;
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(challenge) = self.challenge {
             response
@@ -105,5 +125,43 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(e: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn core_errors_carry_their_stable_name() {
+        let (status, body) = body_of(CoreError::PinIncorrect { remaining: 3 }.into()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "Unauthorized");
+        assert_eq!(
+            body["error"]["innererror"],
+            serde_json::json!({"code": "PinIncorrect", "remaining": 3})
+        );
+        let (status, body) = body_of(CoreError::DecryptionFailed.into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["error"]["innererror"],
+            serde_json::json!({"code": "DecryptionFailed"})
+        );
+    }
+
+    #[tokio::test]
+    async fn other_errors_have_no_innererror() {
+        let (status, body) = body_of(ApiError::no_route("GET", "/nothing")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body["error"].get("innererror").is_none());
     }
 }

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::model::{
-    self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, ListResult, RngIn, SignIn, UpdateKeyIn,
-    ValueIn, VerifyIn, b64, unb64,
+    self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, KeyExtensionIn, ListResult, RngIn,
+    SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, unb64,
 };
 
 /// Azure's largest page.
@@ -87,6 +87,26 @@ fn spec_of(req: &CreateKeyIn) -> Result<KeySpec, ApiError> {
     }
 }
 
+/// Applies mhsm's `x-mhsm` request block (front-end attributes, new key only).
+fn extension(opts: &mut KeyOptions, ext: Option<&KeyExtensionIn>) -> Result<(), ApiError> {
+    if let Some(ext) = ext {
+        for (attr, value) in &ext.extra {
+            opts.extra.insert(attr.clone(), unb64(value, attr)?);
+        }
+        opts.new_key_only = ext.new_key_only;
+    }
+    Ok(())
+}
+
+/// The answer to a create or import: the extended bundle when the request had `x-mhsm`.
+fn created_bundle(ctx: &Ctx, info: &hsm_core::key::KeyInfo, extended: bool) -> Value {
+    if extended {
+        json!(model::extended_bundle(ctx.host, info))
+    } else {
+        json!(model::key_bundle(ctx.host, info))
+    }
+}
+
 /// `POST /keys/{name}/create`.
 pub fn create(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
     let req: CreateKeyIn = body(bytes)?;
@@ -94,8 +114,9 @@ pub fn create(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
     let mut opts = options(req.attributes, req.key_ops.as_deref())?;
     opts.tags = req.tags;
     opts.release_policy = policy_bytes(req.release_policy);
+    extension(&mut opts, req.x_mhsm.as_ref())?;
     let info = ctx.pool.create_key(name, spec, &opts)?;
-    Ok(json!(model::key_bundle(ctx.host, &info)))
+    Ok(created_bundle(ctx, &info, req.x_mhsm.is_some()))
 }
 
 fn field(jwk: &Option<String>, name: &str) -> Result<Vec<u8>, ApiError> {
@@ -146,8 +167,9 @@ pub fn import(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
     let mut opts = options(req.attributes, req.key.key_ops.as_deref())?;
     opts.tags = req.tags;
     opts.release_policy = policy_bytes(req.release_policy);
+    extension(&mut opts, req.x_mhsm.as_ref())?;
     let info = ctx.pool.import_key(name, material, &opts)?;
-    Ok(json!(model::key_bundle(ctx.host, &info)))
+    Ok(created_bundle(ctx, &info, req.x_mhsm.is_some()))
 }
 
 /// `GET /keys/{name}/{version}`.
@@ -385,7 +407,8 @@ pub fn decrypt(
 /// `POST /keys/{name}/{version}/wrapkey`.
 pub fn wrap(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
     let req: CryptIn = body(bytes)?;
-    let alg = jwa::wrap_algorithm(&req.alg)?;
+    // A vendor OAEP name takes its label from `aad`.
+    let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
     let wrapped = ctx
         .pool
         .wrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
@@ -400,7 +423,8 @@ pub fn unwrap(
     bytes: &[u8],
 ) -> Result<Value, ApiError> {
     let req: CryptIn = body(bytes)?;
-    let alg = jwa::wrap_algorithm(&req.alg)?;
+    // A vendor OAEP name takes its label from `aad`.
+    let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
     let key = ctx
         .pool
         .unwrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;

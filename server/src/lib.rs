@@ -10,6 +10,8 @@
 //! - [`keys`]: the key routes. [`rbac`]: the role definition and assignment routes.
 //!   [`model`]: Azure's JSON shapes. [`error`]: the one mapping of core errors to Azure
 //!   error bodies. [`tls`]: the local CA and server certificate.
+//! - [`pkcs11_ext`]: mhsm's extension API for the PKCS#11 module in remote mode
+//!   (`/x-mhsm/pkcs11/`).
 #![forbid(unsafe_code)]
 
 pub mod access_log;
@@ -19,6 +21,7 @@ pub mod error;
 pub mod jobs;
 pub mod keys;
 pub mod model;
+pub mod pkcs11_ext;
 pub mod pools;
 pub mod rbac;
 pub mod settings;

@@ -159,6 +159,40 @@ pub fn key_bundle(host: &str, info: &KeyInfo) -> KeyBundle {
     }
 }
 
+/// mhsm's additions to a key bundle (the extension API of `docs/REMOTE.md`).
+#[derive(Serialize)]
+pub struct KeyExtension {
+    #[serde(rename = "keySize")]
+    key_size: u32,
+    /// Front-end attributes, base64url.
+    extra: BTreeMap<String, String>,
+}
+
+/// A key bundle with mhsm's additions under `x-mhsm`.
+#[derive(Serialize)]
+pub struct ExtendedKeyBundle {
+    #[serde(flatten)]
+    bundle: KeyBundle,
+    #[serde(rename = "x-mhsm")]
+    extension: KeyExtension,
+}
+
+/// The extended bundle of a key version: the standard bundle, the key size and the
+/// front-end attributes.
+pub fn extended_bundle(host: &str, info: &KeyInfo) -> ExtendedKeyBundle {
+    ExtendedKeyBundle {
+        bundle: key_bundle(host, info),
+        extension: KeyExtension {
+            key_size: info.spec.bits(),
+            extra: info
+                .extra
+                .iter()
+                .map(|(k, v)| (k.clone(), b64(v)))
+                .collect(),
+        },
+    }
+}
+
 /// A deleted key bundle (`DeletedKeyBundle`).
 #[derive(Serialize)]
 pub struct DeletedKeyBundle {
@@ -250,6 +284,20 @@ pub struct CreateKeyIn {
     pub tags: Option<BTreeMap<String, String>>,
     pub crv: Option<String>,
     pub release_policy: Option<Value>,
+    #[serde(rename = "x-mhsm")]
+    pub x_mhsm: Option<KeyExtensionIn>,
+}
+
+/// mhsm's additions to a create or import request.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyExtensionIn {
+    /// Front-end attributes (base64url), written in the same commit as the key.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+    /// Refuse (409) a name that exists, live or deleted.
+    #[serde(default)]
+    pub new_key_only: bool,
 }
 
 /// A JSON web key with private parts, as imported.
@@ -278,6 +326,8 @@ pub struct ImportKeyIn {
     pub attributes: Option<AttributesIn>,
     pub tags: Option<BTreeMap<String, String>>,
     pub release_policy: Option<Value>,
+    #[serde(rename = "x-mhsm")]
+    pub x_mhsm: Option<KeyExtensionIn>,
 }
 
 /// `KeyUpdateParameters`.

@@ -361,3 +361,41 @@ fn plain_http_only_when_asked() {
     assert_eq!(r.status(), 401, "plain HTTP answers, with the challenge");
     rt.block_on(running.shutdown()).unwrap();
 }
+
+#[test]
+fn mhsm_serve_writes_server_json_whole_and_removes_it_on_sigint() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mhsm"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("MHSM_DATA_DIR", dir.path())
+        .env("MHSM_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_string();
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("server.json")).unwrap()).unwrap();
+    assert_eq!(info["url"], url.as_str());
+    assert_eq!(info["pid"], child.id());
+    assert_eq!(
+        info["ca"].as_str().map(std::path::PathBuf::from),
+        Some(dir.path().join("ca.pem"))
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(!dir.path().join("server.json").exists());
+}

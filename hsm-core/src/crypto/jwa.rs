@@ -1,24 +1,255 @@
-//! JSON Web Algorithm names (as Azure uses them) mapped onto the operation API.
+//! JSON Web Algorithm names (as Azure uses them) for the algorithms of the operation API,
+//! both ways.
 //!
-//! The REST server parses `alg` / `enc` strings here, so which name means what is decided in
-//! the core once.
+//! The REST server parses `alg` strings here, and a remote front end names its algorithms
+//! here, so which name means what is decided in the core once. Azure's name is used whenever
+//! it means exactly the algorithm asked for with the key at hand (`ES256` only for SHA-256 on
+//! a P-256 key, `PS256` only with MGF1-SHA-256 and a 32-byte salt, `A256GCM` only for a
+//! 256-bit key and a 16-byte tag, ...). Every other algorithm has a vendor name, `MHSM-`
+//! followed by `-`-separated tokens that carry each parameter; only mhsm understands them:
+//!
+//! | algorithm | name | carried in the request |
+//! |---|---|---|
+//! | PKCS#1 v1.5 signature over another digest | `MHSM-RS-{H}` (`MHSM-RS-SHA1`) | |
+//! | PSS | `MHSM-PS-{H}-MGF1-{H}-S{salt bytes}` | |
+//! | ECDSA without a hash, another hash or curve | `MHSM-ES-{H\|NONE}[-{curve}]` (`MHSM-ES-NONE`, `MHSM-ES-SHA384-P256`) | |
+//! | HMAC with SHA-1 or SHA-224 | `MHSM-HS-{H}` | |
+//! | AES-CMAC | `MHSM-CMAC` | |
+//! | raw RSA (sign, encrypt) | `MHSM-RSA-RAW` | |
+//! | OAEP with other hashes or a label | `MHSM-RSA-OAEP-{H}-MGF1-{H}` | label in `aad` |
+//! | AES-GCM, other tag or key size | `MHSM-AES-GCM-T{tag bytes}[-K{key bits}]` | `iv`, `aad` |
+//! | AES-CBC, other key size | `MHSM-AES-CBC[PAD][-K{key bits}]` | `iv` |
+//! | AES-ECB | `MHSM-AES-ECB` | |
+//! | AES-CTR | `MHSM-AES-CTR-C{counter bits}` | counter block in `iv` |
+//! | AES key wrap, other key size | `MHSM-AES-KW[P]-K{key bits}` | |
+//!
+//! `{H}` is `SHA1`, `SHA224`, `SHA256`, `SHA384` or `SHA512`; a curve is its JWK name without
+//! the hyphen (`P256`, `P384`, `P521`, `P256K`). Names are case-sensitive. A `-K{bits}` token
+//! appears only when the algorithm itself demands a key size; Azure's names demand one.
 
 use super::alg::{CipherAlgorithm, HashAlg, SignAlgorithm, WrapAlgorithm};
-use super::material::Curve;
+use super::material::{Curve, KeySpec};
 use crate::error::{Error, Result};
 
-/// The signature scheme of a JWS `alg` name (`RS256`, `PS384`, `ES256K`, `HS512`, `RSNULL`).
+/// The prefix of mhsm's own algorithm names.
+pub const VENDOR_PREFIX: &str = "MHSM-";
+
+/// An algorithm as a REST request carries it: the `alg` name with the `iv` and `aad` fields
+/// that complete it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwaRequest {
+    /// The `alg` name.
+    pub alg: String,
+    /// The `iv` field: GCM and CBC IVs, the CTR counter block.
+    pub iv: Option<Vec<u8>>,
+    /// The `aad` field: GCM's additional data, the OAEP label.
+    pub aad: Option<Vec<u8>>,
+}
+
+impl JwaRequest {
+    fn name(alg: impl Into<String>) -> JwaRequest {
+        JwaRequest {
+            alg: alg.into(),
+            iv: None,
+            aad: None,
+        }
+    }
+}
+
+const HASHES: [HashAlg; 5] = [
+    HashAlg::Sha1,
+    HashAlg::Sha224,
+    HashAlg::Sha256,
+    HashAlg::Sha384,
+    HashAlg::Sha512,
+];
+
+fn hash_token(hash: HashAlg) -> &'static str {
+    match hash {
+        HashAlg::Sha1 => "SHA1",
+        HashAlg::Sha224 => "SHA224",
+        HashAlg::Sha256 => "SHA256",
+        HashAlg::Sha384 => "SHA384",
+        HashAlg::Sha512 => "SHA512",
+    }
+}
+
+fn curve_token(curve: Curve) -> &'static str {
+    match curve {
+        Curve::P256 => "P256",
+        Curve::P384 => "P384",
+        Curve::P521 => "P521",
+        Curve::Secp256k1 => "P256K",
+    }
+}
+
+/// The tokens of a vendor name, checked one by one; any surprise is `UnsupportedAlgorithm`
+/// naming the whole name.
+struct Tokens<'a> {
+    name: &'a str,
+    rest: std::str::Split<'a, char>,
+}
+
+impl<'a> Tokens<'a> {
+    fn of(name: &'a str) -> Option<Tokens<'a>> {
+        let body = name.strip_prefix(VENDOR_PREFIX)?;
+        Some(Tokens {
+            name,
+            rest: body.split('-'),
+        })
+    }
+
+    fn unsupported(&self) -> Error {
+        Error::unsupported(self.name)
+    }
+
+    fn next(&mut self) -> Result<&'a str> {
+        self.rest.next().ok_or_else(|| self.unsupported())
+    }
+
+    fn peek_done(&self) -> bool {
+        self.rest.clone().next().is_none()
+    }
+
+    fn expect(&mut self, token: &str) -> Result<()> {
+        if self.next()? == token {
+            Ok(())
+        } else {
+            Err(self.unsupported())
+        }
+    }
+
+    fn hash(&mut self) -> Result<HashAlg> {
+        let t = self.next()?;
+        HASHES
+            .into_iter()
+            .find(|h| hash_token(*h) == t)
+            .ok_or_else(|| self.unsupported())
+    }
+
+    fn optional_hash(&mut self) -> Result<Option<HashAlg>> {
+        if self.rest.clone().next() == Some("NONE") {
+            self.next()?;
+            return Ok(None);
+        }
+        self.hash().map(Some)
+    }
+
+    /// A number after a one-letter tag (`S32`, `T12`, `K256`, `C64`).
+    fn number<T: std::str::FromStr>(&mut self, tag: char) -> Result<T> {
+        let t = self.next()?;
+        let digits = t.strip_prefix(tag).ok_or_else(|| self.unsupported())?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.unsupported());
+        }
+        digits
+            .parse()
+            .map_err(|_| Error::param(format!("{}: the value {digits} is out of range", self.name)))
+    }
+
+    /// An optional trailing `-K{bits}`.
+    fn key_bits(&mut self) -> Result<Option<u32>> {
+        if self.peek_done() {
+            return Ok(None);
+        }
+        self.number('K').map(Some)
+    }
+
+    fn end<T>(&mut self, value: T) -> Result<T> {
+        if self.peek_done() {
+            Ok(value)
+        } else {
+            Err(self.unsupported())
+        }
+    }
+}
+
+/// Azure's PS/RS/HS names by hash (SHA-256, -384, -512 only).
+fn azure_hash_suffix(hash: HashAlg) -> Option<&'static str> {
+    match hash {
+        HashAlg::Sha256 => Some("256"),
+        HashAlg::Sha384 => Some("384"),
+        HashAlg::Sha512 => Some("512"),
+        HashAlg::Sha1 | HashAlg::Sha224 => None,
+    }
+}
+
+/// Azure's ES name, and the hash and curve it means.
+const ES_NAMES: [(&str, HashAlg, Curve); 4] = [
+    ("ES256", HashAlg::Sha256, Curve::P256),
+    ("ES384", HashAlg::Sha384, Curve::P384),
+    ("ES512", HashAlg::Sha512, Curve::P521),
+    ("ES256K", HashAlg::Sha256, Curve::Secp256k1),
+];
+
+/// The `alg` name of a signature scheme used with a key of `key` (Azure's when it means
+/// exactly this, else a vendor name).
+pub fn sign_name(alg: &SignAlgorithm, key: &KeySpec) -> String {
+    match alg {
+        SignAlgorithm::RsaPkcs1v15 { hash: None } => "RSNULL".into(),
+        SignAlgorithm::RsaPkcs1v15 { hash: Some(h) } => match azure_hash_suffix(*h) {
+            Some(s) => format!("RS{s}"),
+            None => format!("{VENDOR_PREFIX}RS-{}", hash_token(*h)),
+        },
+        SignAlgorithm::RsaPss {
+            hash,
+            mgf1,
+            salt_len,
+        } => match azure_hash_suffix(*hash) {
+            Some(s) if mgf1 == hash && *salt_len == hash.output_len() => format!("PS{s}"),
+            _ => format!(
+                "{VENDOR_PREFIX}PS-{}-MGF1-{}-S{salt_len}",
+                hash_token(*hash),
+                hash_token(*mgf1)
+            ),
+        },
+        SignAlgorithm::Ecdsa { hash, curve } => {
+            let key_curve = match key {
+                KeySpec::Ec { curve } => Some(*curve),
+                _ => None,
+            };
+            let azure = ES_NAMES.iter().find(|(_, h, c)| {
+                *hash == Some(*h) && key_curve == Some(*c) && curve.is_none_or(|want| want == *c)
+            });
+            match azure {
+                Some((name, ..)) => (*name).into(),
+                None => {
+                    let mut name = format!("{VENDOR_PREFIX}ES-{}", hash.map_or("NONE", hash_token));
+                    if let Some(c) = curve {
+                        name.push('-');
+                        name.push_str(curve_token(*c));
+                    }
+                    name
+                }
+            }
+        }
+        SignAlgorithm::Hmac { hash } => match azure_hash_suffix(*hash) {
+            Some(s) => format!("HS{s}"),
+            None => format!("{VENDOR_PREFIX}HS-{}", hash_token(*hash)),
+        },
+        SignAlgorithm::Cmac => format!("{VENDOR_PREFIX}CMAC"),
+        SignAlgorithm::RsaRaw => format!("{VENDOR_PREFIX}RSA-RAW"),
+    }
+}
+
+/// The signature scheme of a JWS `alg` name (`RS256`, `PS384`, `ES256K`, `HS512`, `RSNULL`)
+/// or of a vendor name (see the module docs).
 pub fn sign_algorithm(name: &str) -> Result<SignAlgorithm> {
+    if let Some(mut t) = Tokens::of(name) {
+        return vendor_sign(&mut t);
+    }
     let pss = |hash: HashAlg| SignAlgorithm::RsaPss {
         hash,
         mgf1: hash,
         salt_len: hash.output_len(),
     };
-    let ecdsa = |hash, curve| SignAlgorithm::Ecdsa {
-        hash: Some(hash),
-        curve: Some(curve),
-    };
     let pkcs1 = |hash| SignAlgorithm::RsaPkcs1v15 { hash: Some(hash) };
+    if let Some((_, hash, curve)) = ES_NAMES.iter().find(|(n, ..)| *n == name) {
+        return Ok(SignAlgorithm::Ecdsa {
+            hash: Some(*hash),
+            curve: Some(*curve),
+        });
+    }
     Ok(match name {
         "RS256" => pkcs1(HashAlg::Sha256),
         "RS384" => pkcs1(HashAlg::Sha384),
@@ -27,10 +258,6 @@ pub fn sign_algorithm(name: &str) -> Result<SignAlgorithm> {
         "PS256" => pss(HashAlg::Sha256),
         "PS384" => pss(HashAlg::Sha384),
         "PS512" => pss(HashAlg::Sha512),
-        "ES256" => ecdsa(HashAlg::Sha256, Curve::P256),
-        "ES384" => ecdsa(HashAlg::Sha384, Curve::P384),
-        "ES512" => ecdsa(HashAlg::Sha512, Curve::P521),
-        "ES256K" => ecdsa(HashAlg::Sha256, Curve::Secp256k1),
         "HS256" => SignAlgorithm::Hmac {
             hash: HashAlg::Sha256,
         },
@@ -44,6 +271,53 @@ pub fn sign_algorithm(name: &str) -> Result<SignAlgorithm> {
     })
 }
 
+fn vendor_sign(t: &mut Tokens) -> Result<SignAlgorithm> {
+    let alg = match t.next()? {
+        "RS" => SignAlgorithm::RsaPkcs1v15 {
+            hash: t.optional_hash()?,
+        },
+        "PS" => {
+            let hash = t.hash()?;
+            t.expect("MGF1")?;
+            let mgf1 = t.hash()?;
+            let salt_len = t.number('S')?;
+            SignAlgorithm::RsaPss {
+                hash,
+                mgf1,
+                salt_len,
+            }
+        }
+        "ES" => {
+            let hash = t.optional_hash()?;
+            let curve = if t.peek_done() {
+                None
+            } else {
+                let c = t.next()?;
+                Some(
+                    Curve::ALL
+                        .into_iter()
+                        .find(|k| curve_token(*k) == c)
+                        .ok_or_else(|| t.unsupported())?,
+                )
+            };
+            SignAlgorithm::Ecdsa { hash, curve }
+        }
+        "HS" => SignAlgorithm::Hmac { hash: t.hash()? },
+        "CMAC" => SignAlgorithm::Cmac,
+        "RSA" => {
+            t.expect("RAW")?;
+            SignAlgorithm::RsaRaw
+        }
+        _ => return Err(t.unsupported()),
+    };
+    t.end(alg)
+}
+
+/// Azure's AES key sizes.
+fn azure_aes_bits(bits: u32) -> bool {
+    matches!(bits, 128 | 192 | 256)
+}
+
 fn aes_bits(name: &str, suffix: &str) -> Option<u32> {
     match name.strip_suffix(suffix)? {
         "A128" => Some(128),
@@ -53,59 +327,216 @@ fn aes_bits(name: &str, suffix: &str) -> Option<u32> {
     }
 }
 
-/// The RSA scheme of `RSA1_5`, `RSA-OAEP` (SHA-1) or `RSA-OAEP-256`.
-fn rsa(name: &str) -> Option<WrapAlgorithm> {
-    let oaep = |hash| WrapAlgorithm::RsaOaep {
-        hash,
-        mgf1: hash,
-        label: Vec::new(),
-    };
-    match name {
-        "RSA1_5" => Some(WrapAlgorithm::RsaPkcs1v15),
-        "RSA-OAEP" => Some(oaep(HashAlg::Sha1)),
-        "RSA-OAEP-256" => Some(oaep(HashAlg::Sha256)),
+/// The Azure name an AES algorithm may take with this key: its size when the algorithm
+/// demands none or that one.
+fn azure_aes_size(key_bits: Option<u32>, key: &KeySpec) -> Option<u32> {
+    match key {
+        KeySpec::Aes { bits } if azure_aes_bits(*bits) && key_bits.is_none_or(|b| b == *bits) => {
+            Some(*bits)
+        }
         _ => None,
     }
 }
 
-/// The encryption scheme of a JWE `alg` name for encrypt/decrypt.
+fn with_key_bits(mut name: String, key_bits: Option<u32>) -> String {
+    if let Some(b) = key_bits {
+        name.push_str(&format!("-K{b}"));
+    }
+    name
+}
+
+/// The RSA-OAEP request: Azure's name for SHA-1/SHA-1 and SHA-256/SHA-256 without a label.
+fn oaep_request(hash: HashAlg, mgf1: HashAlg, label: &[u8]) -> JwaRequest {
+    let alg = match (hash, mgf1) {
+        (HashAlg::Sha1, HashAlg::Sha1) if label.is_empty() => "RSA-OAEP".into(),
+        (HashAlg::Sha256, HashAlg::Sha256) if label.is_empty() => "RSA-OAEP-256".into(),
+        _ => format!(
+            "{VENDOR_PREFIX}RSA-OAEP-{}-MGF1-{}",
+            hash_token(hash),
+            hash_token(mgf1)
+        ),
+    };
+    JwaRequest {
+        alg,
+        iv: None,
+        aad: (!label.is_empty()).then(|| label.to_vec()),
+    }
+}
+
+/// The request naming an encryption scheme used with a key of `key`: the name, and the
+/// IV (or counter block) and additional data (or OAEP label) that complete it.
+pub fn cipher_request(alg: &CipherAlgorithm, key: &KeySpec) -> JwaRequest {
+    match alg {
+        CipherAlgorithm::RsaPkcs1v15 => JwaRequest::name("RSA1_5"),
+        CipherAlgorithm::RsaRaw => JwaRequest::name(format!("{VENDOR_PREFIX}RSA-RAW")),
+        CipherAlgorithm::RsaOaep { hash, mgf1, label } => oaep_request(*hash, *mgf1, label),
+        CipherAlgorithm::AesGcm {
+            key_bits,
+            iv,
+            aad,
+            tag_len,
+        } => {
+            let alg = match azure_aes_size(*key_bits, key) {
+                Some(bits) if *tag_len == 16 => format!("A{bits}GCM"),
+                _ => with_key_bits(format!("{VENDOR_PREFIX}AES-GCM-T{tag_len}"), *key_bits),
+            };
+            JwaRequest {
+                alg,
+                iv: iv.clone(),
+                aad: (!aad.is_empty()).then(|| aad.clone()),
+            }
+        }
+        CipherAlgorithm::AesCbc {
+            key_bits,
+            iv,
+            padding,
+        } => {
+            let mode = if *padding { "CBCPAD" } else { "CBC" };
+            let alg = match azure_aes_size(*key_bits, key) {
+                Some(bits) => format!("A{bits}{mode}"),
+                None => with_key_bits(format!("{VENDOR_PREFIX}AES-{mode}"), *key_bits),
+            };
+            JwaRequest {
+                alg,
+                iv: Some(iv.to_vec()),
+                aad: None,
+            }
+        }
+        CipherAlgorithm::AesEcb => JwaRequest::name(format!("{VENDOR_PREFIX}AES-ECB")),
+        CipherAlgorithm::AesCtr {
+            counter_block,
+            counter_bits,
+        } => JwaRequest {
+            alg: format!("{VENDOR_PREFIX}AES-CTR-C{counter_bits}"),
+            iv: Some(counter_block.to_vec()),
+            aad: None,
+        },
+    }
+}
+
+/// The request naming a key-wrapping scheme used with a key of `key` (the OAEP label, if
+/// any, in `aad`).
+pub fn wrap_request(alg: &WrapAlgorithm, key: &KeySpec) -> JwaRequest {
+    match alg {
+        WrapAlgorithm::RsaPkcs1v15 => JwaRequest::name("RSA1_5"),
+        WrapAlgorithm::RsaOaep { hash, mgf1, label } => oaep_request(*hash, *mgf1, label),
+        WrapAlgorithm::AesKw { key_bits } => JwaRequest::name(match key_bits {
+            Some(b) if azure_aes_bits(*b) => format!("A{b}KW"),
+            Some(b) => format!("{VENDOR_PREFIX}AES-KW-K{b}"),
+            None => match azure_aes_size(None, key) {
+                Some(bits) => format!("A{bits}KW"),
+                None => "CKM_AES_KEY_WRAP".into(),
+            },
+        }),
+        WrapAlgorithm::AesKwp { key_bits } => JwaRequest::name(match key_bits {
+            Some(b) => format!("{VENDOR_PREFIX}AES-KWP-K{b}"),
+            None => "CKM_AES_KEY_WRAP_PAD".into(),
+        }),
+    }
+}
+
+/// The RSA scheme of `RSA1_5`, `RSA-OAEP` (SHA-1), `RSA-OAEP-256` or a vendor OAEP name
+/// (whose label is `aad`); None for other names.
+fn rsa(name: &str, aad: Option<&[u8]>) -> Option<Result<WrapAlgorithm>> {
+    let oaep = |hash, mgf1, label: Vec<u8>| WrapAlgorithm::RsaOaep { hash, mgf1, label };
+    match name {
+        "RSA1_5" => return Some(Ok(WrapAlgorithm::RsaPkcs1v15)),
+        "RSA-OAEP" => return Some(Ok(oaep(HashAlg::Sha1, HashAlg::Sha1, Vec::new()))),
+        "RSA-OAEP-256" => return Some(Ok(oaep(HashAlg::Sha256, HashAlg::Sha256, Vec::new()))),
+        _ => {}
+    }
+    let mut t = Tokens::of(name)?;
+    if t.next().ok()? != "RSA" || t.next().ok()? != "OAEP" {
+        return None;
+    }
+    let label = aad.map(<[u8]>::to_vec).unwrap_or_default();
+    Some((|| {
+        let hash = t.hash()?;
+        t.expect("MGF1")?;
+        let mgf1 = t.hash()?;
+        t.end(oaep(hash, mgf1, label))
+    })())
+}
+
+/// A vendor AES name (`MHSM-AES-...`): its mode token and the tokens after it.
+fn vendor_aes(name: &str) -> Option<(&str, Tokens<'_>)> {
+    let mut t = Tokens::of(name)?;
+    if t.next().ok()? != "AES" {
+        return None;
+    }
+    let mode = t.next().ok()?;
+    Some((mode, t))
+}
+
+/// The encryption scheme of a JWE `alg` name for encrypt/decrypt, or of a vendor name.
 ///
-/// `iv` is the caller's IV (required for CBC; for GCM encryption `None` generates one),
-/// `aad` the additional authenticated data (GCM only).
+/// `iv` is the caller's IV (required for CBC; for GCM encryption `None` generates one) or
+/// the CTR counter block, `aad` the additional authenticated data (GCM) or the label (vendor
+/// OAEP names).
 pub fn cipher_algorithm(
     name: &str,
     iv: Option<Vec<u8>>,
     aad: Option<Vec<u8>>,
 ) -> Result<CipherAlgorithm> {
-    if let Some(cipher) = rsa(name).and_then(|w| w.as_rsa_cipher()) {
+    if let Some(w) = rsa(name, aad.as_deref())
+        && let Some(cipher) = w?.as_rsa_cipher()
+    {
         return Ok(cipher);
     }
-    if let Some(bits) = aes_bits(name, "GCM") {
-        return Ok(CipherAlgorithm::AesGcm {
-            key_bits: Some(bits),
-            iv,
-            aad: aad.unwrap_or_default(),
-            tag_len: 16,
-        });
+    if name == format!("{VENDOR_PREFIX}RSA-RAW") {
+        return Ok(CipherAlgorithm::RsaRaw);
     }
-    let cbc = |bits, padding| -> Result<CipherAlgorithm> {
-        let iv = iv
-            .as_deref()
-            .ok_or_else(|| Error::param(format!("{name} needs an IV")))?;
-        let iv: [u8; 16] = iv
-            .try_into()
-            .map_err(|_| Error::param(format!("{name} needs a 16-byte IV, got {}", iv.len())))?;
+    let gcm = |key_bits, tag_len, iv, aad: Option<Vec<u8>>| CipherAlgorithm::AesGcm {
+        key_bits,
+        iv,
+        aad: aad.unwrap_or_default(),
+        tag_len,
+    };
+    if let Some(bits) = aes_bits(name, "GCM") {
+        return Ok(gcm(Some(bits), 16, iv, aad));
+    }
+    let block = |iv: Option<Vec<u8>>, what: &str| -> Result<[u8; 16]> {
+        let iv = iv.ok_or_else(|| Error::param(format!("{name} needs {what}")))?;
+        let len = iv.len();
+        iv.try_into()
+            .map_err(|_| Error::param(format!("{name} needs a 16-byte {what}, got {len}")))
+    };
+    let cbc = |key_bits, padding, iv| -> Result<CipherAlgorithm> {
         Ok(CipherAlgorithm::AesCbc {
-            key_bits: Some(bits),
-            iv,
+            key_bits,
+            iv: block(iv, "IV")?,
             padding,
         })
     };
     if let Some(bits) = aes_bits(name, "CBCPAD") {
-        return cbc(bits, true);
+        return cbc(Some(bits), true, iv);
     }
     if let Some(bits) = aes_bits(name, "CBC") {
-        return cbc(bits, false);
+        return cbc(Some(bits), false, iv);
+    }
+    if let Some((mode, mut t)) = vendor_aes(name) {
+        match mode {
+            "GCM" => {
+                let tag_len = t.number('T')?;
+                let key_bits = t.key_bits()?;
+                return t.end(gcm(key_bits, tag_len, iv, aad));
+            }
+            "CBC" | "CBCPAD" => {
+                let key_bits = t.key_bits()?;
+                t.end(())?;
+                return cbc(key_bits, mode == "CBCPAD", iv);
+            }
+            "ECB" => return t.end(CipherAlgorithm::AesEcb),
+            "CTR" => {
+                let counter_bits = t.number('C')?;
+                t.end(())?;
+                return Ok(CipherAlgorithm::AesCtr {
+                    counter_block: block(iv, "counter block")?,
+                    counter_bits,
+                });
+            }
+            _ => {}
+        }
     }
     if wrap_algorithm(name).is_ok() {
         return Err(Error::bad_parameter(format!(
@@ -115,10 +546,16 @@ pub fn cipher_algorithm(
     Err(Error::unsupported(name))
 }
 
-/// The wrapping scheme of a JWE `alg` name for wrapKey/unwrapKey.
+/// The wrapping scheme of a JWE `alg` name for wrapKey/unwrapKey, or of a vendor name (a
+/// vendor OAEP name with an empty label: see [`wrap_algorithm_with_aad`]).
 pub fn wrap_algorithm(name: &str) -> Result<WrapAlgorithm> {
-    if let Some(w) = rsa(name) {
-        return Ok(w);
+    wrap_algorithm_with_aad(name, None)
+}
+
+/// The wrapping scheme of an `alg` name and the request's `aad` (a vendor OAEP name's label).
+pub fn wrap_algorithm_with_aad(name: &str, aad: Option<Vec<u8>>) -> Result<WrapAlgorithm> {
+    if let Some(w) = rsa(name, aad.as_deref()) {
+        return w;
     }
     if let Some(bits) = aes_bits(name, "KW") {
         return Ok(WrapAlgorithm::AesKw {
@@ -126,15 +563,25 @@ pub fn wrap_algorithm(name: &str) -> Result<WrapAlgorithm> {
         });
     }
     match name {
-        "CKM_AES_KEY_WRAP" => Ok(WrapAlgorithm::AesKw { key_bits: None }),
-        "CKM_AES_KEY_WRAP_PAD" => Ok(WrapAlgorithm::AesKwp { key_bits: None }),
-        other => Err(Error::unsupported(other)),
+        "CKM_AES_KEY_WRAP" => return Ok(WrapAlgorithm::AesKw { key_bits: None }),
+        "CKM_AES_KEY_WRAP_PAD" => return Ok(WrapAlgorithm::AesKwp { key_bits: None }),
+        _ => {}
     }
+    if let Some((mode @ ("KW" | "KWP"), mut t)) = vendor_aes(name) {
+        let key_bits = Some(t.number('K')?);
+        return t.end(if mode == "KW" {
+            WrapAlgorithm::AesKw { key_bits }
+        } else {
+            WrapAlgorithm::AesKwp { key_bits }
+        });
+    }
+    Err(Error::unsupported(name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::check;
 
     #[test]
     fn every_azure_signature_name_maps() {
@@ -210,5 +657,386 @@ mod tests {
                 .code(),
             "InvalidAlgorithmParameter"
         );
+    }
+
+    fn key_specs() -> Vec<KeySpec> {
+        let mut specs = vec![
+            KeySpec::Rsa { bits: 2048 },
+            KeySpec::Rsa { bits: 3072 },
+            KeySpec::Rsa { bits: 4096 },
+            KeySpec::Aes { bits: 128 },
+            KeySpec::Aes { bits: 192 },
+            KeySpec::Aes { bits: 256 },
+            KeySpec::Aes { bits: 160 },
+        ];
+        specs.extend(Curve::ALL.map(|curve| KeySpec::Ec { curve }));
+        specs
+    }
+
+    fn sign_algorithms() -> Vec<SignAlgorithm> {
+        let mut algs = vec![
+            SignAlgorithm::RsaPkcs1v15 { hash: None },
+            SignAlgorithm::Cmac,
+            SignAlgorithm::RsaRaw,
+        ];
+        for hash in HASHES {
+            algs.push(SignAlgorithm::RsaPkcs1v15 { hash: Some(hash) });
+            algs.push(SignAlgorithm::Hmac { hash });
+            for mgf1 in HASHES {
+                for salt_len in [0, 20, 32, 48, 64, 1000] {
+                    algs.push(SignAlgorithm::RsaPss {
+                        hash,
+                        mgf1,
+                        salt_len,
+                    });
+                }
+            }
+        }
+        for hash in [None].into_iter().chain(HASHES.map(Some)) {
+            for curve in [None].into_iter().chain(Curve::ALL.map(Some)) {
+                algs.push(SignAlgorithm::Ecdsa { hash, curve });
+            }
+        }
+        algs
+    }
+
+    /// The algorithm with the constraints it may carry filled in from the key it fits.
+    fn fill_sign(alg: &SignAlgorithm, key: &KeySpec) -> SignAlgorithm {
+        match (alg, key) {
+            (SignAlgorithm::Ecdsa { hash, curve: None }, KeySpec::Ec { curve }) => {
+                SignAlgorithm::Ecdsa {
+                    hash: *hash,
+                    curve: Some(*curve),
+                }
+            }
+            _ => alg.clone(),
+        }
+    }
+
+    fn fill_key_bits(key_bits: Option<u32>, key: &KeySpec) -> Option<u32> {
+        match key {
+            KeySpec::Aes { bits } => key_bits.or(Some(*bits)),
+            _ => key_bits,
+        }
+    }
+
+    fn fill_cipher(alg: &CipherAlgorithm, key: &KeySpec) -> CipherAlgorithm {
+        let mut alg = alg.clone();
+        if let CipherAlgorithm::AesGcm { key_bits, .. } | CipherAlgorithm::AesCbc { key_bits, .. } =
+            &mut alg
+        {
+            *key_bits = fill_key_bits(*key_bits, key);
+        }
+        alg
+    }
+
+    fn fill_wrap(alg: &WrapAlgorithm, key: &KeySpec) -> WrapAlgorithm {
+        let mut alg = alg.clone();
+        if let WrapAlgorithm::AesKw { key_bits } | WrapAlgorithm::AesKwp { key_bits } = &mut alg {
+            *key_bits = fill_key_bits(*key_bits, key);
+        }
+        alg
+    }
+
+    fn same_check(a: Result<()>, b: Result<()>, what: &str) {
+        assert_eq!(
+            a.as_ref().err().map(Error::code),
+            b.as_ref().err().map(Error::code),
+            "{what}"
+        );
+    }
+
+    #[test]
+    fn every_signature_scheme_round_trips_through_its_name() {
+        for key in key_specs() {
+            for alg in sign_algorithms() {
+                let name = sign_name(&alg, &key);
+                let what = format!("{alg:?} with {key:?} as {name}");
+                let parsed = sign_algorithm(&name).unwrap_or_else(|e| panic!("{what}: {e}"));
+                same_check(
+                    check::sign_key(&key, &alg),
+                    check::sign_key(&key, &parsed),
+                    &what,
+                );
+                // Constraints the name fills in are those the key meets anyway.
+                assert_eq!(fill_sign(&parsed, &key), fill_sign(&alg, &key), "{what}");
+            }
+        }
+    }
+
+    fn cipher_algorithms() -> Vec<CipherAlgorithm> {
+        let mut algs = vec![CipherAlgorithm::RsaPkcs1v15, CipherAlgorithm::RsaRaw];
+        for hash in HASHES {
+            for mgf1 in HASHES {
+                for label in [Vec::new(), b"label".to_vec()] {
+                    algs.push(CipherAlgorithm::RsaOaep { hash, mgf1, label });
+                }
+            }
+        }
+        let sizes = [None, Some(128), Some(192), Some(256), Some(160)];
+        for key_bits in sizes {
+            for iv in [None, Some(vec![7; 12]), Some(vec![7; 8])] {
+                for aad in [Vec::new(), b"aad".to_vec()] {
+                    for tag_len in [8, 12, 13, 16, 17] {
+                        algs.push(CipherAlgorithm::AesGcm {
+                            key_bits,
+                            iv: iv.clone(),
+                            aad: aad.clone(),
+                            tag_len,
+                        });
+                    }
+                }
+            }
+            for padding in [false, true] {
+                algs.push(CipherAlgorithm::AesCbc {
+                    key_bits,
+                    iv: [3; 16],
+                    padding,
+                });
+            }
+        }
+        algs.push(CipherAlgorithm::AesEcb);
+        for counter_bits in [32, 64, 128, 48] {
+            algs.push(CipherAlgorithm::AesCtr {
+                counter_block: [9; 16],
+                counter_bits,
+            });
+        }
+        algs
+    }
+
+    #[test]
+    fn every_cipher_scheme_round_trips_through_its_request() {
+        for key in key_specs() {
+            for alg in cipher_algorithms() {
+                let req = cipher_request(&alg, &key);
+                let what = format!("{alg:?} with {key:?} as {req:?}");
+                let parsed = cipher_algorithm(&req.alg, req.iv.clone(), req.aad.clone())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                same_check(
+                    check::cipher_key(&key, &alg),
+                    check::cipher_key(&key, &parsed),
+                    &what,
+                );
+                // Constraints the name fills in are those the key meets anyway.
+                assert_eq!(
+                    fill_cipher(&parsed, &key),
+                    fill_cipher(&alg, &key),
+                    "{what}"
+                );
+            }
+        }
+    }
+
+    fn wrap_algorithms() -> Vec<WrapAlgorithm> {
+        let mut algs = vec![WrapAlgorithm::RsaPkcs1v15];
+        for hash in HASHES {
+            for mgf1 in HASHES {
+                for label in [Vec::new(), b"label".to_vec()] {
+                    algs.push(WrapAlgorithm::RsaOaep { hash, mgf1, label });
+                }
+            }
+        }
+        for key_bits in [None, Some(128), Some(192), Some(256), Some(160)] {
+            algs.push(WrapAlgorithm::AesKw { key_bits });
+            algs.push(WrapAlgorithm::AesKwp { key_bits });
+        }
+        algs
+    }
+
+    #[test]
+    fn every_wrap_scheme_round_trips_through_its_request() {
+        for key in key_specs() {
+            for alg in wrap_algorithms() {
+                let req = wrap_request(&alg, &key);
+                assert_eq!(req.iv, None);
+                let what = format!("{alg:?} with {key:?} as {req:?}");
+                let parsed = wrap_algorithm_with_aad(&req.alg, req.aad.clone())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                same_check(
+                    check::wrap_key(&key, &alg),
+                    check::wrap_key(&key, &parsed),
+                    &what,
+                );
+                // Constraints the name fills in are those the key meets anyway.
+                assert_eq!(fill_wrap(&parsed, &key), fill_wrap(&alg, &key), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn azure_names_are_used_when_they_mean_exactly_the_algorithm() {
+        let p256 = KeySpec::Ec { curve: Curve::P256 };
+        let p384 = KeySpec::Ec { curve: Curve::P384 };
+        let rsa = KeySpec::Rsa { bits: 2048 };
+        let aes128 = KeySpec::Aes { bits: 128 };
+        let aes256 = KeySpec::Aes { bits: 256 };
+        let ecdsa = |hash, curve| SignAlgorithm::Ecdsa { hash, curve };
+        let sha256 = Some(HashAlg::Sha256);
+        assert_eq!(sign_name(&ecdsa(sha256, None), &p256), "ES256");
+        assert_eq!(sign_name(&ecdsa(sha256, Some(Curve::P256)), &p256), "ES256");
+        assert_eq!(sign_name(&ecdsa(sha256, None), &p384), "MHSM-ES-SHA256");
+        assert_eq!(sign_name(&ecdsa(None, None), &p256), "MHSM-ES-NONE");
+        assert_eq!(
+            sign_name(&ecdsa(sha256, Some(Curve::P384)), &p256),
+            "MHSM-ES-SHA256-P384"
+        );
+        let pss = |hash, mgf1, salt_len| SignAlgorithm::RsaPss {
+            hash,
+            mgf1,
+            salt_len,
+        };
+        assert_eq!(
+            sign_name(&pss(HashAlg::Sha256, HashAlg::Sha256, 32), &rsa),
+            "PS256"
+        );
+        assert_eq!(
+            sign_name(&pss(HashAlg::Sha256, HashAlg::Sha256, 0), &rsa),
+            "MHSM-PS-SHA256-MGF1-SHA256-S0"
+        );
+        assert_eq!(
+            sign_name(&pss(HashAlg::Sha384, HashAlg::Sha1, 48), &rsa),
+            "MHSM-PS-SHA384-MGF1-SHA1-S48"
+        );
+        assert_eq!(
+            sign_name(
+                &SignAlgorithm::Hmac {
+                    hash: HashAlg::Sha1
+                },
+                &aes128
+            ),
+            "MHSM-HS-SHA1"
+        );
+        let gcm = |key_bits, tag_len| CipherAlgorithm::AesGcm {
+            key_bits,
+            iv: None,
+            aad: Vec::new(),
+            tag_len,
+        };
+        assert_eq!(cipher_request(&gcm(None, 16), &aes256).alg, "A256GCM");
+        assert_eq!(cipher_request(&gcm(Some(256), 16), &aes256).alg, "A256GCM");
+        assert_eq!(
+            cipher_request(&gcm(None, 12), &aes256).alg,
+            "MHSM-AES-GCM-T12"
+        );
+        assert_eq!(
+            cipher_request(&gcm(Some(128), 16), &aes256).alg,
+            "MHSM-AES-GCM-T16-K128"
+        );
+        let cbcpad = CipherAlgorithm::AesCbc {
+            key_bits: None,
+            iv: [0; 16],
+            padding: true,
+        };
+        assert_eq!(cipher_request(&cbcpad, &aes128).alg, "A128CBCPAD");
+        let oaep = |hash, label: &[u8]| WrapAlgorithm::RsaOaep {
+            hash,
+            mgf1: hash,
+            label: label.to_vec(),
+        };
+        assert_eq!(
+            wrap_request(&oaep(HashAlg::Sha256, b""), &rsa),
+            JwaRequest::name("RSA-OAEP-256")
+        );
+        let labelled = wrap_request(&oaep(HashAlg::Sha256, b"L"), &rsa);
+        assert_eq!(labelled.alg, "MHSM-RSA-OAEP-SHA256-MGF1-SHA256");
+        assert_eq!(labelled.aad.as_deref(), Some(&b"L"[..]));
+        assert_eq!(
+            wrap_request(&WrapAlgorithm::AesKwp { key_bits: None }, &aes128).alg,
+            "CKM_AES_KEY_WRAP_PAD"
+        );
+        let ctr = CipherAlgorithm::AesCtr {
+            counter_block: [1; 16],
+            counter_bits: 64,
+        };
+        let req = cipher_request(&ctr, &aes128);
+        assert_eq!(req.alg, "MHSM-AES-CTR-C64");
+        assert_eq!(req.iv, Some(vec![1; 16]));
+    }
+
+    #[test]
+    fn garbled_vendor_names_are_refused() {
+        for name in [
+            "MHSM-",
+            "MHSM-XX",
+            "MHSM-RS",
+            "MHSM-RS-SHA3",
+            "MHSM-PS-SHA256",
+            "MHSM-PS-SHA256-MGF1-SHA256",
+            "MHSM-PS-SHA256-MGF2-SHA256-S32",
+            "MHSM-PS-SHA256-MGF1-SHA256-S",
+            "MHSM-PS-SHA256-MGF1-SHA256-Sx",
+            "MHSM-PS-SHA256-MGF1-SHA256-S-1",
+            "MHSM-PS-SHA256-MGF1-SHA256-S32-",
+            "MHSM-ES-SHA256-P999",
+            "MHSM-ES-SHA256-P256-P256",
+            "MHSM-CMAC-SHA256",
+            "MHSM-RSA-RAW-X",
+            "mhsm-cmac",
+        ] {
+            assert_eq!(
+                sign_algorithm(name).unwrap_err().code(),
+                "UnsupportedAlgorithm",
+                "{name}"
+            );
+        }
+        assert_eq!(
+            sign_algorithm("MHSM-PS-SHA256-MGF1-SHA256-S99999999999999999999999")
+                .unwrap_err()
+                .code(),
+            "InvalidAlgorithmParameter"
+        );
+        let iv = Some(vec![0; 16]);
+        for name in [
+            "MHSM-AES",
+            "MHSM-AES-XTS",
+            "MHSM-AES-GCM",
+            "MHSM-AES-GCM-12",
+            "MHSM-AES-GCM-T12-128",
+            "MHSM-AES-GCM-T12-K128-K128",
+            "MHSM-AES-ECB-K128",
+            "MHSM-AES-CTR",
+            "MHSM-AES-CBC-X",
+            "MHSM-RSA-OAEP",
+            "MHSM-RSA-OAEP-SHA256",
+            "MHSM-RSA-OAEP-SHA256-MGF1-MD5",
+            "MHSM-RSA-RAWX",
+        ] {
+            assert_eq!(
+                cipher_algorithm(name, iv.clone(), None).unwrap_err().code(),
+                "UnsupportedAlgorithm",
+                "{name}"
+            );
+        }
+        for (name, iv) in [
+            ("MHSM-AES-CTR-C64", None),
+            ("MHSM-AES-CTR-C64", Some(vec![0; 12])),
+            ("MHSM-AES-CBC", None),
+            ("MHSM-AES-GCM-T99999999999999999999999", None),
+        ] {
+            assert_eq!(
+                cipher_algorithm(name, iv, None).unwrap_err().code(),
+                "InvalidAlgorithmParameter",
+                "{name}"
+            );
+        }
+        assert_eq!(
+            cipher_algorithm("MHSM-AES-KW-K128", None, None)
+                .unwrap_err()
+                .code(),
+            "BadParameter"
+        );
+        for name in [
+            "MHSM-AES-KW",
+            "MHSM-AES-KWP-128",
+            "MHSM-AES-KW-K128-X",
+            "MHSM-AES-GCM-T16",
+        ] {
+            assert_eq!(
+                wrap_algorithm(name).unwrap_err().code(),
+                "UnsupportedAlgorithm",
+                "{name}"
+            );
+        }
     }
 }
