@@ -379,7 +379,9 @@ mod tests {
 
     #[test]
     fn a_running_servers_file_selects_remote_mode() {
-        if std::env::var_os(URL_ENV).is_some() || std::env::var_os(hsm_core::hsm::DATA_DIR_ENV).is_some() {
+        if std::env::var_os(URL_ENV).is_some()
+            || std::env::var_os(hsm_core::hsm::DATA_DIR_ENV).is_some()
+        {
             return; // the environment decides; this test is about the file
         }
         let dir = std::env::temp_dir().join(format!("mhsm-config-test-{}", std::process::id()));
@@ -392,14 +394,26 @@ mod tests {
 
         let file = dir.join(DISCOVERY_FILE);
         let me = std::process::id();
-        std::fs::write(&file, format!(r#"{{"url": "https://127.0.0.1:9", "ca": "/x/ca.pem", "pid": {me}}}"#)).unwrap();
+        std::fs::write(
+            &file,
+            format!(r#"{{"url": "https://127.0.0.1:9", "ca": "/x/ca.pem", "pid": {me}}}"#),
+        )
+        .unwrap();
         let found = config.endpoint().unwrap().unwrap();
         assert_eq!(found.url, "https://127.0.0.1:9");
         assert_eq!(found.ca_file, Some(PathBuf::from("/x/ca.pem")));
 
         // pid_max is at most 2^22 on Linux: this one cannot be alive.
-        std::fs::write(&file, r#"{"url": "https://127.0.0.1:9", "ca": null, "pid": 4294967295}"#).unwrap();
-        assert_eq!(config.endpoint().unwrap(), None, "a dead server's file is ignored");
+        std::fs::write(
+            &file,
+            r#"{"url": "https://127.0.0.1:9", "ca": null, "pid": 4294967295}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.endpoint().unwrap(),
+            None,
+            "a dead server's file is ignored"
+        );
 
         std::fs::write(&file, "not json").unwrap();
         assert!(config.endpoint().unwrap_err().contains("server.json"));
@@ -420,8 +434,15 @@ mod tests {
         .unwrap();
         assert_eq!(c.remote.refresh_ms, Some(250));
         let shown = format!("{c:?}");
-        assert!(!shown.contains("eyJ-secret-token") && !shown.contains("123456"), "{shown}");
-        assert!(Config::parse("[remote]\nurl_typo = 1").unwrap_err().contains("unknown field"));
+        assert!(
+            !shown.contains("eyJ-secret-token") && !shown.contains("123456"),
+            "{shown}"
+        );
+        assert!(
+            Config::parse("[remote]\nurl_typo = 1")
+                .unwrap_err()
+                .contains("unknown field")
+        );
     }
 
     #[test]

@@ -41,8 +41,8 @@ use hsm_core::{Hsm, HsmConfig, PoolSettings};
 use parking_lot::Mutex;
 
 use crate::config::{Config, Endpoint};
-use crate::remote::{Remote, RemoteSettings, TokenSource};
 use crate::logging;
+use crate::remote::{Remote, RemoteSettings, TokenSource};
 use backend::{LocalPins, PoolRef};
 use login::LoginTable;
 use objects::ObjectTable;
