@@ -44,7 +44,7 @@ class StaticToken:
 
 
 CRED = StaticToken()
-# An IP address never passes the SDK's challenge-resource check (see docs/NOTES).
+# An IP address never passes the SDK's challenge-resource check: turn it off.
 OPTS = dict(connection_verify=CA, verify_challenge_resource=False)
 
 

@@ -111,7 +111,11 @@ fn a_directory_held_by_a_server_is_reached_through_it() {
     assert!(text.contains("finalize rv=0x0"), "{text}");
     assert_eq!(served.default_pool, "held");
     let slots = text.lines().find_map(|l| l.strip_prefix("slots=")).unwrap();
-    assert_eq!(slots.split(',').count(), 2, "held's and the uninitialized: {text}");
+    assert_eq!(
+        slots.split(',').count(),
+        2,
+        "held's and the uninitialized: {text}"
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
 
     // Stopped: server.json is gone, the directory is free, the module opens it.
@@ -119,7 +123,11 @@ fn a_directory_held_by_a_server_is_reached_through_it() {
     dir.server.as_mut().unwrap().stop();
     assert!(!dir.path().join("server.json").exists());
     let (out, _) = probe(Some(dir.path()), &[]);
-    assert!(stdout(&out).starts_with("rv=0x0\nslots="), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("rv=0x0\nslots="),
+        "{}",
+        stderr(&out)
+    );
 
     // A stale server.json (its process is gone): the same.
     let mut gone = Command::new("true").spawn().unwrap();

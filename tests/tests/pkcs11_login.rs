@@ -893,7 +893,9 @@ fn remote_child(pool_slot: CK_SLOT_ID) -> Result<(), String> {
     )?;
     let flags = raw_token_flags(pool_slot).map_err(|rv| format!("C_GetTokenInfo: {rv:#x}"))?;
     if flags & CKF_USER_PIN_COUNT_LOW == 0 {
-        return Err(format!("the failure is not counted: token flags {flags:#x}"));
+        return Err(format!(
+            "the failure is not counted: token flags {flags:#x}"
+        ));
     }
     expect(
         "right PIN",

@@ -205,8 +205,12 @@ impl Served {
     pub fn start(dir: &Path) -> Served {
         let default_pool = {
             let hsm = open_hsm(dir);
-            let mut names: Vec<String> =
-                hsm.list_pools().unwrap().into_iter().map(|p| p.name).collect();
+            let mut names: Vec<String> = hsm
+                .list_pools()
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
             names.sort();
             names.into_iter().next().unwrap_or_else(|| "default".into())
         };
