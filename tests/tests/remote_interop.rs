@@ -364,7 +364,7 @@ fn a_server_outage_is_a_device_error_and_the_module_recovers() {
     let outage: Vec<&str> = logged[before..].lines().collect();
     assert_eq!(outage.len(), 1, "one line per outage: {outage:#?}");
     assert!(
-        outage[0].contains(&format!("127.0.0.1:{}", r.server.addr.port())),
+        outage[0].contains(&format!(":{}", r.server.addr.port())),
         "names the server: {}",
         outage[0]
     );

@@ -79,10 +79,31 @@ pub fn data_dir() -> &'static Path {
         unsafe {
             std::env::set_var("MHSM_DATA_DIR", dir.path());
             std::env::remove_var("MHSM_PKCS11_CONFIG");
+            // Remote mode: the server is found through `server.json`; the module (and the
+            // tools this process starts) send this bearer token, naming the suite's user.
+            std::env::remove_var("MHSM_URL");
+            std::env::remove_var("MHSM_TOKEN_FILE");
+            if remote() {
+                std::env::set_var("MHSM_TOKEN", suite_token());
+            }
         }
         dir
     })
     .path()
+}
+
+/// The bearer token of the remote suites: a JWT (unsigned; the server checks no signature
+/// unless told to) whose `oid` and `upn` name the suite's user.
+pub fn suite_token() -> String {
+    use base64::Engine;
+    let part = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    format!(
+        "{}.{}.c2ln",
+        part(r#"{"alg":"none","typ":"JWT"}"#),
+        part(
+            r#"{"oid":"0b1f5c3e-0000-4000-8000-000000000011","upn":"pkcs11-suite@contoso.example","exp":4102444800}"#
+        )
+    )
 }
 
 /// Opens a data directory with the core, waiting a moment if this process only just let go
@@ -138,6 +159,10 @@ pub fn dir_with_pools(pools: &[&str]) -> PoolDir {
         .status()
         .expect("run pkcs11_probe");
     assert!(status.success(), "pkcs11_probe create-pools failed");
+    if remote() {
+        // The token the tools will send is in this process's environment from here on.
+        data_dir();
+    }
     let server = remote().then(|| Served::start(dir.path()));
     PoolDir { server, dir }
 }
