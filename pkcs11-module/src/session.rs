@@ -38,7 +38,7 @@ cryptoki_fn! {
         let Token::Pool { name } = &slot.token else {
             return Err(CKR_TOKEN_NOT_RECOGNIZED);
         };
-        let pool = module.core.hsm().pool(name).ck()?;
+        let pool = module.core.pool(name).ck()?;
         let rw = flags & CKF_RW_SESSION != 0;
         // The login table's lock makes the SO check and the opening one step.
         let logins = module.logins.lock();

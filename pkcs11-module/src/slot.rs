@@ -7,11 +7,10 @@
 //! its own and the uninitialized token again. On a pool's token it empties the pool (see
 //! `docs/ARCHITECTURE.md` for what that erases). The module never creates a pool otherwise.
 
+use crate::state::backend::PoolRef;
 use cryptoki_sys::*;
 use hsm_core::crypto::HashAlg;
-use hsm_core::names::Tags;
 use hsm_core::pin::{PinRole, PinStatus};
-use hsm_core::{Pool, PoolSettings};
 
 use crate::entry::cryptoki_fn;
 use crate::error::CoreResult;
@@ -32,7 +31,7 @@ cryptoki_fn! {
         let _ = token_present;
         ptr::non_null(count)?;
         if list.is_null() {
-            module.slots.refresh(module.core.hsm(), &module.config)?;
+            module.slots.refresh(&module.core, &module.config)?;
         }
         let ids: Vec<CK_SLOT_ID> = module.slots.list().iter().map(|s| s.id).collect();
         ptr::out_list(&ids, list, count)
@@ -95,15 +94,15 @@ fn pin_flags(status: &PinStatus, flags: [CK_FLAGS; 4]) -> CK_FLAGS {
 fn token_info(module: &Module, slot: &Slot) -> Result<CK_TOKEN_INFO, CK_RV> {
     let hsm = module.core.hsm();
     let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_CLOCK_ON_TOKEN;
-    if hsm.is_read_only() {
+    if module.core.is_read_only() {
         flags |= CKF_WRITE_PROTECTED;
     }
     let (label, serial, policy) = match &slot.token {
         Token::Pool { name } => {
-            let pool = hsm.pool(name).ck()?;
+            let pool = module.core.pool(name).ck()?;
             let id = hsm.digest(
                 HashAlg::Sha256,
-                format!("mhsm-token:{}:{name}", hsm.security_domain()).as_bytes(),
+                format!("mhsm-token:{}:{name}", module.core.identity()).as_bytes(),
             );
             let serial: String = id[..8].iter().map(|b| format!("{b:02x}")).collect();
             flags |= CKF_TOKEN_INITIALIZED;
@@ -239,32 +238,18 @@ cryptoki_fn! {
 
 /// `C_InitToken` on the uninitialized token.
 fn create_pool(module: &Module, name: &str, so_pin: &[u8]) -> Result<(), CK_RV> {
-    let hsm = module.core.hsm();
     if let Err(e) = hsm_core::names::validate_pool_name(name) {
         tracing::warn!(label = name, error = %e, "C_InitToken: the label is not a valid pool name");
         return Err(CKR_ARGUMENTS_BAD);
     }
     let policy = module.config.pin.policy();
     login::check_new_pin(&policy, so_pin)?;
-    if let Err(e) = hsm.create_pool(name, PoolSettings::default(), Tags::new()) {
+    if let Err(e) = module.core.create_token_pool(name, &policy, so_pin) {
         tracing::warn!(pool = name, error = %e, "C_InitToken: cannot create the pool");
         return Err(crate::error::rv(&e));
     }
-    let pins = || -> hsm_core::Result<()> {
-        let pool = hsm.pool(name)?;
-        pool.set_pin_policy(&policy)?;
-        pool.set_pin(PinRole::So, so_pin)
-    };
-    if let Err(e) = pins() {
-        // No half-made pool: undo the creation.
-        let undo = hsm.delete_pool(name).and_then(|_| hsm.purge_pool(name));
-        if let Err(u) = undo {
-            tracing::error!(pool = name, error = %u, "C_InitToken: could not undo a failed pool creation");
-        }
-        return Err(e).ck();
-    }
     tracing::info!(pool = name, "C_InitToken: pool created");
-    module.slots.refresh(hsm, &module.config)
+    module.slots.refresh(&module.core, &module.config)
 }
 
 /// `C_InitToken` on a pool's token.
@@ -286,7 +271,7 @@ fn reinitialize(
         );
         return Err(CKR_ARGUMENTS_BAD);
     }
-    let pool = module.core.hsm().pool(name).ck()?;
+    let pool = module.core.pool(name).ck()?;
     login::verify(&pool, PinRole::So, so_pin)?;
     let erased = {
         // Sessions open under the login table's lock: none can open on the slot while the
@@ -343,7 +328,7 @@ cryptoki_fn! {
 }
 
 /// Checks the new PIN, then the old one, then sets the new one.
-fn set_pin(pool: &Pool, role: PinRole, old_pin: &[u8], new_pin: &[u8]) -> Result<(), CK_RV> {
+fn set_pin(pool: &PoolRef, role: PinRole, old_pin: &[u8], new_pin: &[u8]) -> Result<(), CK_RV> {
     login::check_new_pin(&pool.pin_policy().ck()?, new_pin)?;
     login::verify(pool, role, old_pin)?;
     pool.set_pin(role, new_pin).ck()?;

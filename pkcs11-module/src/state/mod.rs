@@ -19,6 +19,7 @@
 //!   `CKF_WRITE_PROTECTED`, and it logs in (a right PIN needs no write) but cannot count a
 //!   wrong PIN, so it refuses one with `CKR_TOKEN_WRITE_PROTECTED`.
 
+pub(crate) mod backend;
 pub(crate) mod login;
 pub(crate) mod objects;
 pub(crate) mod sessions;
@@ -30,11 +31,14 @@ use arc_swap::ArcSwapOption;
 use cryptoki_sys::{
     CK_RV, CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR,
 };
-use hsm_core::{Hsm, HsmConfig};
+use hsm_core::names::Tags;
+use hsm_core::pin::{PinPolicy, PinRole};
+use hsm_core::{Hsm, HsmConfig, PoolSettings};
 use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::logging;
+use backend::PoolRef;
 use login::LoginTable;
 use objects::ObjectTable;
 use sessions::SessionTable;
@@ -65,10 +69,59 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// The HSM.
+    /// The local core: the data directory's pools in embedded mode; digests, random numbers
+    /// and session keys in both modes.
     pub fn hsm(&self) -> &Hsm {
         // Only `Drop` takes it out.
         self.hsm.as_ref().expect("core present until drop")
+    }
+
+    /// A pool, by name.
+    pub fn pool(&self, name: &str) -> hsm_core::Result<PoolRef> {
+        Ok(PoolRef::Local(self.hsm().pool(name)?))
+    }
+
+    /// The names of the live pools.
+    pub fn list_pools(&self) -> hsm_core::Result<Vec<String>> {
+        Ok(self
+            .hsm()
+            .list_pools()?
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
+    }
+
+    /// Writes are refused (a forked child's adopted core).
+    pub fn is_read_only(&self) -> bool {
+        self.hsm().is_read_only()
+    }
+
+    /// What tells this HSM apart from others, for token serial numbers: the security domain.
+    pub fn identity(&self) -> String {
+        self.hsm().security_domain().to_string()
+    }
+
+    /// Creates a pool for `C_InitToken` with its PIN policy and SO PIN; no half-made pool
+    /// is left behind.
+    pub fn create_token_pool(
+        &self,
+        name: &str,
+        policy: &PinPolicy,
+        so_pin: &[u8],
+    ) -> hsm_core::Result<()> {
+        let hsm = self.hsm();
+        hsm.create_pool(name, PoolSettings::default(), Tags::new())?;
+        let pins = || -> hsm_core::Result<()> {
+            let pool = self.pool(name)?;
+            pool.set_pin_policy(policy)?;
+            pool.set_pin(PinRole::So, so_pin)
+        };
+        pins().inspect_err(|_| {
+            let undo = hsm.delete_pool(name).and_then(|_| hsm.purge_pool(name));
+            if let Err(u) = undo {
+                tracing::error!(pool = name, error = %u, "C_InitToken: could not undo a failed pool creation");
+            }
+        })
     }
 }
 
@@ -136,7 +189,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         objects: ObjectTable::new(),
         logins: LoginTable::new(),
     };
-    module.slots.refresh(module.core.hsm(), &module.config)?;
+    module.slots.refresh(&module.core, &module.config)?;
     tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");
     STATE.store(Some(Arc::new(module)));
     Ok(())

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::state::backend::PoolRef;
 use cryptoki_sys::*;
-use hsm_core::Pool;
 use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
     WrapAlgorithm,
@@ -89,7 +89,7 @@ pub(crate) enum Backing {
     /// A pool key, at the version the attributes show.
     Pool {
         /// The pool.
-        pool: Pool,
+        pool: PoolRef,
         /// The key.
         info: Box<KeyInfo>,
     },
@@ -490,8 +490,8 @@ impl ObjectTable {
     }
 
     /// The pool's index, rebuilt if the pool changed since it was made.
-    pub fn index(&self, hsm: &Hsm, pool: &Pool) -> Result<Arc<PoolIndex>, CK_RV> {
-        let generation = pool.generation();
+    pub fn index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<Arc<PoolIndex>, CK_RV> {
+        let generation = pool.generation().ck()?;
         if let Some(index) = self.indexes.read().get(pool.name())
             && index.generation == generation
         {
@@ -504,7 +504,7 @@ impl ObjectTable {
         Ok(index)
     }
 
-    fn build_index(&self, hsm: &Hsm, pool: &Pool) -> Result<PoolIndex, CK_RV> {
+    fn build_index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
         let (generation, keys) = pool.snapshot_keys().ck()?;
         let mut entries = Vec::with_capacity(keys.len() * 2);
         for info in keys.iter().filter(|k| visible(hsm, k)) {
@@ -523,7 +523,13 @@ impl ObjectTable {
                 });
             }
         }
-        for (doc, bytes) in pool.list_documents(DOC_KIND).ck()? {
+        // Without mhsm's extension (a real Managed HSM) there are no documents.
+        let documents = if pool.has_extension().ck()? {
+            pool.list_documents(DOC_KIND).ck()?
+        } else {
+            Vec::new()
+        };
+        for (doc, bytes) in documents {
             let Some(attrs) = attributes::decode(&bytes) else {
                 tracing::warn!(pool = pool.name(), doc, "unreadable PKCS#11 object skipped");
                 continue;
@@ -555,7 +561,7 @@ impl ObjectTable {
 /// `CKR_OBJECT_HANDLE_INVALID`.
 pub(crate) fn resolve_pool_object(
     hsm: &Hsm,
-    pool: &Pool,
+    pool: &PoolRef,
     handle: CK_OBJECT_HANDLE,
     id: ObjectId,
 ) -> Result<Object, CK_RV> {
@@ -701,7 +707,7 @@ pub(crate) fn user_logged_in(module: &Module, session: &Session) -> bool {
 /// A session object as an [`Object`].
 fn session_object(
     hsm: &Hsm,
-    pool: &Pool,
+    pool: &PoolRef,
     handle: CK_OBJECT_HANDLE,
     owner: CK_SESSION_HANDLE,
     so: &SessionObject,

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::state::backend::PoolRef;
 use cryptoki_sys::{
     CK_FLAGS, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID,
     CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID,
 };
+use hsm_core::SecretBytes;
 use hsm_core::crypto::stream::CipherStream;
 use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
-use hsm_core::{Pool, SecretBytes};
 use parking_lot::{Mutex, RwLock};
 
 use super::login::LoginState;
@@ -28,7 +29,7 @@ pub(crate) struct Session {
     /// Its slot.
     pub slot_id: CK_SLOT_ID,
     /// The pool behind the slot's token.
-    pub pool: Pool,
+    pub pool: PoolRef,
     /// Opened with `CKF_RW_SESSION`.
     pub rw: bool,
     /// The operations in progress.
@@ -188,7 +189,7 @@ impl SessionTable {
     }
 
     /// Opens a session on `slot_id` over `pool`; returns its handle (never 0).
-    pub fn open(&self, slot_id: CK_SLOT_ID, pool: Pool, rw: bool) -> CK_SESSION_HANDLE {
+    pub fn open(&self, slot_id: CK_SLOT_ID, pool: PoolRef, rw: bool) -> CK_SESSION_HANDLE {
         let handle = self.next.fetch_add(1, Ordering::Relaxed) as CK_SESSION_HANDLE;
         let session = Arc::new(Session {
             handle,

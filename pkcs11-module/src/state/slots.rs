@@ -17,6 +17,7 @@ use parking_lot::RwLock;
 
 use crate::config::Config;
 use crate::error::CoreResult;
+use crate::state::Core;
 
 /// The largest derived slot id (ids stay within 31 bits for 32-bit `CK_ULONG` and Java).
 const MAX_DERIVED: CK_SLOT_ID = 0x7FFF_FFFF;
@@ -56,10 +57,10 @@ impl SlotTable {
     }
 
     /// Rebuilds the list from the live pools.
-    pub fn refresh(&self, hsm: &Hsm, config: &Config) -> Result<(), CK_RV> {
-        let mut names: Vec<String> = hsm.list_pools().ck()?.into_iter().map(|p| p.name).collect();
+    pub fn refresh(&self, core: &Core, config: &Config) -> Result<(), CK_RV> {
+        let mut names = core.list_pools().ck()?;
         names.sort();
-        let slots = assign(hsm, config, &names);
+        let slots = assign(core.hsm(), config, &names);
         *self.slots.write() = slots;
         Ok(())
     }
