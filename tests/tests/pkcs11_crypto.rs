@@ -135,9 +135,7 @@ fn ctx() -> &'static Pkcs11 {
     static CTX: OnceLock<Pkcs11> = OnceLock::new();
     CTX.get_or_init(|| {
         create_pools(&[POOL]);
-        let hsm = open_hsm(data_dir());
-        make_keys(&hsm);
-        drop(hsm);
+        with_core(make_keys);
         let p = Pkcs11::new(module_path()).unwrap();
         p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .unwrap();

@@ -24,17 +24,17 @@ const PIN: &str = "user-pin-1";
 #[test]
 fn eight_threads_sign_with_one_key() {
     create_pools(&["threads"]);
-    let hsm = open_hsm(data_dir());
-    let pool = hsm.pool("threads").unwrap();
-    pool.set_pin(hsm_core::pin::PinRole::User, PIN.as_bytes())
+    with_core(|hsm| {
+        let pool = hsm.pool("threads").unwrap();
+        pool.set_pin(hsm_core::pin::PinRole::User, PIN.as_bytes())
+            .unwrap();
+        pool.create_key(
+            "shared",
+            KeySpec::Ec { curve: Curve::P256 },
+            &KeyOptions::default(),
+        )
         .unwrap();
-    pool.create_key(
-        "shared",
-        KeySpec::Ec { curve: Curve::P256 },
-        &KeyOptions::default(),
-    )
-    .unwrap();
-    drop((pool, hsm));
+    });
 
     let p = Arc::new(Pkcs11::new(module_path()).unwrap());
     p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))

@@ -186,12 +186,11 @@ fn fork_child_initializes_again_and_the_parent_is_unaffected() {
 
     // The data directory is intact: the core opens it and writes to it, and the module
     // sees the new pool.
-    {
-        let hsm = open_hsm(data_dir());
+    with_core(|hsm| {
         assert_eq!(hsm.list_pools().unwrap().len(), 1);
         hsm.create_pool("after-fork", PoolSettings::default(), Tags::new())
             .unwrap();
-    }
+    });
     assert_eq!(initialize(), CKR_OK);
     assert_eq!(slot_ids().len(), 3);
     assert_eq!(finalize(), CKR_OK);

@@ -2,6 +2,9 @@
 //! `pkcs11_probe` helper): a data directory held by another process fails at once with a
 //! line naming it and its holder; the configuration file's slot ids apply, and a bad file is
 //! refused with its reason; without `MHSM_DATA_DIR` the documented default is used.
+//!
+//! In remote mode a directory held by `mhsm serve` is the normal case: the module finds the
+//! server through `server.json` and does not open the directory at all.
 
 mod pkcs11_common;
 
@@ -40,6 +43,9 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn a_directory_held_by_another_process_fails_at_once_naming_it() {
+    if remote() {
+        return a_directory_held_by_a_server_is_reached_through_it();
+    }
     let dir = tempfile::tempdir().unwrap();
     let holder = Hsm::open(HsmConfig::new(dir.path())).unwrap();
     holder
@@ -92,8 +98,60 @@ fn a_directory_held_by_another_process_fails_at_once_naming_it() {
     assert!(text.contains("finalize rv=0x0"), "{text}");
 }
 
+/// Remote mode's version of the test above: the holder is a live server, so the module is
+/// its client; once the server has stopped, or when `server.json` names a dead process, the
+/// module opens the directory itself.
+fn a_directory_held_by_a_server_is_reached_through_it() {
+    let dir = dir_with_pools(&["held"]);
+    let served = dir.server.as_ref().expect("a server in remote mode");
+    assert!(dir.path().join("server.json").is_file());
+    let (out, took) = probe(Some(dir.path()), &[]);
+    let text = stdout(&out);
+    assert!(text.starts_with("rv=0x0\nslots="), "{text}{}", stderr(&out));
+    assert!(text.contains("finalize rv=0x0"), "{text}");
+    assert_eq!(served.default_pool, "held");
+    let slots = text.lines().find_map(|l| l.strip_prefix("slots=")).unwrap();
+    assert_eq!(
+        slots.split(',').count(),
+        2,
+        "held's and the uninitialized: {text}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // Stopped: server.json is gone, the directory is free, the module opens it.
+    let mut dir = dir;
+    dir.server.as_mut().unwrap().stop();
+    assert!(!dir.path().join("server.json").exists());
+    let (out, _) = probe(Some(dir.path()), &[]);
+    assert!(
+        stdout(&out).starts_with("rv=0x0\nslots="),
+        "{}",
+        stderr(&out)
+    );
+
+    // A stale server.json (its process is gone): the same.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(
+        dir.path().join("server.json"),
+        format!(r#"{{"url": "https://127.0.0.1:9", "ca": null, "pid": {pid}}}"#),
+    )
+    .unwrap();
+    let (out, _) = probe(Some(dir.path()), &[]);
+    assert!(
+        stdout(&out).starts_with("rv=0x0\nslots="),
+        "a dead server's file is ignored: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
 #[test]
 fn held_in_this_very_process_too() {
+    if skip_in_remote("the module never opens the data directory in remote mode") {
+        return;
+    }
     // This process holds its data directory through the core; the module, loaded here,
     // cannot open it either (it retries for two seconds, in case this process only just let
     // go of it, then gives up).
@@ -186,6 +244,9 @@ fn a_bad_config_file_is_refused_with_its_reason() {
 
 #[test]
 fn without_mhsm_data_dir_the_default_directory_is_used() {
+    if skip_in_remote("about where the embedded store lives; no server runs over it") {
+        return;
+    }
     let home = tempfile::tempdir().unwrap();
     let xdg = home.path().join("xdg");
     let (out, _) = probe(None, &[("XDG_DATA_HOME", xdg.to_str().unwrap())]);

@@ -26,12 +26,11 @@ fn module() -> Pkcs11 {
 #[test]
 fn a_destroyed_key_is_recoverable_through_the_core() {
     create_pools(&["life"]);
-    {
-        let hsm = open_hsm(data_dir());
+    with_core(|hsm| {
         let pool = hsm.pool("life").unwrap();
         pool.set_pin(PinRole::So, b"so-pin-1").unwrap();
         pool.set_pin(PinRole::User, PIN.as_bytes()).unwrap();
-    }
+    });
     let p = module();
     let slot = p.get_slots_with_token().unwrap()[0];
     let s = p.open_rw_session(slot).unwrap();
@@ -58,20 +57,19 @@ fn a_destroyed_key_is_recoverable_through_the_core() {
     drop(s);
     p.finalize().unwrap();
 
-    let hsm = open_hsm(data_dir());
-    let pool = hsm.pool("life").unwrap();
-    let deleted = pool.list_deleted_keys(&PageRequest::default()).unwrap();
-    assert_eq!(deleted.items.len(), 1);
-    assert_eq!(deleted.items[0].name, "phoenix");
-    assert!(deleted.items[0].deletion.is_some());
-    let recovered = pool.recover_deleted_key("phoenix").unwrap();
-    assert_eq!(
-        recovered.extra["ck.id"],
-        [42],
-        "its PKCS#11 attributes came back with it"
-    );
-    drop(pool);
-    drop(hsm);
+    with_core(|hsm| {
+        let pool = hsm.pool("life").unwrap();
+        let deleted = pool.list_deleted_keys(&PageRequest::default()).unwrap();
+        assert_eq!(deleted.items.len(), 1);
+        assert_eq!(deleted.items[0].name, "phoenix");
+        assert!(deleted.items[0].deletion.is_some());
+        let recovered = pool.recover_deleted_key("phoenix").unwrap();
+        assert_eq!(
+            recovered.extra["ck.id"],
+            [42],
+            "its PKCS#11 attributes came back with it"
+        );
+    });
 
     let p = module();
     let s = p.open_ro_session(slot).unwrap();

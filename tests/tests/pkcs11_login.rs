@@ -92,10 +92,7 @@ impl Module {
     /// Finalizes, runs `f` on the data directory with the core, initializes again.
     fn with_core(&mut self, f: impl FnOnce(&hsm_core::Hsm)) {
         assert_eq!(finalize(), CKR_OK);
-        {
-            let hsm = open_hsm(data_dir());
-            f(&hsm);
-        }
+        pkcs11_common::with_core(f);
         self.ctx = init_ctx();
     }
 
@@ -825,6 +822,9 @@ fn child(pool_slot: CK_SLOT_ID, uninit: CK_SLOT_ID) -> Result<(), String> {
         }
     };
     expect("C_Initialize", initialize(), CKR_OK)?;
+    if remote() {
+        return remote_child(pool_slot);
+    }
     let flags = raw_token_flags(pool_slot).map_err(|rv| format!("C_GetTokenInfo: {rv:#x}"))?;
     if flags & CKF_WRITE_PROTECTED == 0 || flags & CKF_USER_PIN_INITIALIZED == 0 {
         return Err(format!("token flags {flags:#x}"));
@@ -866,6 +866,50 @@ fn child(pool_slot: CK_SLOT_ID, uninit: CK_SLOT_ID) -> Result<(), String> {
         raw_init_token(uninit, SO_PIN.as_bytes(), "login-child"),
         CKR_TOKEN_WRITE_PROTECTED,
     )?;
+    expect("C_Finalize", finalize(), CKR_OK)?;
+    Ok(())
+}
+
+/// Remote mode: the child is one more client of the server, with nothing to adopt read-only.
+/// Its wrong PIN is counted by the server and its right PIN clears the count again, so the
+/// parent's checks below hold in both modes.
+fn remote_child(pool_slot: CK_SLOT_ID) -> Result<(), String> {
+    let expect = |what: &str, got: CK_RV, want: CK_RV| {
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{what}: got {got:#x}, want {want:#x}"))
+        }
+    };
+    let flags = raw_token_flags(pool_slot).map_err(|rv| format!("C_GetTokenInfo: {rv:#x}"))?;
+    if flags & CKF_WRITE_PROTECTED != 0 || flags & CKF_USER_PIN_INITIALIZED == 0 {
+        return Err(format!("token flags {flags:#x}"));
+    }
+    let s = raw_session(pool_slot, true).map_err(|rv| format!("C_OpenSession: {rv:#x}"))?;
+    expect(
+        "wrong PIN",
+        raw_login(s, CKU_USER, Some(b"0000")),
+        CKR_PIN_INCORRECT,
+    )?;
+    let flags = raw_token_flags(pool_slot).map_err(|rv| format!("C_GetTokenInfo: {rv:#x}"))?;
+    if flags & CKF_USER_PIN_COUNT_LOW == 0 {
+        return Err(format!(
+            "the failure is not counted: token flags {flags:#x}"
+        ));
+    }
+    expect(
+        "right PIN",
+        raw_login(s, CKU_USER, Some(USER_PIN.as_bytes())),
+        CKR_OK,
+    )?;
+    let mut info = CK_SESSION_INFO::default();
+    // SAFETY: a valid out pointer.
+    expect(
+        "C_GetSessionInfo",
+        unsafe { raw().C_GetSessionInfo(s, &mut info) },
+        CKR_OK,
+    )?;
+    expect("session state", info.state, CKS_RW_USER_FUNCTIONS)?;
     expect("C_Finalize", finalize(), CKR_OK)?;
     Ok(())
 }
@@ -929,16 +973,23 @@ fn ok(out: Output, what: &str) -> String {
 fn pkcs11_tool_inits_a_token_and_a_pin_and_logs_in() {
     let dir = dir_with_pools(&[]);
     let d = dir.path();
+    // A server always serves a pool (its default one), so in remote mode the uninitialized
+    // token is not the only slot: name it (slot 0, its default id, in both modes).
+    let slot: &[&str] = if remote() { &["--slot", "0"] } else { &[] };
     let out = ok(
         pkcs11_tool(
             d,
             &[
-                "--init-token",
-                "--label",
-                "tooltoken",
-                "--so-pin",
-                "87654321",
-            ],
+                slot,
+                &[
+                    "--init-token",
+                    "--label",
+                    "tooltoken",
+                    "--so-pin",
+                    "87654321",
+                ],
+            ]
+            .concat(),
         ),
         "--init-token",
     );

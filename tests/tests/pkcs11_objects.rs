@@ -30,15 +30,15 @@ fn ctx() -> &'static Pkcs11 {
     static CTX: OnceLock<Pkcs11> = OnceLock::new();
     CTX.get_or_init(|| {
         create_pools(POOLS);
-        let hsm = open_hsm(data_dir());
-        for name in POOLS {
-            let pool = hsm.pool(name).unwrap();
-            pool.set_pin(hsm_core::pin::PinRole::So, b"so-pin-12")
-                .unwrap();
-            pool.set_pin(hsm_core::pin::PinRole::User, PIN.as_bytes())
-                .unwrap();
-        }
-        drop(hsm);
+        with_core(|hsm| {
+            for name in POOLS {
+                let pool = hsm.pool(name).unwrap();
+                pool.set_pin(hsm_core::pin::PinRole::So, b"so-pin-12")
+                    .unwrap();
+                pool.set_pin(hsm_core::pin::PinRole::User, PIN.as_bytes())
+                    .unwrap();
+            }
+        });
         let p = Pkcs11::new(module_path()).unwrap();
         p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .unwrap();

@@ -8,6 +8,11 @@
 //! `pkcs11_probe create-pools DIR NAME...` creates pools with the core and exits, so the
 //! directory's lock is gone when it returns (sled lets go of it a moment after a handle
 //! drops inside a process).
+//!
+//! `pkcs11_probe shell MODULE.so TOKEN PIN` is a PKCS#11 application driven line by line on
+//! stdin, for tests that act between its calls (stop a server, recover a key with the SDK):
+//! it initializes, opens a read-write session on the token labelled TOKEN, logs in as the
+//! user, prints `ready`, then answers each command with one line (see [`shell`]).
 
 use cryptoki_sys::{CK_SLOT_ID, CK_ULONG, CKR_OK};
 use hsm_core::names::Tags;
@@ -17,6 +22,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("create-pools") => create_pools(&args[1], &args[2..]),
+        Some("shell") => shell(&args[1], &args[2], &args[3]),
         Some(module) => probe(module),
         None => panic!("usage: pkcs11_probe MODULE.so | create-pools DIR NAME..."),
     }
@@ -50,4 +56,210 @@ fn probe(path: &str) {
     // SAFETY: C_Finalize takes NULL.
     let rv = unsafe { lib.C_Finalize(std::ptr::null_mut()) };
     println!("finalize rv={rv:#x}");
+}
+
+/// The commands of `pkcs11_probe shell`; every answer is one line, `err=<CK_RV name>` when a
+/// call failed.
+/// - `gen LABEL`: an EC P-256 token key pair; `gen ok`
+/// - `sign LABEL`: signs 32 random bytes with the private key of that label (the handle kept
+///   from `gen` or `find`; when that handle is no longer valid, found again by label) and
+///   checks the signature with `C_Verify` on the public key; `sign ok` or `sign ok refound`
+/// - `find LABEL`: how many private keys have that label; `found N`
+/// - `destroy LABEL`: destroys the private key of that label; `destroy ok`
+/// - `labels`: the labels of every private key, sorted, comma-separated; `labels A,B`
+/// - `loop PREFIX KEYS SIGNS`: KEYS key pairs `PREFIX-i`, SIGNS signatures with each (each
+///   verified); `loop errors=E` (the errors also go to stderr)
+/// - `quit`
+fn shell(module: &str, token: &str, pin: &str) {
+    use std::collections::HashMap;
+    use std::io::BufRead;
+
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::error::Error;
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+    use cryptoki::session::{Session, UserType};
+    use cryptoki::types::AuthPin;
+
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+    fn err(e: Error) -> String {
+        match e {
+            Error::Pkcs11(rv, f) => format!("err={rv:?} in {f:?}"),
+            other => format!("err={other}"),
+        }
+    }
+
+    /// The (private, public) handles of the key pair labelled `label`.
+    fn find(s: &Session, label: &str) -> Result<(ObjectHandle, ObjectHandle), String> {
+        let of = |class| {
+            s.find_objects(&[Attribute::Class(class), Attribute::Label(label.into())])
+                .map_err(err)
+        };
+        let private = of(ObjectClass::PRIVATE_KEY)?;
+        let public = of(ObjectClass::PUBLIC_KEY)?;
+        match (private.first(), public.first()) {
+            (Some(p), Some(q)) => Ok((*p, *q)),
+            _ => Err(format!(
+                "{label}: {} private, {} public keys",
+                private.len(),
+                public.len()
+            )),
+        }
+    }
+
+    fn gen_pair(s: &Session, label: &str) -> Result<(ObjectHandle, ObjectHandle), String> {
+        let (public, private) = s
+            .generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &[
+                    Attribute::Token(true),
+                    Attribute::Verify(true),
+                    Attribute::EcParams(P256.to_vec()),
+                    Attribute::Label(label.into()),
+                ],
+                &[
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sign(true),
+                    Attribute::Label(label.into()),
+                ],
+            )
+            .map_err(err)?;
+        Ok((private, public))
+    }
+
+    fn sign_verify(s: &Session, pair: (ObjectHandle, ObjectHandle)) -> Result<(), Error> {
+        let data = s.generate_random_vec(32)?;
+        let signature = s.sign(&Mechanism::EcdsaSha256, pair.0, &data)?;
+        s.verify(&Mechanism::EcdsaSha256, pair.1, &data, &signature)
+    }
+
+    let ctx = Pkcs11::new(module).expect("load the module");
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    let slot = ctx
+        .get_slots_with_token()
+        .expect("C_GetSlotList")
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).is_ok_and(|t| t.label() == token))
+        .unwrap_or_else(|| panic!("no token labelled {token}"));
+    let s = ctx.open_rw_session(slot).expect("C_OpenSession");
+    s.login(UserType::User, Some(&AuthPin::new(pin.into())))
+        .expect("C_Login");
+    println!("ready");
+    let mut pairs: HashMap<String, (ObjectHandle, ObjectHandle)> = HashMap::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let answer = match words.as_slice() {
+            ["gen", label] => match gen_pair(&s, label) {
+                Ok(pair) => {
+                    pairs.insert(label.to_string(), pair);
+                    "gen ok".to_string()
+                }
+                Err(e) => e,
+            },
+            ["sign", label] => {
+                let known = match pairs.get(*label) {
+                    Some(pair) => Ok(*pair),
+                    None => find(&s, label),
+                };
+                match known {
+                    Err(e) => e,
+                    Ok(pair) => match sign_verify(&s, pair) {
+                        Ok(()) => "sign ok".to_string(),
+                        Err(Error::Pkcs11(
+                            cryptoki::error::RvError::ObjectHandleInvalid
+                            | cryptoki::error::RvError::KeyHandleInvalid,
+                            _,
+                        )) => match find(&s, label).map(|p| (p, sign_verify(&s, p))) {
+                            Ok((p, Ok(()))) => {
+                                pairs.insert(label.to_string(), p);
+                                "sign ok refound".to_string()
+                            }
+                            Ok((_, Err(e))) => err(e),
+                            Err(e) => e,
+                        },
+                        Err(e) => err(e),
+                    },
+                }
+            }
+            ["find", label] => match s.find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ]) {
+                Ok(found) => {
+                    if let Ok(pair) = find(&s, label) {
+                        pairs.insert(label.to_string(), pair);
+                    }
+                    format!("found {}", found.len())
+                }
+                Err(e) => err(e),
+            },
+            ["destroy", label] => match find(&s, label) {
+                Ok((private, _)) => match s.destroy_object(private) {
+                    Ok(()) => {
+                        pairs.remove(*label);
+                        "destroy ok".to_string()
+                    }
+                    Err(e) => err(e),
+                },
+                Err(e) => e,
+            },
+            ["labels"] => {
+                let listed = s
+                    .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+                    .and_then(|found| {
+                        found
+                            .into_iter()
+                            .map(|h| {
+                                s.get_attributes(h, &[AttributeType::Label]).map(|a| {
+                                    match a.first() {
+                                        Some(Attribute::Label(l)) => {
+                                            String::from_utf8_lossy(l).into_owned()
+                                        }
+                                        _ => String::new(),
+                                    }
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                match listed {
+                    Ok(mut labels) => {
+                        labels.sort();
+                        format!("labels {}", labels.join(","))
+                    }
+                    Err(e) => err(e),
+                }
+            }
+            ["loop", prefix, keys, signs] => {
+                let (keys, signs): (usize, usize) = (keys.parse().unwrap(), signs.parse().unwrap());
+                let mut errors = 0;
+                for k in 0..keys {
+                    let label = format!("{prefix}-{k}");
+                    let pair = match gen_pair(&s, &label) {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            eprintln!("{label}: {e}");
+                            errors += 1;
+                            continue;
+                        }
+                    };
+                    for _ in 0..signs {
+                        if let Err(e) = sign_verify(&s, pair) {
+                            eprintln!("{label}: {}", err(e));
+                            errors += 1;
+                        }
+                    }
+                }
+                format!("loop errors={errors}")
+            }
+            ["quit"] => break,
+            _ => format!("err=unknown command {line:?}"),
+        };
+        println!("{answer}");
+    }
+    drop(s);
+    ctx.finalize().expect("C_Finalize");
 }

@@ -1,0 +1,5 @@
+//! The `pkcs11_objects` suite again, from the same file, with the module in remote mode: a
+//! client of `mhsm serve` (see `pkcs11_common::remote`).
+
+#[path = "pkcs11_objects.rs"]
+mod suite;
