@@ -166,6 +166,8 @@ pub struct KeyExtension {
     key_size: u32,
     /// Front-end attributes, base64url.
     extra: BTreeMap<String, String>,
+    /// The version's material was made in the HSM (PKCS#11's `CKA_LOCAL`).
+    generated: bool,
 }
 
 /// A key bundle with mhsm's additions under `x-mhsm`.
@@ -189,6 +191,7 @@ pub fn extended_bundle(host: &str, info: &KeyInfo) -> ExtendedKeyBundle {
                 .iter()
                 .map(|(k, v)| (k.clone(), b64(v)))
                 .collect(),
+            generated: info.attributes.generated,
         },
     }
 }

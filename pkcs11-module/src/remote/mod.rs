@@ -1039,7 +1039,12 @@ impl RemotePool {
         if !self.has_extension()? {
             return Err(needs_extension("PINs kept by the server"));
         }
-        let body = serde_json::to_vec(policy).map_err(|e| Error::Internal {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "minLen": policy.min_len,
+            "maxLen": policy.max_len,
+            "maxFailures": policy.max_failures,
+        }))
+        .map_err(|e| Error::Internal {
             message: e.to_string(),
         })?;
         // Setting a value: the same outcome if applied twice.
