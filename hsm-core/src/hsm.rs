@@ -402,13 +402,17 @@ impl Hsm {
         validate_tags(&tags)?;
         self.maintain_pools()?;
         let _writer = self.inner.pools_write.lock();
-        if let Some(existing) = self.state(name) {
+        // Pool names are host names (`{pool}.localhost`), which DNS compares without case:
+        // two pools may not differ in case only.
+        if let Some(taken) = self.name_in_use(name)
+            && let Some(existing) = self.state(&taken)
+        {
             let deleted = existing.data.read().record.deleted.is_some();
             return Err(Error::Conflict {
                 message: if deleted {
-                    format!("pool '{name}' is deleted but recoverable: recover or purge it first")
+                    format!("pool '{taken}' is deleted but recoverable: recover or purge it first")
                 } else {
-                    format!("pool '{name}' already exists")
+                    format!("pool '{taken}' already exists")
                 },
             });
         }
@@ -446,6 +450,16 @@ impl Hsm {
         self.inner.pools.write().insert(name.to_string(), state);
         tracing::info!(pool = name, "pool created");
         Ok(info)
+    }
+
+    /// The pool name (live or deleted) equal to `name` but for ASCII case, as it was created:
+    /// host names carry pool names, and hosts are compared without case.
+    pub fn name_in_use(&self, name: &str) -> Option<String> {
+        let pools = self.inner.pools.read();
+        if pools.contains_key(name) {
+            return Some(name.to_string());
+        }
+        pools.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
     }
 
     /// A handle on a live pool.

@@ -57,6 +57,30 @@ fn create_get_list_update() {
 }
 
 #[test]
+fn pool_names_differing_only_in_case_are_one_name() {
+    for env in envs() {
+        let hsm = &env.hsm;
+        hsm.create_pool("Team-B", PoolSettings::default(), Tags::new())
+            .unwrap();
+        assert_eq!(hsm.name_in_use("team-b").as_deref(), Some("Team-B"));
+        assert_eq!(hsm.name_in_use("Team-B").as_deref(), Some("Team-B"));
+        assert_eq!(hsm.name_in_use("team-c"), None);
+        let err = hsm
+            .create_pool("TEAM-B", PoolSettings::default(), Tags::new())
+            .unwrap_err();
+        assert_eq!(err.code(), "Conflict");
+        assert!(err.to_string().contains("'Team-B'"), "{err}");
+        // A deleted pool keeps its name, in any case, until purged.
+        hsm.delete_pool("Team-B").unwrap();
+        assert_eq!(hsm.name_in_use("team-b").as_deref(), Some("Team-B"));
+        let err = hsm
+            .create_pool("team-b", PoolSettings::default(), Tags::new())
+            .unwrap_err();
+        assert!(err.to_string().contains("recover or purge"), "{err}");
+    }
+}
+
+#[test]
 fn bad_pool_input_is_refused() {
     for env in envs() {
         let hsm = &env.hsm;

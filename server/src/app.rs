@@ -248,8 +248,20 @@ fn is_status_url(path: &str) -> bool {
 }
 
 /// The pool a `Host` addresses: `{pool}.localhost`, `{pool}.{domain}`, or the default pool
-/// for loopback addresses, `localhost` and the bare domains.
-fn pool_for_host<'a>(state: &'a AppState, host: &'a str) -> Option<&'a str> {
+/// for loopback addresses, `localhost` and the bare domains. Hosts are compared without case
+/// (clients lowercase them), so the name is the pool's as created when one matches.
+fn pool_for_host(state: &AppState, host: &str) -> Option<String> {
+    let name = host_pool(state, host)?;
+    Some(
+        state
+            .hsm
+            .name_in_use(name)
+            .unwrap_or_else(|| name.to_string()),
+    )
+}
+
+/// The pool name a `Host` carries, as written.
+fn host_pool<'a>(state: &'a AppState, host: &'a str) -> Option<&'a str> {
     let name = match host.rsplit_once(':') {
         // An IPv6 literal is bracketed; a port follows the last colon otherwise.
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
@@ -353,6 +365,7 @@ async fn dispatch(
     if let Some(pool) = host.as_deref().and_then(|h| pool_for_host(&state, h))
         && !path.starts_with("/mhsm/")
     {
+        let pool = pool.as_str();
         let operation = response
             .extensions()
             .get::<Operation>()
@@ -435,15 +448,13 @@ async fn handle(
         let rest = rest.to_string();
         return manage(state, &parts, body, &rest).await;
     }
-    let pool_name = pool_for_host(state, &host)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                format!("no pool is served at {host}"),
-            )
-        })?
-        .to_string();
+    let pool_name = pool_for_host(state, &host).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no pool is served at {host}"),
+        )
+    })?;
     let query = query_pairs(parts.uri.query());
     let api_version = match query.iter().find(|(k, _)| k == "api-version") {
         Some((_, v)) => v.clone(),
@@ -862,8 +873,24 @@ mod tests {
             ("other.example", None),
             ("example", None),
         ] {
-            assert_eq!(pool_for_host(&s, host), pool, "{host}");
+            assert_eq!(host_pool(&s, host), pool, "{host}");
         }
+    }
+
+    #[test]
+    fn hosts_name_pools_without_case() {
+        let s = state(&["hsm.example"]);
+        s.hsm
+            .create_pool("Team-B", PoolSettings::default(), Tags::new())
+            .unwrap();
+        for host in [
+            "team-b.localhost:8443",
+            "TEAM-B.localhost",
+            "team-b.hsm.example",
+        ] {
+            assert_eq!(pool_for_host(&s, host).as_deref(), Some("Team-B"), "{host}");
+        }
+        assert_eq!(pool_for_host(&s, "nope.localhost").as_deref(), Some("nope"));
     }
 
     #[test]
