@@ -51,6 +51,10 @@ pub struct ServeConfig {
     pub test_hooks: bool,
     /// How bearer tokens are checked.
     pub tokens: TokenPolicy,
+    /// Serve only what Azure Managed HSM serves: no `/mhsm/` management API and no
+    /// `/x-mhsm/` extension (to try clients, such as the PKCS#11 module, as they would run
+    /// against the real service).
+    pub standard_api_only: bool,
 }
 
 impl ServeConfig {
@@ -65,6 +69,7 @@ impl ServeConfig {
             resource: None,
             test_hooks: false,
             tokens: TokenPolicy::Unchecked,
+            standard_api_only: false,
         }
     }
 }
@@ -81,6 +86,8 @@ pub struct AppState {
     /// The shiftable clock, when test hooks are on.
     clock: Option<OffsetClock>,
     access_log: AccessLog,
+    /// See [`ServeConfig::standard_api_only`].
+    standard_api_only: bool,
 }
 
 /// A running server.
@@ -183,6 +190,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         jobs: Arc::new(Jobs::default()),
         clock: config.test_hooks.then_some(clock),
         access_log: AccessLog::new(&config.data_dir),
+        standard_api_only: config.standard_api_only,
     });
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
@@ -444,6 +452,11 @@ async fn handle(
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .ok_or_else(|| ApiError::bad_parameter("the request has no Host"))?;
+    if state.standard_api_only
+        && (parts.uri.path().starts_with("/mhsm/") || parts.uri.path().starts_with("/x-mhsm/"))
+    {
+        return Err(ApiError::no_route(parts.method.as_str(), parts.uri.path()));
+    }
     if let Some(rest) = parts.uri.path().strip_prefix("/mhsm/") {
         let rest = rest.to_string();
         return manage(state, &parts, body, &rest).await;
@@ -846,6 +859,7 @@ mod tests {
             jobs: Arc::new(Jobs::default()),
             clock: None,
             access_log: AccessLog::new(std::path::Path::new("/nonexistent")),
+            standard_api_only: false,
         }
     }
 

@@ -57,6 +57,10 @@ enum Command {
         /// Offer test hooks: moving the HSM's clock forward (`mhsm time-shift`).
         #[arg(long)]
         test_hooks: bool,
+        /// Serve only Azure Managed HSM's API: no /mhsm/ pool management and no /x-mhsm/
+        /// extension, as a client meets the real service.
+        #[arg(long)]
+        standard_api_only: bool,
         /// Accept only JWTs signed HS256 with the secret in this file (and not expired).
         #[arg(long, value_name = "FILE")]
         jwt_hs256_secret: Option<PathBuf>,
@@ -147,6 +151,7 @@ fn main() -> Result<()> {
             insecure_http,
             resource,
             test_hooks,
+            standard_api_only,
             jwt_hs256_secret,
             jwt_rs256_key,
         } => {
@@ -163,6 +168,7 @@ fn main() -> Result<()> {
                 insecure_http,
                 resource,
                 test_hooks,
+                standard_api_only,
             };
             serve(config)
         }

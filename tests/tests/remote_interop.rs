@@ -79,6 +79,11 @@ struct Remote {
 
 impl Remote {
     fn start() -> Remote {
+        Remote::start_with(false)
+    }
+
+    /// With `standard_api_only`, the server answers only Azure Managed HSM's API.
+    fn start_with(standard_api_only: bool) -> Remote {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         {
@@ -90,7 +95,7 @@ impl Remote {
             pool.set_pin(PinRole::User, PIN.as_bytes()).unwrap();
             pool.update_setting("AccessLogEnabled", "true").unwrap();
         }
-        let server = Served::start(dir.path());
+        let server = Served::start_with(dir.path(), standard_api_only);
         assert_eq!(server.default_pool, POOL);
         Remote {
             server,
@@ -136,11 +141,19 @@ impl Remote {
 
     /// A `pkcs11_probe shell` logged in on the pool's token.
     fn shell(&self, log: Option<&Path>) -> Shell {
+        self.shell_with(log, None)
+    }
+
+    /// A `pkcs11_probe shell`, with a module config file.
+    fn shell_with(&self, log: Option<&Path>, config: Option<&Path>) -> Shell {
         let mut cmd = Command::new(probe_path());
         cmd.arg("shell").arg(built_module_path()).arg(POOL).arg(PIN);
         self.module_env(&mut cmd);
         if let Some(log) = log {
             cmd.env("MHSM_LOG", format!("info@{}", log.display()));
+        }
+        if let Some(config) = config {
+            cmd.env("MHSM_PKCS11_CONFIG", config);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -402,5 +415,45 @@ fn the_access_log_names_the_pkcs11_user() {
         !log.iter()
             .any(|l| l["upn"] == P11_UPN && l["key"] == "by-sdk"),
         "nothing of the SDK's is put on the PKCS#11 user"
+    );
+}
+
+/// g. Against a server offering only Azure Managed HSM's API (no pool list, no extension), as
+/// the real service would, the module still lists its one token (named in the config), and
+/// generates, finds, signs with and destroys keys through the standard routes alone, with the
+/// PIN checked against the configured one.
+#[test]
+fn the_standard_api_alone_is_enough_for_keys() {
+    let r = Remote::start_with(true);
+    let config = r.file("module.toml");
+    std::fs::write(
+        &config,
+        format!("[remote]\ntoken_label = \"{POOL}\"\nuser_pin = \"{PIN}\"\n"),
+    )
+    .unwrap();
+    let mut shell = r.shell_with(None, Some(&config));
+    assert_eq!(shell.call("gen plain"), "gen ok");
+    assert_eq!(shell.call("sign plain"), "sign ok");
+    assert_eq!(shell.call("find plain"), "found 1");
+    assert_eq!(shell.call("destroy plain"), "destroy ok");
+    assert_eq!(shell.call("find plain"), "found 0");
+    shell.quit();
+
+    // The SDK sees the key the module made and destroyed.
+    r.sdk(&["deleted", "plain"]);
+    // Nothing but Azure's API answered the module.
+    let log = r.access_log();
+    let extension_used = log.iter().any(|l| {
+        let req = l["request"].as_str().unwrap_or_default();
+        (req.contains(" /x-mhsm/") || req.contains(" /mhsm/")) && l["status"].as_u64() < Some(300)
+    });
+    assert!(!extension_used, "{log:#?}");
+    assert!(
+        log.iter().any(|l| l["request"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("POST /keys/plain/create")
+            && l["status"] == 200),
+        "{log:#?}"
     );
 }

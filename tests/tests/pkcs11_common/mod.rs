@@ -223,11 +223,19 @@ pub struct Served {
     /// The pool the server's own address serves: the directory's first pool when it had one
     /// (so the server adds no pool the suite did not make), else `default`.
     pub default_pool: String,
+    /// Only Azure's API (see [`Served::start_with`]).
+    standard_api_only: bool,
 }
 
 impl Served {
     /// Starts a server over `dir`, on a free port.
     pub fn start(dir: &Path) -> Served {
+        Served::start_with(dir, false)
+    }
+
+    /// Starts a server over `dir`, on a free port; with `standard_api_only`, serving only what
+    /// Azure Managed HSM serves (no `/mhsm/`, no `/x-mhsm/`).
+    pub fn start_with(dir: &Path, standard_api_only: bool) -> Served {
         let default_pool = {
             let hsm = open_hsm(dir);
             let mut names: Vec<String> = hsm
@@ -244,6 +252,7 @@ impl Served {
             dir: dir.to_path_buf(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             default_pool,
+            standard_api_only,
         };
         served.restart();
         served
@@ -259,6 +268,7 @@ impl Served {
             let mut config = server::ServeConfig::new(&self.dir);
             config.listen = self.addr;
             config.default_pool = self.default_pool.clone();
+            config.standard_api_only = self.standard_api_only;
             // The sled lock of a just-stopped server may linger a moment; so may the port.
             match runtime().block_on(server::start(config)) {
                 Ok(r) => break r,
