@@ -26,12 +26,20 @@ const HARDWARE_VERSION: CK_VERSION = CK_VERSION { major: 1, minor: 0 };
 
 cryptoki_fn! {
     /// `C_GetSlotList`: every slot has a token, so `token_present` changes nothing. Asking
-    /// for the length (NULL list) rebuilds the list from the pools.
+    /// for the length (NULL list) rebuilds the list from the pools (remote mode: the last
+    /// list stands while the server does not answer).
     pub fn C_GetSlotList(token_present: CK_BBOOL, list: CK_SLOT_ID_PTR, count: CK_ULONG_PTR) with module {
         let _ = token_present;
         ptr::non_null(count)?;
-        if list.is_null() {
-            module.slots.refresh(&module.core, &module.config)?;
+        if list.is_null()
+            && let Err(rv) = module.slots.refresh(&module.core, &module.config)
+        {
+            // C_GetSlotList may not answer CKR_DEVICE_ERROR: while the server is away the
+            // last list stands (its tokens answer CKR_DEVICE_ERROR themselves).
+            if module.core.remote().is_none() {
+                return Err(rv);
+            }
+            tracing::debug!(rv, "slot list kept: the server did not answer");
         }
         let ids: Vec<CK_SLOT_ID> = module.slots.list().iter().map(|s| s.id).collect();
         ptr::out_list(&ids, list, count)

@@ -67,6 +67,7 @@ fn probe(path: &str) {
 /// - `find LABEL`: how many private keys have that label; `found N`
 /// - `destroy LABEL`: destroys the private key of that label; `destroy ok`
 /// - `labels`: the labels of every private key, sorted, comma-separated; `labels A,B`
+/// - `slots`: how many slots `C_GetSlotList` lists; `slots N`
 /// - `loop PREFIX KEYS SIGNS`: KEYS key pairs `PREFIX-i`, SIGNS signatures with each (each
 ///   verified); `loop errors=E` (the errors also go to stderr)
 /// - `quit`
@@ -206,6 +207,10 @@ fn shell(module: &str, token: &str, pin: &str) {
                     Err(e) => err(e),
                 },
                 Err(e) => e,
+            },
+            ["slots"] => match ctx.get_all_slots() {
+                Ok(slots) => format!("slots {}", slots.len()),
+                Err(e) => err(e),
             },
             ["labels"] => {
                 let listed = s
