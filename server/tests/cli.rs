@@ -289,18 +289,41 @@ fn purge_protection_and_the_purge_date_over_rest() {
     rt.block_on(running.shutdown()).unwrap();
 }
 
-#[test]
-fn mhsm_serve_prints_how_to_connect_and_stops_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
+/// `mhsm serve` over `dir` on a free port, and its stdout's lines.
+fn spawn_serve(
+    dir: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_mhsm"))
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("MHSM_DATA_DIR", dir.path())
+        .env("MHSM_DATA_DIR", dir)
         .env("MHSM_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Stops a server with `kill SIGNAL`: it exits cleanly and takes its `server.json` away.
+fn stop_by_signal(mut child: std::process::Child, signal: &str, dir: &std::path::Path) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(!dir.join("server.json").exists());
+}
+
+#[test]
+fn mhsm_serve_prints_how_to_connect_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = spawn_serve(dir.path());
     let first = lines.next().unwrap().unwrap();
     assert!(
         first.starts_with("mhsm is serving pool 'default' at https://127.0.0.1:"),
@@ -332,14 +355,7 @@ fn mhsm_serve_prints_how_to_connect_and_stops_on_sigterm() {
     assert_eq!(r.status(), 200);
     assert!(dir.path().join("server.json").exists());
     // SIGTERM: a graceful stop that releases the directory.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "{exit}");
-    assert!(!dir.path().join("server.json").exists());
+    stop_by_signal(child, "-TERM", dir.path());
     hsm_core::Hsm::open(hsm_core::HsmConfig::new(dir.path())).unwrap();
 }
 
@@ -364,16 +380,8 @@ fn plain_http_only_when_asked() {
 
 #[test]
 fn mhsm_serve_writes_server_json_whole_and_removes_it_on_sigint() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mhsm"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("MHSM_DATA_DIR", dir.path())
-        .env("MHSM_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_serve(dir.path());
     let first = lines.next().unwrap().unwrap();
     let url = first.rsplit(' ').next().unwrap().to_string();
     let info: Value =
@@ -390,12 +398,5 @@ fn mhsm_serve_writes_server_json_whole_and_removes_it_on_sigint() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "{exit}");
-    assert!(!dir.path().join("server.json").exists());
+    stop_by_signal(child, "-INT", dir.path());
 }

@@ -42,17 +42,7 @@ fn token(oid: &str, upn: &str) -> String {
     )
 }
 
-fn python() -> PathBuf {
-    let from_env = std::env::var_os("MHSM_PYTHON").map(PathBuf::from);
-    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python");
-    let python = from_env.unwrap_or(default);
-    assert!(
-        python.exists(),
-        "{} is missing: run ./scripts/test-all, which creates the venv with the Azure SDK",
-        python.display()
-    );
-    python
-}
+use mhsm_tests::python;
 
 fn interop(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,17 +10,7 @@ use std::process::Command;
 
 use common::TestServer;
 
-fn python() -> PathBuf {
-    let from_env = std::env::var_os("MHSM_PYTHON").map(PathBuf::from);
-    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv/bin/python");
-    let python = from_env.unwrap_or(default);
-    assert!(
-        python.exists(),
-        "{} is missing: run ./scripts/test-all, which creates the venv with the Azure SDK",
-        python.display()
-    );
-    python
-}
+use mhsm_tests::python;
 
 /// Makes `name` resolve to 127.0.0.1 (Debian does not resolve `*.localhost` names).
 fn ensure_hosts_entry(name: &str) {
