@@ -323,7 +323,7 @@ fn stop_by_signal(mut child: std::process::Child, signal: &str, dir: &std::path:
 #[test]
 fn mhsm_serve_prints_how_to_connect_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, mut lines) = spawn_serve(dir.path());
+    let (child, mut lines) = spawn_serve(dir.path());
     let first = lines.next().unwrap().unwrap();
     assert!(
         first.starts_with("mhsm is serving pool 'default' at https://127.0.0.1:"),
@@ -381,7 +381,7 @@ fn plain_http_only_when_asked() {
 #[test]
 fn mhsm_serve_writes_server_json_whole_and_removes_it_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, mut lines) = spawn_serve(dir.path());
+    let (child, mut lines) = spawn_serve(dir.path());
     let first = lines.next().unwrap().unwrap();
     let url = first.rsplit(' ').next().unwrap().to_string();
     let info: Value =
