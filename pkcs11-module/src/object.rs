@@ -393,7 +393,7 @@ cryptoki_fn! {
                 return Err(CKR_TEMPLATE_INCONSISTENT);
             }
             _ => {
-                let mut attrs = source.attrs.clone();
+                let mut attrs = Attrs::clone(&source.attrs);
                 attrs.extend(changes);
                 store(module, &session, attrs)?
             }
@@ -665,7 +665,7 @@ fn apply_changes(
             Ok(())
         }
         (ObjectId::Doc { id, .. }, _, _) => {
-            let mut attrs = target.attrs.clone();
+            let mut attrs = Attrs::clone(&target.attrs);
             for change in changes {
                 let (t, v) = match change {
                     Change::Store(t, v) => (t, v),

@@ -91,7 +91,7 @@ pub(crate) enum Backing {
         /// The pool.
         pool: PoolRef,
         /// The key.
-        info: Box<KeyInfo>,
+        info: Arc<KeyInfo>,
     },
     /// An in-memory key.
     Ephemeral(Arc<EphemeralKey>),
@@ -106,8 +106,8 @@ pub(crate) struct Object {
     pub handle: CK_OBJECT_HANDLE,
     /// What the handle names.
     pub id: ObjectId,
-    /// Its attributes (without secret components).
-    pub attrs: Attrs,
+    /// Its attributes (without secret components); shared with the pool's index.
+    pub attrs: Arc<Attrs>,
     /// The key behind it.
     pub backing: Backing,
     /// The key part, for key objects.
@@ -395,15 +395,22 @@ pub(crate) fn pool_key_attributes(hsm: &Hsm, info: &KeyInfo, part: Part) -> Attr
 pub(crate) struct Entry {
     /// Its handle.
     pub handle: CK_OBJECT_HANDLE,
+    /// What the handle names.
+    id: ObjectId,
     /// Its attributes.
-    pub attrs: Attrs,
+    pub attrs: Arc<Attrs>,
+    /// The key and the part, for a pool key's object.
+    key: Option<(Arc<KeyInfo>, Part)>,
 }
 
-/// The search index of one pool at one generation.
+/// The search index of one pool at one generation; it also resolves handles while the pool
+/// is at that generation, so a call on a known object neither asks the pool for the key nor
+/// recomputes its attributes.
 pub(crate) struct PoolIndex {
     generation: u64,
     entries: Vec<Entry>,
     by_label: HashMap<Vec<u8>, Vec<usize>>,
+    by_handle: HashMap<CK_OBJECT_HANDLE, usize>,
 }
 
 impl PoolIndex {
@@ -504,13 +511,22 @@ impl ObjectTable {
         Ok(index)
     }
 
+    /// The pool's index if it is at the pool's current generation (never rebuilt here: a
+    /// caller without one resolves the slow way).
+    fn current_index(&self, pool: &PoolRef) -> Result<Option<Arc<PoolIndex>>, CK_RV> {
+        let Some(index) = self.indexes.read().get(pool.name()).cloned() else {
+            return Ok(None);
+        };
+        Ok((index.generation == pool.generation().ck()?).then_some(index))
+    }
+
     fn build_index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
         let (generation, keys) = pool.snapshot_keys().ck()?;
         let mut entries = Vec::with_capacity(keys.len() * 2);
-        for info in keys.iter().filter(|k| visible(hsm, k)) {
+        for info in keys.into_iter().filter(|k| visible(hsm, k)).map(Arc::new) {
             for part in Part::of(info.spec.kind())
                 .iter()
-                .filter(|p| !hidden(info, **p))
+                .filter(|p| !hidden(&info, **p))
             {
                 let id = ObjectId::Key {
                     pool: pool.name().to_string(),
@@ -519,7 +535,9 @@ impl ObjectTable {
                 };
                 entries.push(Entry {
                     handle: self.handle(&id),
-                    attrs: pool_key_attributes(hsm, info, *part),
+                    id,
+                    attrs: Arc::new(pool_key_attributes(hsm, &info, *part)),
+                    key: Some((info.clone(), *part)),
                 });
             }
         }
@@ -540,20 +558,68 @@ impl ObjectTable {
             };
             entries.push(Entry {
                 handle: self.handle(&id),
-                attrs,
+                id,
+                attrs: Arc::new(attrs),
+                key: None,
             });
         }
         let mut by_label: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut by_handle = HashMap::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             if let Some(label) = e.attrs.get(&CKA_LABEL) {
                 by_label.entry(label.clone()).or_default().push(i);
             }
+            by_handle.insert(e.handle, i);
         }
         Ok(PoolIndex {
             generation,
             entries,
             by_label,
+            by_handle,
         })
+    }
+}
+
+/// Resolves a pool object from a current index: what the index holds is what the pool
+/// holds. Not there (deleted, disabled, another pool's) → `CKR_OBJECT_HANDLE_INVALID`.
+fn index_object(
+    hsm: &Hsm,
+    pool: &PoolRef,
+    index: &PoolIndex,
+    handle: CK_OBJECT_HANDLE,
+) -> Result<Object, CK_RV> {
+    let entry = index
+        .by_handle
+        .get(&handle)
+        .map(|i| &index.entries[*i])
+        .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
+    match &entry.key {
+        Some((info, part)) => {
+            // Visibility also depends on the time (not-before, expiry).
+            if !visible(hsm, info) {
+                return Err(CKR_OBJECT_HANDLE_INVALID);
+            }
+            Ok(Object {
+                handle,
+                id: entry.id.clone(),
+                attrs: entry.attrs.clone(),
+                backing: Backing::Pool {
+                    pool: pool.clone(),
+                    info: info.clone(),
+                },
+                part: Some(*part),
+            })
+        }
+        None => {
+            let (backing, part) = stored_backing(&entry.attrs)?;
+            Ok(Object {
+                handle,
+                id: entry.id.clone(),
+                attrs: entry.attrs.clone(),
+                backing,
+                part,
+            })
+        }
     }
 }
 
@@ -587,11 +653,11 @@ pub(crate) fn resolve_pool_object(
             let part = *part;
             Ok(Object {
                 handle,
-                attrs: pool_key_attributes(hsm, &info, part),
+                attrs: Arc::new(pool_key_attributes(hsm, &info, part)),
                 id,
                 backing: Backing::Pool {
                     pool: pool.clone(),
-                    info: Box::new(info),
+                    info: Arc::new(info),
                 },
                 part: Some(part),
             })
@@ -606,7 +672,7 @@ pub(crate) fn resolve_pool_object(
             Ok(Object {
                 handle,
                 id,
-                attrs,
+                attrs: Arc::new(attrs),
                 backing,
                 part,
             })
@@ -691,7 +757,10 @@ pub(crate) fn resolve(
                 .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
             session_object(module.core.hsm(), &session.pool, handle, owner.handle, &so)?
         }
-        other => resolve_pool_object(module.core.hsm(), &session.pool, handle, other)?,
+        other => match module.objects.current_index(&session.pool)? {
+            Some(index) => index_object(module.core.hsm(), &session.pool, &index, handle)?,
+            None => resolve_pool_object(module.core.hsm(), &session.pool, handle, other)?,
+        },
     };
     if object.is_private() && !user_logged_in(module, session) {
         return Err(CKR_OBJECT_HANDLE_INVALID);
@@ -718,7 +787,7 @@ fn session_object(
         Some(SessionKey::Own(key, part)) => Ok(Object {
             handle,
             id,
-            attrs: ephemeral_attributes(key, *part, &stored),
+            attrs: Arc::new(ephemeral_attributes(key, *part, &stored)),
             backing: Backing::Ephemeral(key.clone()),
             part: Some(*part),
         }),
@@ -738,10 +807,10 @@ fn session_object(
             Ok(Object {
                 handle,
                 id,
-                attrs,
+                attrs: Arc::new(attrs),
                 backing: Backing::Pool {
                     pool: pool.clone(),
-                    info: Box::new(info),
+                    info: Arc::new(info),
                 },
                 part: Some(*part),
             })
@@ -751,7 +820,7 @@ fn session_object(
             Ok(Object {
                 handle,
                 id,
-                attrs: stored,
+                attrs: Arc::new(stored),
                 backing,
                 part,
             })
