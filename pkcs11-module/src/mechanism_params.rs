@@ -610,10 +610,10 @@ mod tests {
         let object = |class, key_type| Object {
             handle: 1,
             id: ObjectId::Session(1),
-            attrs: Attrs::from([
+            attrs: std::sync::Arc::new(Attrs::from([
                 (CKA_CLASS, ulong_bytes(class)),
                 (CKA_KEY_TYPE, ulong_bytes(key_type)),
-            ]),
+            ])),
             backing: Backing::None,
             part: None,
         };
