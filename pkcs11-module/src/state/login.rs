@@ -13,6 +13,9 @@
 //! characters, counting, lockout) are the core's (`hsm_core::pin`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crate::state::backend::PoolRef;
 use cryptoki_sys::{
@@ -53,27 +56,42 @@ impl LoginState {
     }
 }
 
-/// The login state of every slot (absent: [`LoginState::Public`]).
+/// The login state of every slot (absent: [`LoginState::Public`]). Changes happen under a
+/// mutex; readers (every key use checks the login) read a published copy without a lock.
 pub(crate) struct LoginTable {
     slots: Mutex<HashMap<CK_SLOT_ID, LoginState>>,
+    published: ArcSwap<HashMap<CK_SLOT_ID, LoginState>>,
 }
 
 /// The table held locked: read and change several slots' states, or check sessions, as one
-/// step.
-pub(crate) struct LoginGuard<'a>(MutexGuard<'a, HashMap<CK_SLOT_ID, LoginState>>);
+/// step. Changes are published when it is dropped.
+pub(crate) struct LoginGuard<'a> {
+    slots: MutexGuard<'a, HashMap<CK_SLOT_ID, LoginState>>,
+    published: &'a ArcSwap<HashMap<CK_SLOT_ID, LoginState>>,
+    changed: bool,
+}
 
 impl LoginGuard<'_> {
     /// The state of a slot.
     pub fn state(&self, slot: CK_SLOT_ID) -> LoginState {
-        self.0.get(&slot).copied().unwrap_or_default()
+        self.slots.get(&slot).copied().unwrap_or_default()
     }
 
     /// Sets the state of a slot.
     pub fn set(&mut self, slot: CK_SLOT_ID, state: LoginState) {
         if state == LoginState::Public {
-            self.0.remove(&slot);
+            self.slots.remove(&slot);
         } else {
-            self.0.insert(slot, state);
+            self.slots.insert(slot, state);
+        }
+        self.changed = true;
+    }
+}
+
+impl Drop for LoginGuard<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            self.published.store(Arc::new(self.slots.clone()));
         }
     }
 }
@@ -83,17 +101,26 @@ impl LoginTable {
     pub fn new() -> LoginTable {
         LoginTable {
             slots: Mutex::new(HashMap::new()),
+            published: ArcSwap::from_pointee(HashMap::new()),
         }
     }
 
     /// Locks the table (briefly: never across a PIN hash).
     pub fn lock(&self) -> LoginGuard<'_> {
-        LoginGuard(self.slots.lock())
+        LoginGuard {
+            slots: self.slots.lock(),
+            published: &self.published,
+            changed: false,
+        }
     }
 
-    /// The state of a slot.
+    /// The state of a slot, as last published (no lock).
     pub fn state(&self, slot: CK_SLOT_ID) -> LoginState {
-        self.lock().state(slot)
+        self.published
+            .load()
+            .get(&slot)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Whether the normal user is logged in to the slot's token (private objects and key
@@ -119,7 +146,9 @@ impl LoginTable {
 
     /// Forgets every login (`C_Finalize`).
     pub fn clear(&self) {
-        self.slots.lock().clear();
+        let mut guard = self.lock();
+        guard.slots.clear();
+        guard.changed = true;
     }
 }
 
