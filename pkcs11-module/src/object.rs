@@ -723,14 +723,14 @@ cryptoki_fn! {
         let mut found = Vec::new();
         if template.bool(CKA_TOKEN)? != Some(false) {
             let index = module.objects.index(module.core.hsm(), &session.pool)?;
-            index.find(&template, private, &mut found);
+            index.find(module.core.hsm(), &template, private, &mut found);
             if found.is_empty() && template.get(CKA_LABEL).is_some() {
                 // Another process may have just made it (remote mode trusts its object list
                 // for a moment): ask whether the pool changed, once, before saying none.
                 session.pool.invalidate();
                 let fresh = module.objects.index(module.core.hsm(), &session.pool)?;
                 if !Arc::ptr_eq(&fresh, &index) {
-                    fresh.find(&template, private, &mut found);
+                    fresh.find(module.core.hsm(), &template, private, &mut found);
                 }
             }
         }

@@ -13,7 +13,7 @@
 //!   counter (`Pool::generation`) moves; a label index answers label searches without a scan.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::state::backend::PoolRef;
@@ -397,10 +397,22 @@ pub(crate) struct Entry {
     pub handle: CK_OBJECT_HANDLE,
     /// What the handle names.
     id: ObjectId,
-    /// Its attributes.
-    pub attrs: Arc<Attrs>,
     /// The key and the part, for a pool key's object.
     key: Option<(Arc<KeyInfo>, Part)>,
+    /// Its attributes: a document's from the start, a key's computed when first needed (a
+    /// pool of 100,000 keys would otherwise hold millions of small buffers).
+    attrs: OnceLock<Arc<Attrs>>,
+}
+
+impl Entry {
+    /// Its attributes.
+    fn attrs(&self, hsm: &Hsm) -> &Arc<Attrs> {
+        self.attrs.get_or_init(|| match &self.key {
+            Some((info, part)) => Arc::new(pool_key_attributes(hsm, info, *part)),
+            // Documents are built with theirs.
+            None => Arc::new(Attrs::new()),
+        })
+    }
 }
 
 /// The search index of one pool at one generation; it also resolves handles while the pool
@@ -415,9 +427,17 @@ pub(crate) struct PoolIndex {
 
 impl PoolIndex {
     /// The handles of the objects matching `template`, private ones only when `private`.
-    pub fn find(&self, template: &Template, private: bool, out: &mut Vec<CK_OBJECT_HANDLE>) {
-        let keep =
-            |e: &Entry| (private || !is_true(&e.attrs, CKA_PRIVATE)) && template.matches(&e.attrs);
+    pub fn find(
+        &self,
+        hsm: &Hsm,
+        template: &Template,
+        private: bool,
+        out: &mut Vec<CK_OBJECT_HANDLE>,
+    ) {
+        let keep = |e: &Entry| {
+            let attrs = e.attrs(hsm);
+            (private || !is_true(attrs, CKA_PRIVATE)) && template.matches(attrs)
+        };
         match template.get(CKA_LABEL) {
             Some(label) => {
                 for i in self.by_label.get(label).into_iter().flatten() {
@@ -523,6 +543,7 @@ impl ObjectTable {
     fn build_index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
         let (generation, keys) = pool.snapshot_keys().ck()?;
         let mut entries = Vec::with_capacity(keys.len() * 2);
+        let mut labels = Vec::with_capacity(keys.len() * 2);
         for info in keys.into_iter().filter(|k| visible(hsm, k)).map(Arc::new) {
             for part in Part::of(info.spec.kind())
                 .iter()
@@ -533,11 +554,12 @@ impl ObjectTable {
                     name: info.name.clone(),
                     part: *part,
                 };
+                labels.push(info.name.as_bytes().to_vec());
                 entries.push(Entry {
                     handle: self.handle(&id),
                     id,
-                    attrs: Arc::new(pool_key_attributes(hsm, &info, *part)),
                     key: Some((info.clone(), *part)),
+                    attrs: OnceLock::new(),
                 });
             }
         }
@@ -556,19 +578,19 @@ impl ObjectTable {
                 pool: pool.name().to_string(),
                 id: doc,
             };
+            labels.push(attrs.get(&CKA_LABEL).cloned().unwrap_or_default());
             entries.push(Entry {
                 handle: self.handle(&id),
                 id,
-                attrs: Arc::new(attrs),
                 key: None,
+                attrs: OnceLock::from(Arc::new(attrs)),
             });
         }
         let mut by_label: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         let mut by_handle = HashMap::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            if let Some(label) = e.attrs.get(&CKA_LABEL) {
-                by_label.entry(label.clone()).or_default().push(i);
-            }
+        for (i, (e, label)) in entries.iter().zip(labels).enumerate() {
+            // A key's label is its name; an object without CKA_LABEL has the empty one.
+            by_label.entry(label).or_default().push(i);
             by_handle.insert(e.handle, i);
         }
         Ok(PoolIndex {
@@ -602,7 +624,7 @@ fn index_object(
             Ok(Object {
                 handle,
                 id: entry.id.clone(),
-                attrs: entry.attrs.clone(),
+                attrs: entry.attrs(hsm).clone(),
                 backing: Backing::Pool {
                     pool: pool.clone(),
                     info: info.clone(),
@@ -611,11 +633,12 @@ fn index_object(
             })
         }
         None => {
-            let (backing, part) = stored_backing(&entry.attrs)?;
+            let attrs = entry.attrs(hsm);
+            let (backing, part) = stored_backing(attrs)?;
             Ok(Object {
                 handle,
                 id: entry.id.clone(),
-                attrs: entry.attrs.clone(),
+                attrs: attrs.clone(),
                 backing,
                 part,
             })
