@@ -13,8 +13,8 @@
 //!   counter (`Pool::generation`) moves; a label index answers label searches without a scan.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::state::backend::PoolRef;
 use cryptoki_sys::*;
