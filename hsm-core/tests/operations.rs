@@ -67,7 +67,7 @@ fn digest(alg: &str) -> Vec<u8> {
 
 #[test]
 fn every_jws_algorithm_signs_and_verifies() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let pool = env.pool();
     setup(&pool);
     let cases = [
@@ -124,11 +124,12 @@ fn every_jws_algorithm_signs_and_verifies() {
             "{alg_name} other input"
         );
     }
+    }
 }
 
 #[test]
 fn pkcs11_style_signatures() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let pool = env.pool();
     setup(&pool);
     // RSA PKCS#1 v1.5 over a caller's DigestInfo equals RS256 over the digest.
@@ -190,11 +191,12 @@ fn pkcs11_style_signatures() {
             .verify("aes128", None, &SignAlgorithm::Cmac, b"massage", &mac)
             .unwrap()
     );
+    }
 }
 
 #[test]
 fn every_encryption_algorithm_round_trips() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let pool = env.pool();
     setup(&pool);
     let iv16 = Some(vec![7u8; 16]);
@@ -266,11 +268,12 @@ fn every_encryption_algorithm_round_trips() {
         pool.decrypt("rsa", None, &oaep, &ct).unwrap_err().code(),
         "DecryptionFailed"
     );
+    }
 }
 
 #[test]
 fn ecb_ctr_wrap_unwrap_and_ecdh() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let pool = env.pool();
     setup(&pool);
     let ecb = CipherAlgorithm::AesEcb;
@@ -370,11 +373,12 @@ fn ecb_ctr_wrap_unwrap_and_ecdh() {
             .code(),
         "OperationNotPermitted"
     );
+    }
 }
 
 #[test]
 fn policy_rules_are_enforced() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let pool = env.pool();
     setup(&pool);
     let es256 = jwa::sign_algorithm("ES256").unwrap();
@@ -483,11 +487,12 @@ fn policy_rules_are_enforced() {
         )),
         "KeyVersionNotFound"
     );
+    }
 }
 
 #[test]
 fn random_and_digests() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let a = env.hsm.random(32).unwrap();
     assert_eq!(a.len(), 32);
     assert_ne!(a, env.hsm.random(32).unwrap());
@@ -501,6 +506,7 @@ fn random_and_digests() {
     h.update(b"a");
     h.update(b"bc");
     assert_eq!(h.finish(), env.hsm.digest(HashAlg::Sha384, b"abc"));
+    }
 }
 
 #[test]
@@ -551,7 +557,7 @@ fn the_hsm_and_its_pools_are_shared_across_threads() {
 
 #[test]
 fn outside_keys_hmac_and_public_key_verification() {
-    let env = &envs()[0];
+    for env in &common::provider_envs() {
     let hsm = &env.hsm;
     // RFC 4231 test case 2.
     let key = SecretBytes::from_slice(b"Jefe");
@@ -593,4 +599,5 @@ fn outside_keys_hmac_and_public_key_verification() {
         .code(),
         "KeyTypeMismatch"
     );
+    }
 }
