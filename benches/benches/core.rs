@@ -32,7 +32,10 @@ fn memory_pools() -> Vec<(String, Pool)> {
         .into_iter()
         .map(|p| {
             let name = format!("mhsm-{}", p.name());
-            (name, pool(&Hsm::open(HsmConfig::in_memory().provider(p)).unwrap()))
+            (
+                name,
+                pool(&Hsm::open(HsmConfig::in_memory().provider(p)).unwrap()),
+            )
         })
         .collect()
 }

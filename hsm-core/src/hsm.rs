@@ -9,8 +9,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::cache::{DEFAULT_CAPACITY, KeyCache};
 use crate::crypto::{
-    CryptoProvider, HashAlg, Hasher, PublicKey, SignAlgorithm, check,
-    provider_from_env,
+    CryptoProvider, HashAlg, Hasher, PublicKey, SignAlgorithm, check, provider_from_env,
 };
 use crate::error::{Error, Result};
 use crate::key::Deletion;

@@ -40,7 +40,14 @@ fn a_data_directory_moves_between_providers() {
             ("p256", KeySpec::Ec { curve: Curve::P256 }, "ES256", 32),
             ("p384", KeySpec::Ec { curve: Curve::P384 }, "ES384", 48),
             ("p521", KeySpec::Ec { curve: Curve::P521 }, "ES512", 64),
-            ("k256", KeySpec::Ec { curve: Curve::Secp256k1 }, "ES256K", 32),
+            (
+                "k256",
+                KeySpec::Ec {
+                    curve: Curve::Secp256k1,
+                },
+                "ES256K",
+                32,
+            ),
         ];
         let digest = |len: usize| (0..len as u8).collect::<Vec<u8>>();
         let mut signatures = Vec::new();
@@ -83,7 +90,10 @@ fn a_data_directory_moves_between_providers() {
                 "{writer} -> {reader}: {name}"
             );
             let again = pool.sign(name, None, &alg, &digest(*len)).unwrap();
-            assert!(pool.verify(name, None, &alg, &digest(*len), &again).unwrap());
+            assert!(
+                pool.verify(name, None, &alg, &digest(*len), &again)
+                    .unwrap()
+            );
         }
         let gcm = CipherAlgorithm::AesGcm {
             key_bits: Some(256),
@@ -102,7 +112,9 @@ fn a_data_directory_moves_between_providers() {
         };
         let ct = pool.encrypt("rsa", None, &oaep, b"k").unwrap();
         assert_eq!(
-            pool.decrypt("rsa", None, &oaep, &ct.data).unwrap().expose_secret(),
+            pool.decrypt("rsa", None, &oaep, &ct.data)
+                .unwrap()
+                .expose_secret(),
             b"k"
         );
     }

@@ -1,5 +1,5 @@
-//! Shared setup of the core's behaviour suites: every suite runs on every storage engine and
-//! every crypto provider built in (the default provider on each engine, the others in memory).
+//! Shared setup of the core's behaviour suites: every suite runs on every storage engine with
+//! every crypto provider built in.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -66,14 +66,14 @@ pub fn providers() -> Vec<&'static str> {
     hsm_core::crypto::provider_names().to_vec()
 }
 
-/// A fresh HSM per storage engine (memory, sled) with the default provider, then one in
-/// memory per other provider, each with pool `p1` (default settings). The first two are
-/// always memory and sled.
+/// A fresh HSM per crypto provider (the default first) and storage engine (memory, then
+/// sled), each with pool `p1` (default settings): `[0]` is memory and `[1]` sled, both with
+/// the default provider, and the last is sled.
 pub fn envs() -> Vec<Env> {
-    let names = providers();
-    let mut cases: Vec<(&'static str, &'static str)> =
-        vec![("memory", names[0]), ("sled", names[0])];
-    cases.extend(names[1..].iter().map(|p| ("memory", *p)));
+    let cases: Vec<_> = providers()
+        .into_iter()
+        .flat_map(|p| [("memory", p), ("sled", p)])
+        .collect();
     envs_of(&cases)
 }
 

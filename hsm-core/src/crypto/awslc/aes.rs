@@ -40,8 +40,8 @@ impl AesKey {
             24 => &AES_192_GCM,
             _ => &AES_256_GCM,
         };
-        let unbound =
-            UnboundKey::new(alg, key).map_err(|_| Error::material("AES key of an invalid length"))?;
+        let unbound = UnboundKey::new(alg, key)
+            .map_err(|_| Error::material("AES key of an invalid length"))?;
         Ok(Self {
             delegate,
             gcm: LessSafeKey::new(unbound),

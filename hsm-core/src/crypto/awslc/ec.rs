@@ -82,7 +82,9 @@ pub fn load(curve: Curve, d: &SecretBytes) -> Result<Arc<dyn LoadedKey>> {
     der.extend_from_slice(&[0xa0, len_byte(oid.len())?]);
     der.extend_from_slice(oid);
     let pair = EcdsaKeyPair::from_private_key_der(signing, &der).map_err(|_| {
-        Error::material(format!("the private scalar is not in [1, n - 1] for {curve}"))
+        Error::material(format!(
+            "the private scalar is not in [1, n - 1] for {curve}"
+        ))
     })?;
     Ok(Arc::new(EcKey::new(curve, Some(pair), None)?))
 }

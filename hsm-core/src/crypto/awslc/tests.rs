@@ -44,11 +44,19 @@ fn digests_and_hmac_match_rustcrypto() {
         }
         let d = ha.finish();
         assert_eq!(d, hr.finish(), "{alg}");
-        let aes = a.load(&a.generate(KeySpec::Aes { bits: 256 }).unwrap()).unwrap();
+        let aes = a
+            .load(&a.generate(KeySpec::Aes { bits: 256 }).unwrap())
+            .unwrap();
         let tag = aes.sign(&SignAlgorithm::Hmac { hash: alg }, &data).unwrap();
         assert_eq!(tag.len(), alg.output_len());
-        assert!(aes.verify(&SignAlgorithm::Hmac { hash: alg }, &data, &tag).unwrap());
-        assert!(!aes.verify(&SignAlgorithm::Hmac { hash: alg }, &data[1..], &tag).unwrap());
+        assert!(
+            aes.verify(&SignAlgorithm::Hmac { hash: alg }, &data, &tag)
+                .unwrap()
+        );
+        assert!(
+            !aes.verify(&SignAlgorithm::Hmac { hash: alg }, &data[1..], &tag)
+                .unwrap()
+        );
         let m = r.generate(KeySpec::Aes { bits: 128 }).unwrap();
         let crate::crypto::KeyMaterial::Aes(bytes) = &m else {
             unreachable!()
@@ -58,8 +66,14 @@ fn digests_and_hmac_match_rustcrypto() {
             .unwrap()
             .sign(&SignAlgorithm::Hmac { hash: alg }, b"m")
             .unwrap();
-        assert!(a.verify_hmac(alg, bytes.expose_secret(), b"m", &tag).unwrap());
-        assert!(!a.verify_hmac(alg, bytes.expose_secret(), b"n", &tag).unwrap());
+        assert!(
+            a.verify_hmac(alg, bytes.expose_secret(), b"m", &tag)
+                .unwrap()
+        );
+        assert!(
+            !a.verify_hmac(alg, bytes.expose_secret(), b"n", &tag)
+                .unwrap()
+        );
     }
 }
 
@@ -76,7 +90,12 @@ fn both_providers_interoperate() {
         pairs.push((a.load(&m).unwrap(), r.load(&m).unwrap()));
     }
     let mut sign_algs = vec![SignAlgorithm::RsaRaw];
-    for hash in [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+    for hash in [
+        HashAlg::Sha1,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
         sign_algs.push(SignAlgorithm::RsaPkcs1v15 { hash: Some(hash) });
         for salt_len in [0, hash.output_len()] {
             sign_algs.push(SignAlgorithm::RsaPss {
@@ -110,7 +129,11 @@ fn both_providers_interoperate() {
                 _ => (0..70u8).collect(),
             };
             let (Ok(sa), Ok(sr)) = (ka.sign(alg, &input), kr.sign(alg, &input)) else {
-                assert_eq!(code(ka.sign(alg, &input)), code(kr.sign(alg, &input)), "{alg:?}");
+                assert_eq!(
+                    code(ka.sign(alg, &input)),
+                    code(kr.sign(alg, &input)),
+                    "{alg:?}"
+                );
                 continue;
             };
             assert!(kr.verify(alg, &input, &sa).unwrap(), "{alg:?} a->r");
@@ -125,9 +148,16 @@ fn both_providers_interoperate() {
     let digest = [0x42u8; 32];
     let mut info = hex::decode("3031300d060960864801650304020105000420").unwrap();
     info.extend_from_slice(&digest);
-    let raw = ka.sign(&SignAlgorithm::RsaPkcs1v15 { hash: None }, &info).unwrap();
+    let raw = ka
+        .sign(&SignAlgorithm::RsaPkcs1v15 { hash: None }, &info)
+        .unwrap();
     let rs256 = kr
-        .sign(&SignAlgorithm::RsaPkcs1v15 { hash: Some(HashAlg::Sha256) }, &digest)
+        .sign(
+            &SignAlgorithm::RsaPkcs1v15 {
+                hash: Some(HashAlg::Sha256),
+            },
+            &digest,
+        )
         .unwrap();
     assert_eq!(raw, rs256);
 
@@ -186,7 +216,10 @@ fn aes_gcm_interoperates_with_every_tag_length() {
             let mut bad = ct.clone();
             bad[0] ^= 1;
             assert_eq!(code(ka.decrypt(&alg, &bad)), "DecryptionFailed");
-            assert_eq!(code(ka.decrypt(&alg, &ct[..5])), code(kr.decrypt(&alg, &ct[..5])));
+            assert_eq!(
+                code(ka.decrypt(&alg, &ct[..5])),
+                code(kr.decrypt(&alg, &ct[..5]))
+            );
         }
         let random_iv = CipherAlgorithm::AesGcm {
             key_bits: None,
@@ -201,7 +234,12 @@ fn aes_gcm_interoperates_with_every_tag_length() {
             aad: vec![],
             tag_len: 16,
         };
-        assert_eq!(kr.decrypt(&alg, &c.data_with_tag()).unwrap().expose_secret(), b"m");
+        assert_eq!(
+            kr.decrypt(&alg, &c.data_with_tag())
+                .unwrap()
+                .expose_secret(),
+            b"m"
+        );
         let kw = WrapAlgorithm::AesKwp { key_bits: None };
         let w = ka.wrap(&kw, b"0123456789").unwrap();
         assert_eq!(kr.unwrap(&kw, &w).unwrap().expose_secret(), b"0123456789");
@@ -213,7 +251,13 @@ fn load_refuses_what_rustcrypto_refuses() {
     let (a, r) = (AwsLcProvider::new(), RustCryptoProvider::new());
     for curve in [Curve::P256, Curve::P384, Curve::P521] {
         let flen = curve.field_len();
-        for d in [vec![0; flen], vec![0xff; flen], vec![1; flen + 1], vec![], vec![7]] {
+        for d in [
+            vec![0; flen],
+            vec![0xff; flen],
+            vec![1; flen + 1],
+            vec![],
+            vec![7],
+        ] {
             let m = crate::crypto::KeyMaterial::Ec {
                 curve,
                 d: crate::secret::SecretBytes::new(d),
