@@ -9,7 +9,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::cache::{DEFAULT_CAPACITY, KeyCache};
 use crate::crypto::{
-    CryptoProvider, HashAlg, Hasher, PublicKey, SignAlgorithm, check, default_provider,
+    CryptoProvider, HashAlg, Hasher, PublicKey, SignAlgorithm, check, provider_from_env,
 };
 use crate::error::{Error, Result};
 use crate::key::Deletion;
@@ -79,7 +79,8 @@ impl HsmConfig {
         self
     }
 
-    /// Sets the crypto provider (default: [`default_provider`]).
+    /// Sets the crypto provider (default: the one `MHSM_CRYPTO_PROVIDER` names, else
+    /// [`crate::crypto::default_provider`]).
     pub fn provider(mut self, provider: Arc<dyn CryptoProvider>) -> Self {
         self.provider = Some(provider);
         self
@@ -223,6 +224,11 @@ impl Hsm {
             clock,
             cache_capacity,
         } = config;
+        // Before anything touches the store: a misspelt provider is an error, not a default.
+        let provider = match provider {
+            Some(provider) => provider,
+            None => provider_from_env()?,
+        };
         let store: Box<dyn Store> = match &data_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| Error::Storage {
@@ -284,7 +290,7 @@ impl Hsm {
         let inner = Arc::new(HsmInner {
             store,
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
-            provider: provider.unwrap_or_else(default_provider),
+            provider,
             domain,
             cache: KeyCache::new(cache_capacity),
             data_dir,

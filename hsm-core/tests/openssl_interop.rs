@@ -3,6 +3,8 @@
 //! side are checked by the other, with keys exchanged as SPKI and PKCS#8 PEM written from
 //! `to_spki_der` / `to_pkcs8_der`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -11,12 +13,12 @@ use base64::Engine;
 use hsm_core::SecretBytes;
 use hsm_core::crypto::{
     CipherAlgorithm, CryptoProvider, Curve, HashAlg, KeyMaterial, KeySpec, LoadedKey, PublicKey,
-    SignAlgorithm, WrapAlgorithm, default_provider,
+    SignAlgorithm, WrapAlgorithm,
 };
 use tempfile::TempDir;
 
 fn provider() -> Arc<dyn CryptoProvider> {
-    default_provider()
+    common::current_provider()
 }
 
 /// The one RSA-2048 key of this file (generation is slow).
@@ -201,6 +203,10 @@ fn der_to_raw(der: &[u8], field_len: usize) -> Vec<u8> {
 
 #[test]
 fn der_helpers_round_trip() {
+    common::each_provider(der_helpers_round_trip_on);
+}
+
+fn der_helpers_round_trip_on() {
     let raw = [[0x80u8; 32], [0x01; 32]].concat();
     let der = raw_to_der(&raw);
     assert_eq!(&der[..4], &[0x30, 0x45, 0x02, 0x21]);
@@ -214,6 +220,10 @@ fn der_helpers_round_trip() {
 
 #[test]
 fn rsa_signatures_both_ways() {
+    common::each_provider(rsa_signatures_both_ways_on);
+}
+
+fn rsa_signatures_both_ways_on() {
     let (key, public) = load(rsa_material());
     let files = Files::new(rsa_material(), &public);
     let msg = files.write("msg.bin", b"a message signed by mhsm");
@@ -258,6 +268,10 @@ fn rsa_signatures_both_ways() {
 
 #[test]
 fn rsa_encryption_both_ways() {
+    common::each_provider(rsa_encryption_both_ways_on);
+}
+
+fn rsa_encryption_both_ways_on() {
     let (key, public) = load(rsa_material());
     let files = Files::new(rsa_material(), &public);
     let oaep = |hash, mgf1, label: &[u8]| CipherAlgorithm::RsaOaep {
@@ -336,6 +350,10 @@ const EC_CASES: [(Curve, HashAlg, &str); 4] = [
 
 #[test]
 fn ecdsa_signatures_both_ways() {
+    common::each_provider(ecdsa_signatures_both_ways_on);
+}
+
+fn ecdsa_signatures_both_ways_on() {
     for (curve, hash, name) in EC_CASES {
         let material = provider().generate(KeySpec::Ec { curve }).unwrap();
         let (key, public) = load(&material);
@@ -380,6 +398,10 @@ fn ecdsa_signatures_both_ways() {
 
 #[test]
 fn ecdh_agrees_with_openssl() {
+    common::each_provider(ecdh_agrees_with_openssl_on);
+}
+
+fn ecdh_agrees_with_openssl_on() {
     for (curve, _, name) in EC_CASES {
         let ours = provider().generate(KeySpec::Ec { curve }).unwrap();
         let theirs = provider().generate(KeySpec::Ec { curve }).unwrap();
@@ -422,6 +444,10 @@ fn aes(bytes: &[u8]) -> Arc<dyn LoadedKey> {
 
 #[test]
 fn aes_cbc_pad_both_ways() {
+    common::each_provider(aes_cbc_pad_both_ways_on);
+}
+
+fn aes_cbc_pad_both_ways_on() {
     let dir = tempfile::tempdir().unwrap();
     for bits in [128usize, 192, 256] {
         let mut key_bytes = vec![0; bits / 8];
@@ -476,6 +502,10 @@ fn aes_cbc_pad_both_ways() {
 
 #[test]
 fn aes_key_wrap_both_ways() {
+    common::each_provider(aes_key_wrap_both_ways_on);
+}
+
+fn aes_key_wrap_both_ways_on() {
     let dir = tempfile::tempdir().unwrap();
     for bits in [128usize, 192, 256] {
         let mut kek = vec![0; bits / 8];

@@ -1,4 +1,4 @@
-//! Wycheproof vectors through the public provider API (`default_provider()`).
+//! Wycheproof vectors through the public provider API, once per provider built in.
 //!
 //! For every set: valid vectors must pass, invalid ones must fail, acceptable ones may go
 //! either way. Vectors mhsm refuses by policy (an MGF1 hash other than the message hash for
@@ -6,13 +6,15 @@
 //! counted and printed; each set must run a minimum number of vectors, and skips must stay a
 //! minority of each family. Run with `--nocapture` to see the table.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hsm_core::SecretBytes;
 use hsm_core::crypto::{
     CipherAlgorithm, CryptoProvider, Curve, HashAlg, KeyMaterial, LoadedKey, PublicKey,
-    RsaPrivateParts, SignAlgorithm, WrapAlgorithm, default_provider,
+    RsaPrivateParts, SignAlgorithm, WrapAlgorithm,
 };
 use wycheproof::{HashFunction, Mgf, TestResult};
 
@@ -134,7 +136,7 @@ impl Family {
 }
 
 fn provider() -> Arc<dyn CryptoProvider> {
-    default_provider()
+    common::current_provider()
 }
 
 fn hash_alg(h: HashFunction) -> Option<HashAlg> {
@@ -226,6 +228,10 @@ fn der_to_raw(der: &[u8], field_len: usize) -> Option<Vec<u8>> {
 
 #[test]
 fn ecdsa_verify() {
+    common::each_provider(ecdsa_verify_on);
+}
+
+fn ecdsa_verify_on() {
     use wycheproof::ecdsa::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("ECDSA verify");
@@ -292,6 +298,10 @@ fn rsa_public(p: &dyn CryptoProvider, n: &[u8], e: &[u8]) -> Option<Arc<dyn Load
 
 #[test]
 fn rsa_pkcs1v15_verify() {
+    common::each_provider(rsa_pkcs1v15_verify_on);
+}
+
+fn rsa_pkcs1v15_verify_on() {
     use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("RSASSA-PKCS1-v1_5 verify");
@@ -337,6 +347,10 @@ fn rsa_pkcs1v15_verify() {
 
 #[test]
 fn rsa_pss_verify() {
+    common::each_provider(rsa_pss_verify_on);
+}
+
+fn rsa_pss_verify_on() {
     use wycheproof::rsa_pss_verify::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("RSASSA-PSS verify");
@@ -392,6 +406,10 @@ fn rsa_pss_verify() {
 
 #[test]
 fn rsa_oaep_decrypt() {
+    common::each_provider(rsa_oaep_decrypt_on);
+}
+
+fn rsa_oaep_decrypt_on() {
     use wycheproof::rsa_oaep::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("RSAES-OAEP decrypt");
@@ -468,6 +486,10 @@ fn aes_key(p: &dyn CryptoProvider, key: &[u8]) -> Option<Arc<dyn LoadedKey>> {
 
 #[test]
 fn aes_gcm() {
+    common::each_provider(aes_gcm_on);
+}
+
+fn aes_gcm_on() {
     use wycheproof::aead::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("AES-GCM");
@@ -542,6 +564,10 @@ fn key_wrap(name: wycheproof::keywrap::TestName, alg: WrapAlgorithm, min_run: us
 
 #[test]
 fn aes_key_wrap() {
+    common::each_provider(aes_key_wrap_on);
+}
+
+fn aes_key_wrap_on() {
     use wycheproof::keywrap::TestName;
     let mut family = Family::new("AES key wrap");
     family.add(
@@ -565,6 +591,10 @@ fn aes_key_wrap() {
 
 #[test]
 fn aes_cbc_pkcs5() {
+    common::each_provider(aes_cbc_pkcs5_on);
+}
+
+fn aes_cbc_pkcs5_on() {
     use wycheproof::cipher::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("AES-CBC-PAD");
@@ -600,6 +630,10 @@ fn aes_cbc_pkcs5() {
 
 #[test]
 fn aes_cmac_and_hmac_sha256() {
+    common::each_provider(aes_cmac_and_hmac_sha256_on);
+}
+
+fn aes_cmac_and_hmac_sha256_on() {
     use wycheproof::mac::{TestName, TestSet};
     let p = provider();
     let mut family = Family::new("MAC");
@@ -644,6 +678,10 @@ fn aes_cmac_and_hmac_sha256() {
 
 #[test]
 fn ecdh() {
+    common::each_provider(ecdh_on);
+}
+
+fn ecdh_on() {
     use wycheproof::ecdh::{EcdhEncoding, TestName, TestSet};
     let p = provider();
     let mut family = Family::new("ECDH");
@@ -696,6 +734,10 @@ fn ecdh() {
 
 #[test]
 fn der_helper_is_strict() {
+    common::each_provider(der_helper_is_strict_on);
+}
+
+fn der_helper_is_strict_on() {
     // SEQUENCE { INTEGER 1, INTEGER 2 }
     assert_eq!(
         der_to_raw(&[0x30, 6, 2, 1, 1, 2, 1, 2], 2),

@@ -26,6 +26,9 @@
 //! user_pin = "..."               # PINs checked locally, only against a server without
 //! so_pin = "..."                 #   mhsm's extension API (a real Managed HSM)
 //!
+//! [crypto]                       # MHSM_CRYPTO_PROVIDER wins over this
+//! provider = "aws-lc"            # or "rustcrypto" (default: aws-lc when built)
+//!
 //! [log]                          # MHSM_LOG wins over this
 //! filter = "info"                # a tracing filter: off, error, warn, info, debug, trace
 //! file = "/tmp/mhsm-pkcs11.log"  # default: stderr
@@ -67,6 +70,17 @@ pub(crate) struct Config {
     /// Remote mode.
     #[serde(default)]
     pub remote: RemoteConfig,
+    /// The crypto provider of embedded mode.
+    #[serde(default)]
+    pub crypto: CryptoConfig,
+}
+
+/// `[crypto]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CryptoConfig {
+    /// `aws-lc` or `rustcrypto` (`MHSM_CRYPTO_PROVIDER` takes precedence).
+    pub provider: Option<String>,
 }
 
 /// `[remote]`.
@@ -250,6 +264,9 @@ impl Config {
                 pin.min_len, pin.max_len, pin.max_failures
             )
         })?;
+        if let Some(name) = &self.crypto.provider {
+            hsm_core::crypto::provider_by_name(name).map_err(|e| format!("[crypto] {e}"))?;
+        }
         if let Some(filter) = &self.log.filter {
             crate::logging::check_filter(filter).map_err(|e| format!("[log] filter: {e}"))?;
         }

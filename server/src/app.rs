@@ -55,6 +55,9 @@ pub struct ServeConfig {
     /// `/x-mhsm/` extension (to try clients, such as the PKCS#11 module, as they would run
     /// against the real service).
     pub standard_api_only: bool,
+    /// The crypto provider by name (`aws-lc`, `rustcrypto`); `None`: `MHSM_CRYPTO_PROVIDER`,
+    /// else the build's default.
+    pub crypto_provider: Option<String>,
 }
 
 impl ServeConfig {
@@ -70,6 +73,7 @@ impl ServeConfig {
             test_hooks: false,
             tokens: TokenPolicy::Unchecked,
             standard_api_only: false,
+            crypto_provider: None,
         }
     }
 }
@@ -151,7 +155,11 @@ impl Running {
 /// Opens the HSM, makes the default pool and the TLS identity if missing, and starts serving.
 pub async fn start(config: ServeConfig) -> Result<Running> {
     let clock = OffsetClock::new();
-    let hsm = Hsm::open(HsmConfig::new(&config.data_dir).clock(Arc::new(clock.clone())))
+    let mut hsm_config = HsmConfig::new(&config.data_dir).clock(Arc::new(clock.clone()));
+    if let Some(name) = &config.crypto_provider {
+        hsm_config = hsm_config.provider(hsm_core::crypto::provider_by_name(name)?);
+    }
+    let hsm = Hsm::open(hsm_config)
         .with_context(|| format!("opening the data directory {}", config.data_dir.display()))?;
     if hsm.get_pool(&config.default_pool).is_err() {
         hsm.create_pool(&config.default_pool, PoolSettings::default(), Tags::new())

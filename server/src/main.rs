@@ -67,6 +67,9 @@ enum Command {
         /// Accept only JWTs signed RS256 by the public key (SPKI PEM or DER) in this file.
         #[arg(long, value_name = "FILE")]
         jwt_rs256_key: Option<PathBuf>,
+        /// The crypto provider: aws-lc (the default when built) or rustcrypto.
+        #[arg(long, env = "MHSM_CRYPTO_PROVIDER")]
+        crypto_provider: Option<String>,
     },
     /// Manage pools (through the running server when one holds the data directory).
     Pool {
@@ -154,6 +157,7 @@ fn main() -> Result<()> {
             standard_api_only,
             jwt_hs256_secret,
             jwt_rs256_key,
+            crypto_provider,
         } => {
             let tokens = server::auth::TokenPolicy::from_files(
                 jwt_hs256_secret.as_deref(),
@@ -169,6 +173,7 @@ fn main() -> Result<()> {
                 resource,
                 test_hooks,
                 standard_api_only,
+                crypto_provider,
             };
             serve(config)
         }

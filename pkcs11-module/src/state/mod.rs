@@ -288,7 +288,16 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
             "no data directory: set MHSM_DATA_DIR (or HOME, or data_dir in the config file)".into(),
         ));
     };
-    let opened = Hsm::open(HsmConfig::new(&dir));
+    let mut hsm_config = HsmConfig::new(&dir);
+    // MHSM_CRYPTO_PROVIDER wins: the core reads it when no provider is set here.
+    if let Some(name) = &config.crypto.provider
+        && std::env::var_os(hsm_core::crypto::PROVIDER_ENV).is_none_or(|v| v.is_empty())
+    {
+        hsm_config = hsm_config.provider(
+            hsm_core::crypto::provider_by_name(name).map_err(|e| failure(format!("{e}")))?,
+        );
+    }
+    let opened = Hsm::open(hsm_config);
     let hsm = opened.map_err(|e| {
         // SoftHSMv2 answers CKR_GENERAL_ERROR when its store cannot be opened, and
         // C_Initialize may not return CKR_DEVICE_ERROR.

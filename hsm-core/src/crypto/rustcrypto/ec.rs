@@ -125,7 +125,7 @@ pub fn load_public(curve: Curve, x: &[u8], y: &[u8]) -> Result<Arc<dyn LoadedKey
 }
 
 /// `bytes` left-padded to the curve's field length; longer input is refused.
-fn field_bytes(curve: Curve, bytes: &[u8], what: &str) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn field_bytes(curve: Curve, bytes: &[u8], what: &str) -> Result<Zeroizing<Vec<u8>>> {
     let len = curve.field_len();
     let pad = len.checked_sub(bytes.len()).ok_or_else(|| {
         Error::material(format!(
@@ -243,7 +243,7 @@ impl<C: EcCurve> EcKey<C> {
 /// FIPS 186-5 `bits2int` of `input` for the curve's order, as a big-endian integer of the
 /// field length: input longer than the order's bit length keeps its leftmost bits, shorter
 /// input is a smaller integer.
-fn bits2field(curve: Curve, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn bits2field(curve: Curve, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let qlen = usize::try_from(curve.bits()).map_err(|_| Error::internal("curve size"))?;
     let flen = curve.field_len();
     if input.len() * 8 <= qlen {

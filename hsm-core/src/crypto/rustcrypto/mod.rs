@@ -13,7 +13,7 @@
 //!   Bleichenbacher/Marvin oracles): a ciphertext with bad padding decrypts to a deterministic
 //!   synthetic message instead of failing, so it is not reported as `DecryptionFailed`.
 
-mod aes;
+pub(crate) mod aes;
 pub(crate) mod ec;
 mod hash;
 mod hmac;

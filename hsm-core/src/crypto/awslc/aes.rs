@@ -1,0 +1,161 @@
+//! AES keys: GCM and HMAC with aws-lc-rs; CBC, ECB, CTR, key wrap and CMAC, and GCM opening
+//! with tags shorter than 16 bytes, on the RustCrypto key (already AES-NI accelerated).
+
+use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
+use zeroize::Zeroizing;
+
+use super::{fill, hmac_alg};
+use crate::crypto::alg::{CipherAlgorithm, Ciphertext, SignAlgorithm, WrapAlgorithm};
+use crate::crypto::material::{KeySpec, PublicKey};
+use crate::crypto::provider::LoadedKey;
+use crate::crypto::rustcrypto::aes::AesKey as RcAesKey;
+use crate::error::{Error, Result};
+use crate::secret::SecretBytes;
+
+/// GCM nonce and full tag lengths.
+const GCM_IV_LEN: usize = 12;
+const GCM_TAG_LEN: usize = 16;
+
+/// A loaded AES key: the GCM key schedule and the RustCrypto key (which holds the bytes, for
+/// HMAC keys and the delegated modes).
+pub struct AesKey {
+    delegate: RcAesKey,
+    gcm: LessSafeKey,
+    bits: u32,
+}
+
+impl std::fmt::Debug for AesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AesKey({} bits, aws-lc, [REDACTED])", self.bits)
+    }
+}
+
+impl AesKey {
+    /// Loads raw key bytes: 16, 24 or 32 bytes (the delegate checks, with its errors).
+    pub fn new(key: &[u8]) -> Result<Self> {
+        let delegate = RcAesKey::new(key)?;
+        let alg = match key.len() {
+            16 => &AES_128_GCM,
+            24 => &AES_192_GCM,
+            _ => &AES_256_GCM,
+        };
+        let unbound = UnboundKey::new(alg, key)
+            .map_err(|_| Error::material("AES key of an invalid length"))?;
+        Ok(Self {
+            delegate,
+            gcm: LessSafeKey::new(unbound),
+            bits: u32::try_from(key.len() * 8).unwrap_or_default(),
+        })
+    }
+
+    fn bits_fit(&self, key_bits: Option<u32>) -> bool {
+        key_bits.is_none_or(|b| b == self.bits)
+    }
+
+    /// HMAC under this key's bytes.
+    fn hmac_key(&self, alg: &SignAlgorithm) -> Option<hmac::Key> {
+        let SignAlgorithm::Hmac { hash } = alg else {
+            return None;
+        };
+        Some(hmac::Key::new(hmac_alg(*hash), self.delegate.key_bytes()))
+    }
+}
+
+impl LoadedKey for AesKey {
+    fn spec(&self) -> KeySpec {
+        self.delegate.spec()
+    }
+
+    fn has_private(&self) -> bool {
+        true
+    }
+
+    fn public_key(&self) -> Option<PublicKey> {
+        None
+    }
+
+    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
+        match self.hmac_key(alg) {
+            Some(key) => Ok(hmac::sign(&key, input).as_ref().to_vec()),
+            None => self.delegate.sign(alg, input),
+        }
+    }
+
+    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
+        match self.hmac_key(alg) {
+            // Constant time; a tag of any other length is wrong.
+            Some(key) => Ok(hmac::verify(&key, input, signature).is_ok()),
+            None => self.delegate.verify(alg, input, signature),
+        }
+    }
+
+    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
+        if let CipherAlgorithm::AesGcm {
+            key_bits,
+            iv,
+            aad,
+            tag_len,
+        } = alg
+            && self.bits_fit(*key_bits)
+            && (12..=GCM_TAG_LEN).contains(tag_len)
+            && iv.as_ref().is_none_or(|iv| iv.len() == GCM_IV_LEN)
+        {
+            let mut nonce = [0u8; GCM_IV_LEN];
+            match iv {
+                Some(iv) => nonce.copy_from_slice(iv),
+                None => fill(&mut nonce)?,
+            }
+            let mut data = plaintext.to_vec();
+            let tag = self
+                .gcm
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    &mut data,
+                )
+                .map_err(|_| Error::input_length("AES-GCM input is too long"))?;
+            // A shorter GCM tag is the full tag truncated (NIST SP 800-38D 5.2.1.2).
+            let tag = tag.as_ref().get(..*tag_len).unwrap_or_default().to_vec();
+            return Ok(Ciphertext {
+                data,
+                iv: Some(nonce.to_vec()),
+                tag: Some(tag),
+            });
+        }
+        self.delegate.encrypt(alg, plaintext)
+    }
+
+    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
+        if let CipherAlgorithm::AesGcm {
+            key_bits,
+            iv: Some(iv),
+            aad,
+            tag_len: GCM_TAG_LEN,
+        } = alg
+            && self.bits_fit(*key_bits)
+            && let Ok(nonce) = Nonce::try_assume_unique_for_key(iv)
+            && let Some(split) = ciphertext.len().checked_sub(GCM_TAG_LEN)
+        {
+            let (data, tag) = ciphertext.split_at(split);
+            let mut buf = Zeroizing::new(data.to_vec());
+            self.gcm
+                .open_in_place_separate_tag(nonce, Aad::from(aad), tag, &mut buf)
+                .map_err(|_| Error::DecryptionFailed)?;
+            return Ok(SecretBytes::from(buf));
+        }
+        self.delegate.decrypt(alg, ciphertext)
+    }
+
+    fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
+        self.delegate.wrap(alg, key)
+    }
+
+    fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
+        self.delegate.unwrap(alg, wrapped)
+    }
+
+    fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
+        self.delegate.ecdh(peer_point)
+    }
+}
