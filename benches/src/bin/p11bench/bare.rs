@@ -1,0 +1,223 @@
+//! The baseline: the same operations called directly on hsm-core's crypto provider (the one
+//! `Hsm::open` picks, so `MHSM_CRYPTO_PROVIDER` applies as it does in the module), with no
+//! PKCS#11, no pool and no policy in between. The module's overhead is the ratio to this.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail, ensure};
+use hsm_core::crypto::{
+    CipherAlgorithm, CryptoProvider, Curve, HashAlg, KeyMaterial, KeySpec, LoadedKey, SignAlgorithm,
+};
+use hsm_core::{Hsm, HsmConfig, SecretBytes};
+
+use crate::report::{emit, emit_info};
+use crate::{Case, aes_key, digest, hmac_key, message};
+
+/// Runs `op` on `threads` threads for `dur`; ops/s over the slowest thread's time.
+fn measure<M, F>(threads: usize, dur: Duration, make: M) -> Result<f64>
+where
+    M: Fn(usize) -> F + Sync,
+    F: FnMut() -> Result<()>,
+{
+    let barrier = Barrier::new(threads);
+    let results: Vec<Result<(u64, Duration)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (make, barrier) = (&make, &barrier);
+                scope.spawn(move || -> Result<(u64, Duration)> {
+                    let mut op = make(t);
+                    barrier.wait();
+                    let mut n = 0u64;
+                    let start = Instant::now();
+                    let elapsed = loop {
+                        op()?;
+                        n += 1;
+                        let e = start.elapsed();
+                        if e >= dur {
+                            break e;
+                        }
+                    };
+                    Ok((n, elapsed))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a bench thread panicked"))
+            .collect()
+    });
+    let mut total = 0;
+    let mut slowest = Duration::ZERO;
+    for r in results {
+        let (n, e) = r?;
+        total += n;
+        slowest = slowest.max(e);
+    }
+    Ok(total as f64 / slowest.as_secs_f64())
+}
+
+fn provider() -> Result<Arc<dyn CryptoProvider>> {
+    let hsm = Hsm::open(HsmConfig::in_memory())?;
+    Ok(hsm.provider().clone())
+}
+
+/// Every case that has a bare equivalent, at each thread count.
+pub fn run(dur: Duration, threads: &[usize]) -> Result<()> {
+    let p = provider()?;
+    emit_info("provider", p.name());
+    let p = p.as_ref();
+    let ec = p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?.1;
+    let rsa = p.generate_loaded(KeySpec::Rsa { bits: 2048 })?.1;
+    let aes = p.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
+    let hmac = p.load(&KeyMaterial::Aes(SecretBytes::new(hmac_key().to_vec())))?;
+    let msg = message(32);
+    let d = digest(p, &msg);
+    let kib = message(1024);
+    let four_kib = message(4096);
+    let ecdsa = SignAlgorithm::Ecdsa {
+        hash: None,
+        curve: None,
+    };
+    let pkcs1 = SignAlgorithm::RsaPkcs1v15 {
+        hash: Some(HashAlg::Sha256),
+    };
+    let pss = SignAlgorithm::RsaPss {
+        hash: HashAlg::Sha256,
+        mgf1: HashAlg::Sha256,
+        salt_len: 32,
+    };
+    let oaep = CipherAlgorithm::RsaOaep {
+        hash: HashAlg::Sha1,
+        mgf1: HashAlg::Sha1,
+        label: vec![],
+    };
+    let hmac_alg = SignAlgorithm::Hmac {
+        hash: HashAlg::Sha256,
+    };
+    let ec_sig = ec.sign(&ecdsa, &d)?;
+    ensure!(
+        ec.verify(&ecdsa, &d, &ec_sig)?,
+        "bare ECDSA does not verify"
+    );
+    let rsa_sig = rsa.sign(&pkcs1, &d)?;
+    ensure!(
+        rsa.verify(&pkcs1, &d, &rsa_sig)?,
+        "bare RSA does not verify"
+    );
+    let oaep_ct = rsa.encrypt(&oaep, &msg)?.data;
+    ensure!(
+        rsa.decrypt(&oaep, &oaep_ct)?.expose_secret() == msg,
+        "bare OAEP does not round-trip"
+    );
+    let cbc = CipherAlgorithm::AesCbc {
+        key_bits: None,
+        iv: [7; 16],
+        padding: true,
+    };
+
+    for case in Case::ALL.iter().filter(|c| c.bare) {
+        for &t in threads {
+            let r = match case.id {
+                "random" => measure(t, dur, |_| {
+                    let mut buf = [0u8; 32];
+                    move || Ok(p.fill_random(&mut buf)?)
+                }),
+                "sha256" => measure(t, dur, |_| {
+                    || {
+                        digest(p, &kib);
+                        Ok(())
+                    }
+                }),
+                "ecdsa-sign" => measure(t, dur, |_| {
+                    || {
+                        ec.sign(&ecdsa, &d)?;
+                        Ok(())
+                    }
+                }),
+                "ecdsa-verify" => measure(t, dur, |_| {
+                    || {
+                        ensure!(ec.verify(&ecdsa, &d, &ec_sig)?, "ECDSA verify failed");
+                        Ok(())
+                    }
+                }),
+                // The module hashes the message for CKM_SHA256_RSA_PKCS(_PSS); so does this.
+                "rsa-pkcs1-sign" | "rsa-pss-sign" => {
+                    let alg = if case.id == "rsa-pss-sign" {
+                        &pss
+                    } else {
+                        &pkcs1
+                    };
+                    measure(t, dur, |_| {
+                        || {
+                            rsa.sign(alg, &digest(p, &msg))?;
+                            Ok(())
+                        }
+                    })
+                }
+                "rsa-verify" => measure(t, dur, |_| {
+                    || {
+                        let ok = rsa.verify(&pkcs1, &digest(p, &msg), &rsa_sig)?;
+                        ensure!(ok, "RSA verify failed");
+                        Ok(())
+                    }
+                }),
+                "rsa-oaep-decrypt" => measure(t, dur, |_| {
+                    || {
+                        rsa.decrypt(&oaep, &oaep_ct)?;
+                        Ok(())
+                    }
+                }),
+                "aes-gcm" => measure(t, dur, |thread| {
+                    let mut n = 0u64;
+                    let aes: &dyn LoadedKey = aes.as_ref();
+                    let four_kib = &four_kib;
+                    move || {
+                        n += 1;
+                        let alg = CipherAlgorithm::AesGcm {
+                            key_bits: None,
+                            iv: Some(crate::p11::gcm_iv(thread, n).to_vec()),
+                            aad: vec![],
+                            tag_len: 16,
+                        };
+                        aes.encrypt(&alg, four_kib)?;
+                        Ok(())
+                    }
+                }),
+                "aes-cbc-pad" => measure(t, dur, |_| {
+                    || {
+                        aes.encrypt(&cbc, &four_kib)?;
+                        Ok(())
+                    }
+                }),
+                "hmac" => measure(t, dur, |_| {
+                    || {
+                        hmac.sign(&hmac_alg, &kib)?;
+                        Ok(())
+                    }
+                }),
+                "gen-ec" => measure(t, dur, |_| {
+                    || {
+                        p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?;
+                        Ok(())
+                    }
+                }),
+                "gen-aes" => measure(t, dur, |_| {
+                    || {
+                        p.generate_loaded(KeySpec::Aes { bits: 256 })?;
+                        Ok(())
+                    }
+                }),
+                "gen-rsa" => measure(t, dur, |_| {
+                    || {
+                        p.generate_loaded(KeySpec::Rsa { bits: 2048 })?;
+                        Ok(())
+                    }
+                }),
+                other => bail!("no bare measurement for {other}"),
+            };
+            emit(case.id, t, r?);
+        }
+    }
+    Ok(())
+}
