@@ -573,6 +573,7 @@ impl Hsm {
         {
             let mut data = state.data.write();
             data.keys = entries;
+            data.rebuild_purges();
             if mode == RestoreMode::Replace {
                 data.docs.clear();
             }

@@ -655,6 +655,7 @@ impl Hsm {
         {
             let mut data = state.data.write();
             data.keys.clear();
+            data.rebuild_purges();
             data.docs.clear();
         }
         let mut pools = self.inner.pools.write();

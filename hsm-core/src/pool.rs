@@ -4,7 +4,7 @@
 //! moment; writes are serialised per pool, made durable in the store, and only then applied
 //! to memory, so what a caller sees acknowledged is on disk.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -150,6 +150,45 @@ pub(crate) struct PoolData {
     pub record: PoolRecord,
     pub keys: BTreeMap<String, Arc<KeyEntry>>,
     pub docs: Documents,
+    /// The deleted keys by scheduled purge date, kept beside `keys` so the next purge date
+    /// is known without a scan of the pool at each deletion change.
+    purges: BTreeSet<(i64, String)>,
+}
+
+impl PoolData {
+    fn new(record: PoolRecord, keys: BTreeMap<String, Arc<KeyEntry>>, docs: Documents) -> Self {
+        let mut data = PoolData {
+            record,
+            keys,
+            docs,
+            purges: BTreeSet::new(),
+        };
+        data.rebuild_purges();
+        data
+    }
+
+    /// Recomputes the purge schedule from the keys (after `keys` was replaced whole).
+    pub(crate) fn rebuild_purges(&mut self) {
+        self.purges = self.keys.values().filter_map(|k| purge_slot(k)).collect();
+    }
+
+    /// Notes that `old` (if any) became `new` (if any) in the purge schedule.
+    fn reschedule(&mut self, old: Option<&KeyEntry>, new: Option<&KeyEntry>) {
+        if let Some(slot) = old.and_then(purge_slot) {
+            self.purges.remove(&slot);
+        }
+        if let Some(slot) = new.and_then(purge_slot) {
+            self.purges.insert(slot);
+        }
+    }
+}
+
+/// A deleted key's place in the purge schedule.
+fn purge_slot(k: &KeyEntry) -> Option<(i64, String)> {
+    k.record
+        .deleted
+        .as_ref()
+        .map(|d| (d.scheduled_purge.0, k.record.name.clone()))
 }
 
 pub(crate) struct PoolState {
@@ -191,7 +230,7 @@ impl PoolState {
         let state = PoolState {
             name: record.name.clone(),
             master,
-            data: RwLock::new(PoolData { record, keys, docs }),
+            data: RwLock::new(PoolData::new(record, keys, docs)),
             write: Mutex::new(()),
             next_key_purge: AtomicI64::new(i64::MAX),
             next_rotation: AtomicI64::new(i64::MAX),
@@ -233,12 +272,7 @@ impl PoolState {
     }
 
     fn recompute_next_purge(&self, data: &PoolData) {
-        let next = data
-            .keys
-            .values()
-            .filter_map(|k| k.record.deleted.as_ref().map(|d| d.scheduled_purge.0))
-            .min()
-            .unwrap_or(i64::MAX);
+        let next = data.purges.first().map_or(i64::MAX, |(t, _)| *t);
         self.next_key_purge.store(next, Ordering::SeqCst);
     }
 
@@ -569,24 +603,28 @@ impl Pool {
         self.hsm.store.commit(m.batch)?;
         self.state.bump();
         let mut evict = Vec::new();
-        // The purge schedule is recomputed (a scan of the pool) only when a deletion changed.
+        // The purge schedule follows each change (an ordered set, no scan of the pool).
         let mut deletions_changed = false;
         let mut rotations_changed = false;
         let mut data = self.state.data.write();
         for change in m.changes {
             match change {
                 KeyChange::Put(entry) => {
-                    let old = data.keys.get(&entry.record.name);
-                    let was_deleted = old.is_some_and(|old| old.record.deleted.is_some());
+                    let old = data.keys.get(&entry.record.name).cloned();
+                    let was_deleted = old.as_ref().is_some_and(|o| o.record.deleted.is_some());
                     deletions_changed |= was_deleted || entry.record.deleted.is_some();
                     rotations_changed |= entry.record.rotation_policy.is_some()
-                        || old.is_some_and(|o| o.record.rotation_policy.is_some());
+                        || old
+                            .as_ref()
+                            .is_some_and(|o| o.record.rotation_policy.is_some());
+                    data.reschedule(old.as_deref(), Some(entry.as_ref()));
                     data.keys.insert(entry.record.name.clone(), entry);
                 }
                 KeyChange::Remove(name) => {
                     if let Some(old) = data.keys.remove(&name) {
                         deletions_changed |= old.record.deleted.is_some();
                         rotations_changed |= old.record.rotation_policy.is_some();
+                        data.reschedule(Some(old.as_ref()), None);
                         evict.extend(old.versions.values().filter_map(|v| v.cache_id));
                     }
                 }
