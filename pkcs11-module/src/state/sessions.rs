@@ -173,6 +173,9 @@ type Shard = RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>;
 pub(crate) struct SessionTable {
     shards: Box<[Shard]>,
     next: AtomicU64,
+    /// (all, read-write) open sessions per slot, kept with every open and close so counting
+    /// needs no scan.
+    counts: Mutex<HashMap<CK_SLOT_ID, (usize, usize)>>,
 }
 
 impl SessionTable {
@@ -181,6 +184,7 @@ impl SessionTable {
         SessionTable {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             next: AtomicU64::new(1),
+            counts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -200,8 +204,25 @@ impl SessionTable {
             ops: Mutex::new(Operations::default()),
             context_authenticated: AtomicBool::new(false),
         });
+        {
+            let mut counts = self.counts.lock();
+            let count = counts.entry(slot_id).or_default();
+            count.0 += 1;
+            count.1 += usize::from(rw);
+        }
         self.shard(handle).write().insert(handle, session);
         handle
+    }
+
+    fn forget(&self, closed: &Session) {
+        let mut counts = self.counts.lock();
+        if let Some(count) = counts.get_mut(&closed.slot_id) {
+            count.0 -= 1;
+            count.1 -= usize::from(closed.rw);
+            if count.0 == 0 {
+                counts.remove(&closed.slot_id);
+            }
+        }
     }
 
     /// A session, or `CKR_SESSION_HANDLE_INVALID`.
@@ -215,17 +236,29 @@ impl SessionTable {
 
     /// Closes a session and returns its slot, or `CKR_SESSION_HANDLE_INVALID`.
     pub fn close(&self, handle: CK_SESSION_HANDLE) -> Result<CK_SLOT_ID, CK_RV> {
-        self.shard(handle)
+        let closed = self
+            .shard(handle)
             .write()
             .remove(&handle)
-            .map(|s| s.slot_id)
-            .ok_or(CKR_SESSION_HANDLE_INVALID)
+            .ok_or(CKR_SESSION_HANDLE_INVALID)?;
+        self.forget(&closed);
+        Ok(closed.slot_id)
     }
 
     /// Closes every session of a slot.
     pub fn close_slot(&self, slot_id: CK_SLOT_ID) {
         for shard in self.shards.iter() {
-            shard.write().retain(|_, s| s.slot_id != slot_id);
+            let mut shard = shard.write();
+            let closing: Vec<CK_SESSION_HANDLE> = shard
+                .values()
+                .filter(|s| s.slot_id == slot_id)
+                .map(|s| s.handle)
+                .collect();
+            for handle in closing {
+                if let Some(closed) = shard.remove(&handle) {
+                    self.forget(&closed);
+                }
+            }
         }
     }
 
@@ -234,6 +267,7 @@ impl SessionTable {
         for shard in self.shards.iter() {
             shard.write().clear();
         }
+        self.counts.lock().clear();
     }
 
     /// The sessions open on a slot.
@@ -253,15 +287,11 @@ impl SessionTable {
 
     /// (all, read-write) sessions open on a slot.
     pub fn count(&self, slot_id: CK_SLOT_ID) -> (usize, usize) {
-        let mut all = 0;
-        let mut rw = 0;
-        for shard in self.shards.iter() {
-            for s in shard.read().values().filter(|s| s.slot_id == slot_id) {
-                all += 1;
-                rw += usize::from(s.rw);
-            }
-        }
-        (all, rw)
+        self.counts
+            .lock()
+            .get(&slot_id)
+            .copied()
+            .unwrap_or_default()
     }
 }
 
