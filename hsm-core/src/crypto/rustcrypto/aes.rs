@@ -117,6 +117,7 @@ impl AesKey {
     }
 
     /// The key bytes, for another provider's HMAC under the same key.
+    #[cfg(feature = "aws-lc")]
     pub(crate) fn key_bytes(&self) -> &[u8] {
         self.key()
     }
