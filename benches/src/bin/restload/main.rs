@@ -165,7 +165,8 @@ async fn run(args: Args) -> Result<bool> {
         seconds,
         warmup,
         server: server_desc,
-        provider: std::env::var("MHSM_CRYPTO_PROVIDER").unwrap_or_else(|_| "default".into()),
+        provider: std::env::var("MHSM_CRYPTO_PROVIDER")
+            .unwrap_or_else(|_| "the server's default (MHSM_CRYPTO_PROVIDER unset)".into()),
     };
     let table = report::markdown(&setup, &rows);
     println!("{table}");
