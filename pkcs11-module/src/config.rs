@@ -366,6 +366,16 @@ mod tests {
     }
 
     #[test]
+    fn crypto_table_names_a_built_provider() {
+        let c = Config::parse("[crypto]\nprovider = \"rustcrypto\"").unwrap();
+        assert_eq!(c.crypto.provider.as_deref(), Some("rustcrypto"));
+        assert!(Config::parse("").unwrap().crypto.provider.is_none());
+        let err = Config::parse("[crypto]\nprovider = \"openssl\"").unwrap_err();
+        assert!(err.contains("[crypto]") && err.contains("openssl"), "{err}");
+        assert!(Config::parse("[crypto]\nengine = \"x\"").is_err());
+    }
+
+    #[test]
     fn full_file() {
         let c = Config::parse(
             r#"
