@@ -332,6 +332,33 @@ fn fresh_label(kind: &str, thread: usize) -> String {
     format!("{kind}-{thread}-{}", SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Signs `msg` with the token's private key, checks the signature against the provider's
+/// public key (over `digest`, what `alg` takes) and with the token's `C_Verify`, and checks
+/// that a corrupted signature gets `CKR_SIGNATURE_INVALID`.
+fn sign_and_verify(
+    check: &Session,
+    mech: &Mechanism,
+    (private, public, provider_key): (ObjectHandle, ObjectHandle, &dyn LoadedKey),
+    alg: &SignAlgorithm,
+    msg: &[u8],
+    digest: &[u8],
+    name: &str,
+) -> Result<()> {
+    let sig = check.sign(mech, private, msg)?;
+    ensure!(
+        provider_key.verify(alg, digest, &sig)?,
+        "{name} signature does not verify"
+    );
+    check.verify(mech, public, msg, &sig)?;
+    let mut bad = sig.clone();
+    bad[5] ^= 1;
+    expect_rv(
+        check.verify(mech, public, msg, &bad),
+        RvError::SignatureInvalid,
+        &format!("{name} verify of a bad signature"),
+    )
+}
+
 fn expect_rv<T>(r: cryptoki::error::Result<T>, want: RvError, what: &str) -> Result<()> {
     match r {
         Err(CkError::Pkcs11(rv, _)) if rv == want => Ok(()),
@@ -378,41 +405,28 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                 ensure!(d == crate::digest(provider, kib), "wrong SHA-256");
             }
             "ecdsa-sign" | "ecdsa-verify" => {
-                let sig = check.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)?;
                 let alg = SignAlgorithm::Ecdsa {
                     hash: None,
                     curve: None,
                 };
-                ensure!(
-                    keys.ec_public.verify(&alg, digest, &sig)?,
-                    "ECDSA signature does not verify"
-                );
-                check.verify(&Mechanism::Ecdsa, keys.ec_pub, digest, &sig)?;
-                let mut bad = sig.clone();
-                bad[5] ^= 1;
-                expect_rv(
-                    check.verify(&Mechanism::Ecdsa, keys.ec_pub, digest, &bad),
-                    RvError::SignatureInvalid,
-                    "ECDSA verify of a bad signature",
+                let pair = (keys.ec_priv, keys.ec_pub, &*keys.ec_public);
+                sign_and_verify(
+                    &check,
+                    &Mechanism::Ecdsa,
+                    pair,
+                    &alg,
+                    digest,
+                    digest,
+                    "ECDSA",
                 )?;
             }
             "rsa-pkcs1-sign" | "rsa-verify" => {
-                let sig = check.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)?;
                 let alg = SignAlgorithm::RsaPkcs1v15 {
                     hash: Some(HashAlg::Sha256),
                 };
-                ensure!(
-                    keys.rsa_public.verify(&alg, digest, &sig)?,
-                    "RSA signature does not verify"
-                );
-                check.verify(&Mechanism::Sha256RsaPkcs, keys.rsa_pub, msg, &sig)?;
-                let mut bad = sig.clone();
-                bad[5] ^= 1;
-                expect_rv(
-                    check.verify(&Mechanism::Sha256RsaPkcs, keys.rsa_pub, msg, &bad),
-                    RvError::SignatureInvalid,
-                    "RSA verify of a bad signature",
-                )?;
+                let pair = (keys.rsa_priv, keys.rsa_pub, &*keys.rsa_public);
+                let mech = Mechanism::Sha256RsaPkcs;
+                sign_and_verify(&check, &mech, pair, &alg, msg, digest, "RSA")?;
             }
             "rsa-pss-sign" => {
                 let sig = check.sign(&pss(), keys.rsa_priv, msg)?;
