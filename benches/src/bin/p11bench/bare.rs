@@ -47,14 +47,7 @@ where
             .map(|h| h.join().expect("a bench thread panicked"))
             .collect()
     });
-    let mut total = 0;
-    let mut slowest = Duration::ZERO;
-    for r in results {
-        let (n, e) = r?;
-        total += n;
-        slowest = slowest.max(e);
-    }
-    Ok(total as f64 / slowest.as_secs_f64())
+    crate::rate(results)
 }
 
 fn provider() -> Result<Arc<dyn CryptoProvider>> {

@@ -754,3 +754,18 @@ fn render(
     }
     md
 }
+
+/// Operations per second of threads that each did `n` operations in their elapsed time: the
+/// total over the slowest thread's time.
+fn rate<N: Into<u64>>(
+    results: impl IntoIterator<Item = Result<(N, std::time::Duration)>>,
+) -> Result<f64> {
+    let mut total = 0u64;
+    let mut slowest = std::time::Duration::ZERO;
+    for r in results {
+        let (n, e) = r?;
+        total += n.into();
+        slowest = slowest.max(e);
+    }
+    Ok(total as f64 / slowest.as_secs_f64())
+}
