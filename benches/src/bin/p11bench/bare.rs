@@ -109,7 +109,7 @@ pub fn run(dur: Duration, threads: &[usize]) -> Result<()> {
         padding: true,
     };
 
-    for case in Case::ALL.iter().filter(|c| c.bare) {
+    for case in Case::selected().filter(|c| c.bare) {
         for &t in threads {
             let r = match case.id {
                 "random" => measure(t, dur, |_| {

@@ -13,6 +13,8 @@
 //! - `--fill-core DIR N`: an mhsm data directory with the pool `bench`, its user PIN and N AES
 //!   keys, made with the core (much faster than through the module: no PKCS#11 round trip).
 //!
+//! `P11BENCH_CASES=aes-gcm,ecdsa-sign` limits a run to those cases (ids in `Case::ALL`).
+//!
 //! Children print `R case threads ops/s` and `I key value` lines; any error ends the child
 //! with a non-zero status, and the parent stops with it: an error is never a number.
 
@@ -103,6 +105,21 @@ impl Case {
 
     const fn new(id: &'static str, label: &'static str, bare: bool) -> Case {
         Case { id, label, bare }
+    }
+
+    /// The cases this run measures: all, or those named in `P11BENCH_CASES` (comma-separated
+    /// ids, for profiling one case; children inherit it).
+    pub fn selected() -> impl Iterator<Item = &'static Case> {
+        let only = std::env::var("P11BENCH_CASES").ok();
+        Case::ALL.iter().filter(move |c| {
+            only.as_deref()
+                .is_none_or(|list| list.split(',').any(|id| id.trim() == c.id))
+        })
+    }
+
+    /// Whether this run measures the case `id`.
+    pub fn is_selected(id: &str) -> bool {
+        Case::selected().any(|c| c.id == id)
     }
 }
 
@@ -537,6 +554,9 @@ fn parent(args: &Args) -> Result<()> {
         let entry = run.results.entry(t.name.clone()).or_default();
         entry.extend(cases.results);
 
+        if !Case::is_selected("find-big") {
+            continue;
+        }
         // The big store: made once per module kind (mhsm's providers share it; nothing in
         // the big phase writes).
         if !big_dirs.contains_key(t.kind) {
@@ -592,7 +612,7 @@ fn parent(args: &Args) -> Result<()> {
 
     // Every case, thread count and target has a number > 0, or the run failed.
     for t in &targets {
-        for c in Case::ALL {
+        for c in Case::selected() {
             for th in THREADS {
                 let v = run.results[&t.name].get(&(c.id.to_string(), th));
                 ensure!(
@@ -680,7 +700,7 @@ fn render(
             .copied()
     };
     let mut rows = Vec::new();
-    for c in Case::ALL {
+    for c in Case::selected() {
         for th in THREADS {
             let label = c
                 .label

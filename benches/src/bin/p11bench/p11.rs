@@ -376,7 +376,7 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
     let four_kib: &[u8] = &message(4096);
     let check = m.ctx.open_rw_session(m.slot)?;
 
-    for case in Case::ALL {
+    for case in Case::selected() {
         if case.id == "find-big" {
             continue;
         }
