@@ -569,7 +569,6 @@ impl Hsm {
         }
         self.inner().check_writable()?;
         self.inner().store.commit(batch)?;
-        state.bump();
         {
             let mut data = state.data.write();
             data.keys = entries;
@@ -578,6 +577,7 @@ impl Hsm {
                 data.docs.clear();
             }
             data.docs.extend(docs);
+            state.bump(&mut data);
         }
         self.inner().cache.remove(evict);
         state.refresh_next_purge();

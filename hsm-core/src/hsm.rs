@@ -543,8 +543,10 @@ impl Hsm {
         self.inner.check_writable()?;
         self.inner.store.commit(batch)?;
         let info = self.inner.pool_info(&record);
-        state.data.write().record = record;
-        state.bump();
+        let mut data = state.data.write();
+        data.record = record;
+        state.bump(&mut data);
+        drop(data);
         Ok(info)
     }
 

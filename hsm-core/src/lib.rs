@@ -58,5 +58,5 @@ pub mod time;
 
 pub use error::{Error, Result};
 pub use hsm::{Hsm, HsmConfig};
-pub use pool::{Pool, PoolInfo, PoolSettings, PoolUpdate};
+pub use pool::{Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate};
 pub use secret::SecretBytes;

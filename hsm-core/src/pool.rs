@@ -4,7 +4,7 @@
 //! moment; writes are serialised per pool, made durable in the store, and only then applied
 //! to memory, so what a caller sees acknowledged is on disk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -153,7 +153,43 @@ pub(crate) struct PoolData {
     /// The deleted keys by scheduled purge date, kept beside `keys` so the next purge date
     /// is known without a scan of the pool at each deletion change.
     purges: BTreeSet<(i64, String)>,
+    /// What the last generations changed, for [`Pool::changes_since`].
+    changelog: ChangeLog,
 }
+
+/// How many changed names the change log keeps; a front end further behind rebuilds its view.
+const CHANGE_LOG_LEN: usize = 4096;
+
+/// The names the recent generations changed.
+#[derive(Default)]
+struct ChangeLog {
+    /// The oldest generation the log answers for: every change after it is in `entries`.
+    floor: u64,
+    /// (generation, what changed at it), oldest first.
+    entries: VecDeque<(u64, Changed)>,
+}
+
+/// One changed name.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Changed {
+    Key(String),
+    Doc(String, String),
+}
+
+/// What changed in a pool since a generation: each changed key and document once, as it is
+/// now (`None`: gone, or the key is deleted).
+#[derive(Debug)]
+pub struct PoolChanges {
+    /// The generation this answer is current at.
+    pub generation: u64,
+    /// Changed keys by name: the latest version of a live key, or `None`.
+    pub keys: Vec<(String, Option<KeyInfo>)>,
+    /// Changed documents by (kind, id): the value, or `None`.
+    pub documents: Vec<DocumentChange>,
+}
+
+/// A changed document: kind, id, and its value now (`None`: gone).
+pub type DocumentChange = (String, String, Option<Arc<Vec<u8>>>);
 
 impl PoolData {
     fn new(record: PoolRecord, keys: BTreeMap<String, Arc<KeyEntry>>, docs: Documents) -> Self {
@@ -162,6 +198,7 @@ impl PoolData {
             keys,
             docs,
             purges: BTreeSet::new(),
+            changelog: ChangeLog::default(),
         };
         data.rebuild_purges();
         data
@@ -259,9 +296,26 @@ impl PoolState {
         self.next_rotation.store(next, Ordering::SeqCst);
     }
 
-    /// Notes a change of the pool (keys, documents, settings).
-    pub(crate) fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    /// Notes a change of the pool that the change log does not name (settings, a restore):
+    /// a front end's view from before it is rebuilt whole. Called with the new data in place
+    /// (under the write lock), so a reader never sees the new generation with old data.
+    pub(crate) fn bump(&self, data: &mut PoolData) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        data.changelog.entries.clear();
+        data.changelog.floor = generation;
+    }
+
+    /// Notes changes of keys and documents, as [`PoolState::bump`] does.
+    fn bump_with(&self, data: &mut PoolData, changed: impl IntoIterator<Item = Changed>) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let log = &mut data.changelog;
+        log.entries
+            .extend(changed.into_iter().map(|c| (generation, c)));
+        while log.entries.len() > CHANGE_LOG_LEN {
+            if let Some((g, _)) = log.entries.pop_front() {
+                log.floor = log.floor.max(g);
+            }
+        }
     }
 
     /// Recomputes when the next key purge is due.
@@ -601,8 +655,8 @@ impl Pool {
         };
         self.hsm.check_writable()?;
         self.hsm.store.commit(m.batch)?;
-        self.state.bump();
         let mut evict = Vec::new();
+        let mut changed = Vec::with_capacity(m.changes.len());
         // The purge schedule follows each change (an ordered set, no scan of the pool).
         let mut deletions_changed = false;
         let mut rotations_changed = false;
@@ -618,9 +672,11 @@ impl Pool {
                             .as_ref()
                             .is_some_and(|o| o.record.rotation_policy.is_some());
                     data.reschedule(old.as_deref(), Some(entry.as_ref()));
+                    changed.push(Changed::Key(entry.record.name.clone()));
                     data.keys.insert(entry.record.name.clone(), entry);
                 }
                 KeyChange::Remove(name) => {
+                    changed.push(Changed::Key(name.clone()));
                     if let Some(old) = data.keys.remove(&name) {
                         deletions_changed |= old.record.deleted.is_some();
                         rotations_changed |= old.record.rotation_policy.is_some();
@@ -629,9 +685,11 @@ impl Pool {
                     }
                 }
                 KeyChange::PutDoc(kind, id, value) => {
+                    changed.push(Changed::Doc(kind.clone(), id.clone()));
                     data.docs.insert((kind, id), value);
                 }
                 KeyChange::RemoveDoc(kind, id) => {
+                    changed.push(Changed::Doc(kind.clone(), id.clone()));
                     data.docs.remove(&(kind, id));
                 }
             }
@@ -642,6 +700,7 @@ impl Pool {
         if rotations_changed {
             self.state.recompute_next_rotation(&data);
         }
+        self.state.bump_with(&mut data, changed);
         drop(data);
         self.hsm.cache.remove(evict);
         Ok(m.result)
@@ -818,6 +877,50 @@ impl Pool {
             .filter_map(|k| Some(key_info(settings, k, k.latest().ok()?)))
             .collect();
         Ok((generation, keys))
+    }
+
+    /// What changed since `generation` (a [`Pool::generation`] the caller saw), so a front
+    /// end can bring its view up to date without reading the whole pool; `None` when the
+    /// pool no longer remembers that far back (or changed in a way it does not itemize, such
+    /// as its settings or a restore): read it whole then.
+    pub fn changes_since(&self, generation: u64) -> Result<Option<PoolChanges>> {
+        let data = self.read()?;
+        // Generations move only under the data write lock: this one matches `data`.
+        let now = self.generation();
+        let log = &data.changelog;
+        if generation < log.floor || generation > now {
+            return Ok(None);
+        }
+        let changed: BTreeSet<&Changed> = log
+            .entries
+            .iter()
+            .rev()
+            .take_while(|(g, _)| *g > generation)
+            .map(|(_, c)| c)
+            .collect();
+        let settings = &data.record.settings;
+        let mut changes = PoolChanges {
+            generation: now,
+            keys: Vec::new(),
+            documents: Vec::new(),
+        };
+        for c in changed {
+            match c {
+                Changed::Key(name) => {
+                    let info = data
+                        .keys
+                        .get(name)
+                        .filter(|k| k.record.deleted.is_none())
+                        .and_then(|k| Some(key_info(settings, k, k.latest().ok()?)));
+                    changes.keys.push((name.clone(), info));
+                }
+                Changed::Doc(kind, id) => {
+                    let value = data.docs.get(&(kind.clone(), id.clone())).cloned();
+                    changes.documents.push((kind.clone(), id.clone(), value));
+                }
+            }
+        }
+        Ok(Some(changes))
     }
 
     /// A page of the live or the deleted keys, by name, each shown by its latest version.

@@ -118,6 +118,96 @@ fn provenance_and_the_change_counter() {
 }
 
 #[test]
+fn changes_since_names_each_changed_key_and_document_once() {
+    for env in envs() {
+        let pool = env.pool();
+        let aes = KeySpec::Aes { bits: 128 };
+        pool.create_key("a", aes, &KeyOptions::default()).unwrap();
+        pool.create_key("b", aes, &KeyOptions::default()).unwrap();
+        let g0 = pool.generation();
+        let none = pool.changes_since(g0).unwrap().expect("current");
+        assert_eq!(none.generation, g0);
+        assert!(none.keys.is_empty() && none.documents.is_empty());
+
+        pool.rotate_key("a").unwrap();
+        pool.set_key_extra("a", "x", Some(b"1")).unwrap();
+        pool.delete_key("b").unwrap();
+        pool.create_key("c", aes, &KeyOptions::default()).unwrap();
+        pool.put_document("note", "n", b"x").unwrap();
+        pool.put_document("note", "gone", b"y").unwrap();
+        pool.delete_document("note", "gone").unwrap();
+        let ch = pool.changes_since(g0).unwrap().expect("in the log");
+        assert_eq!(ch.generation, pool.generation());
+        let keys: Vec<(&str, Option<&str>)> = ch
+            .keys
+            .iter()
+            .map(|(n, i)| (n.as_str(), i.as_ref().map(|i| i.version.as_str())))
+            .collect();
+        let a = pool.get_key("a", None).unwrap();
+        let c = pool.get_key("c", None).unwrap();
+        assert_eq!(
+            keys,
+            [
+                ("a", Some(a.version.as_str())),
+                ("b", None),
+                ("c", Some(c.version.as_str()))
+            ]
+        );
+        assert_eq!(ch.keys[0].1.as_ref().unwrap().extra["x"], b"1");
+        let docs: Vec<(&str, &str, Option<&[u8]>)> = ch
+            .documents
+            .iter()
+            .map(|(k, i, v)| (k.as_str(), i.as_str(), v.as_deref().map(Vec::as_slice)))
+            .collect();
+        assert_eq!(
+            docs,
+            [("note", "gone", None), ("note", "n", Some(&b"x"[..]))]
+        );
+
+        // Only what came after the generation asked about.
+        let g1 = pool.generation();
+        pool.recover_deleted_key("b").unwrap();
+        let ch = pool.changes_since(g1).unwrap().unwrap();
+        assert_eq!(ch.keys.len(), 1);
+        assert_eq!(ch.keys[0].0, "b");
+        assert!(ch.keys[0].1.is_some(), "recovered: live again");
+
+        // A generation from the future, or from before a change the log does not itemize
+        // (the pool's settings), has no answer: the caller reads the pool whole.
+        assert!(pool.changes_since(pool.generation() + 1).unwrap().is_none());
+        let g2 = pool.generation();
+        env.hsm
+            .update_pool(
+                "pool1",
+                &PoolUpdate {
+                    tags: Some([("t".to_string(), "v".to_string())].into()),
+                    ..PoolUpdate::default()
+                },
+            )
+            .unwrap();
+        assert!(pool.changes_since(g2).unwrap().is_none());
+        let g3 = pool.generation();
+        assert!(pool.changes_since(g3).unwrap().unwrap().keys.is_empty());
+    }
+}
+
+#[test]
+fn the_change_log_forgets_old_generations() {
+    let env = &envs()[0];
+    let pool = env.pool();
+    let g0 = pool.generation();
+    for i in 0..4100 {
+        pool.put_document("note", &format!("n{i}"), b"x").unwrap();
+    }
+    assert!(pool.changes_since(g0).unwrap().is_none(), "too far back");
+    let recent = pool.generation() - 10;
+    assert_eq!(
+        pool.changes_since(recent).unwrap().unwrap().documents.len(),
+        10
+    );
+}
+
+#[test]
 fn clearing_a_pool() {
     for env in envs() {
         let hsm = &env.hsm;

@@ -63,7 +63,7 @@ impl Kind {
         match self {
             Kind::Encrypt => key
                 .encrypt(module.core.hsm(), alg, input)
-                .map(|c| SecretBytes::new(c.data_with_tag())),
+                .map(|c| SecretBytes::new(c.into_data_with_tag())),
             Kind::Decrypt => key.decrypt(alg, input),
         }
         .map_err(|rv| self.error(rv))
@@ -165,9 +165,21 @@ fn single(
     if kind == Kind::Decrypt {
         context_auth(session, &mut op.needs_context_auth)?;
     }
-    let result = kind.call(module, &op.key, &op.alg, data)?;
-    // A buffer too small for the real plaintext keeps the operation.
-    buffer.fill(result.expose_secret())?;
+    match kind {
+        // Ciphertext is not secret: no zeroizing copy.
+        Kind::Encrypt => {
+            let out = op
+                .key
+                .encrypt(module.core.hsm(), &op.alg, data)
+                .map_err(|rv| kind.error(rv))?;
+            buffer.fill(&out.into_data_with_tag())?;
+        }
+        Kind::Decrypt => {
+            let result = kind.call(module, &op.key, &op.alg, data)?;
+            // A buffer too small for the real plaintext keeps the operation.
+            buffer.fill(result.expose_secret())?;
+        }
+    }
     Ok(Step::Done)
 }
 

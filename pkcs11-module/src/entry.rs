@@ -98,7 +98,7 @@ pub(crate) fn run(function: &'static str, f: impl FnOnce() -> Result<(), CK_RV>)
 /// `C_Initialize` itself).
 pub(crate) fn module() -> Result<Arc<Module>, CK_RV> {
     match state::current() {
-        Some(m) if m.pid == std::process::id() => Ok(m),
+        Some(m) if m.in_this_process() => Ok(m),
         _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
     }
 }

@@ -7,7 +7,6 @@
 //! (recoverable over REST or the core), destroying only the public half of a pair hides it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use cryptoki_sys::*;
 use hsm_core::crypto::{Curve, KeyMaterial, RsaPrivateParts};
@@ -722,15 +721,21 @@ cryptoki_fn! {
         let private = user_logged_in(module, &session);
         let mut found = Vec::new();
         if template.bool(CKA_TOKEN)? != Some(false) {
-            let index = module.objects.index(module.core.hsm(), &session.pool)?;
-            index.find(module.core.hsm(), &template, private, &mut found);
+            let hsm = module.core.hsm();
+            let index = module.objects.index(hsm, &session.pool)?;
+            let searched = {
+                let index = index.read();
+                index.find(hsm, &template, private, &mut found);
+                index.generation()
+            };
             if found.is_empty() && template.get(CKA_LABEL).is_some() {
                 // Another process may have just made it (remote mode trusts its object list
                 // for a moment): ask whether the pool changed, once, before saying none.
                 session.pool.invalidate();
-                let fresh = module.objects.index(module.core.hsm(), &session.pool)?;
-                if !Arc::ptr_eq(&fresh, &index) {
-                    fresh.find(module.core.hsm(), &template, private, &mut found);
+                let fresh = module.objects.index(hsm, &session.pool)?;
+                let fresh = fresh.read();
+                if fresh.generation() != searched {
+                    fresh.find(hsm, &template, private, &mut found);
                 }
             }
         }

@@ -7,18 +7,46 @@
 //! contract every `// SAFETY:` comment below names. They are crate-private and must only be
 //! given pointers exactly as they arrived from a C caller.
 //!
-//! Also here: blank-padded strings for the fixed-size fields of `CK_INFO` & co., and the
+//! Also here: the count of `fork()`s this process came through (a `pthread_atfork` child
+//! handler), blank-padded strings for the fixed-size fields of `CK_INFO` & co., and the
 //! two-call length convention (a NULL buffer asks for the length; a short one gets
 //! `CKR_BUFFER_TOO_SMALL` and the length).
 #![allow(unsafe_code)]
 
 use std::marker::PhantomData;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cryptoki_sys::{
     CK_ATTRIBUTE, CK_ATTRIBUTE_TYPE, CK_MECHANISM, CK_RV, CK_ULONG, CK_UNAVAILABLE_INFORMATION,
     CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
     CKR_MECHANISM_PARAM_INVALID, CKR_OK,
 };
+
+/// How many `fork()`s made this process (counted in each child).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+static FORK_HANDLER: Once = Once::new();
+
+extern "C" fn forked_child() {
+    // One atomic add: async-signal-safe, as a handler run in a fork child must be.
+    FORKS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A number that differs in every process made by `fork()` from this one: a module compares
+/// it with the one it was initialized in, so telling a fork child apart costs no system call
+/// (`getpid`) per PKCS#11 call. The first call installs the handler that counts.
+pub(crate) fn process_epoch() -> u64 {
+    FORK_HANDLER.call_once(|| {
+        // SAFETY: `forked_child` is a plain `extern "C" fn()` that only does an atomic add
+        // (allowed in a fork child); glibc ties the registration to this shared object and
+        // drops it when the object is unloaded, so it never calls into unmapped code.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+        if rc != 0 {
+            tracing::error!(rc, "pthread_atfork failed: fork children are not detected");
+        }
+    });
+    FORKS.load(Ordering::SeqCst)
+}
 
 /// Reads one value. NULL → `CKR_ARGUMENTS_BAD`.
 pub(crate) fn read<T: Copy>(p: *const T) -> Result<T, CK_RV> {

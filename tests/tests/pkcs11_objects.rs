@@ -22,7 +22,7 @@ use cryptoki_sys::*;
 use pkcs11_common::*;
 
 const POOLS: &[&str] = &[
-    "gen", "attrs", "find", "docs", "imports", "copies", "bad", "destroy",
+    "gen", "attrs", "find", "docs", "imports", "copies", "bad", "destroy", "churn",
 ];
 const PIN: &str = "user-pin-1";
 
@@ -913,4 +913,88 @@ fn only_keys_that_may_leave_can_be_digested() {
             CKR_KEY_HANDLE_INVALID
         );
     }
+}
+
+/// The search index follows each change as it happens (the pool's change list, not a
+/// rebuild): after every creation or destruction, searches by label and by class answer
+/// exactly what a model of the pool holds, and destroyed handles stop resolving.
+#[test]
+fn searches_follow_every_change() {
+    use std::collections::BTreeMap;
+    let s = rw("churn");
+    let secret = |label: &str| {
+        s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::ValueLen(32.into()),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ],
+        )
+        .unwrap()
+    };
+    let data = |label: &str| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Value(vec![1, 2, 3]),
+        ])
+        .unwrap()
+    };
+    let find = |template: &[Attribute]| {
+        let mut found = s.find_objects(template).unwrap();
+        found.sort_by_key(|h| h.handle());
+        found
+    };
+    // label → (class, handle), in creation order.
+    let mut model: BTreeMap<String, (ObjectClass, ObjectHandle)> = BTreeMap::new();
+    let check = |model: &BTreeMap<String, (ObjectClass, ObjectHandle)>| {
+        for class in [ObjectClass::SECRET_KEY, ObjectClass::DATA] {
+            let mut want: Vec<ObjectHandle> = model
+                .values()
+                .filter(|(c, _)| *c == class)
+                .map(|(_, h)| *h)
+                .collect();
+            want.sort_by_key(|h| h.handle());
+            assert_eq!(find(&[Attribute::Class(class)]), want, "{class:?}");
+        }
+        for (label, (_, h)) in model {
+            assert_eq!(
+                find(&[Attribute::Label(label.as_bytes().to_vec())]),
+                vec![*h],
+                "{label}"
+            );
+        }
+    };
+    for i in 0..24 {
+        let key_label = format!("k{i}");
+        model.insert(
+            key_label.clone(),
+            (ObjectClass::SECRET_KEY, secret(&key_label)),
+        );
+        let doc_label = format!("d{i}");
+        model.insert(doc_label.clone(), (ObjectClass::DATA, data(&doc_label)));
+        if i % 3 == 2 {
+            // Destroy one older key and one older data object.
+            for gone in [format!("k{}", i - 2), format!("d{}", i - 1)] {
+                let (_, h) = model.remove(&gone).unwrap();
+                s.destroy_object(h).unwrap();
+                assert_eq!(
+                    rv(s.get_attributes(h, &[AttributeType::Label])),
+                    RvError::ObjectHandleInvalid
+                );
+                assert!(
+                    find(&[Attribute::Label(gone.as_bytes().to_vec())]).is_empty(),
+                    "{gone}"
+                );
+            }
+        }
+        check(&model);
+    }
+    // A label used again (a data object's; a destroyed key's name stays taken while it is
+    // soft-deleted) names the new object only.
+    assert!(!model.contains_key("d1"));
+    let again = data("d1");
+    assert_eq!(find(&[Attribute::Label(b"d1".to_vec())]), vec![again]);
 }

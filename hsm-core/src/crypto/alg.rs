@@ -182,6 +182,16 @@ pub struct Ciphertext {
 }
 
 impl Ciphertext {
+    /// `data || tag`, the PKCS#11 layout of AEAD output, without a copy of the data (the
+    /// providers leave room for the tag).
+    pub fn into_data_with_tag(self) -> Vec<u8> {
+        let mut out = self.data;
+        if let Some(tag) = &self.tag {
+            out.extend_from_slice(tag);
+        }
+        out
+    }
+
     /// `data || tag`, the PKCS#11 layout of AEAD output.
     pub fn data_with_tag(&self) -> Vec<u8> {
         let mut out = self.data.clone();

@@ -255,7 +255,7 @@ mod tests {
         let call = |alg: &CipherAlgorithm, data: &[u8]| match direction {
             Direction::Encrypt => checked
                 .encrypt(alg, data)
-                .map(|c| SecretBytes::new(c.data_with_tag())),
+                .map(|c| SecretBytes::new(c.into_data_with_tag())),
             Direction::Decrypt => checked.decrypt(alg, data),
         };
         let mut stream = CipherStream::new(alg, direction).unwrap();

@@ -13,7 +13,7 @@ use hsm_core::crypto::{
 };
 use hsm_core::key::{KeyInfo, KeyOptions, KeyUpdate};
 use hsm_core::pin::{PinPolicy, PinRole, PinStatus};
-use hsm_core::{Error, Pool, Result, SecretBytes};
+use hsm_core::{Error, Pool, PoolChanges, Result, SecretBytes};
 use subtle::ConstantTimeEq;
 
 use crate::config::RemoteConfig;
@@ -127,6 +127,20 @@ impl PoolRef {
             PoolRef::Local(_) => Ok(true),
             PoolRef::Remote(p, _) => p.has_extension(),
         }
+    }
+
+    /// What changed since `generation` (local pools; a remote pool's caller reads the
+    /// pool whole).
+    pub fn changes_since(&self, generation: u64) -> Result<Option<PoolChanges>> {
+        match self {
+            PoolRef::Local(p) => p.changes_since(generation),
+            PoolRef::Remote(..) => Ok(None),
+        }
+    }
+
+    /// Whether the pool is this process's own (embedded mode).
+    pub fn is_local(&self) -> bool {
+        matches!(self, PoolRef::Local(_))
     }
 
     pub fn snapshot_keys(&self) -> Result<(u64, Vec<KeyInfo>)> {

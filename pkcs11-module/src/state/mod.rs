@@ -51,8 +51,9 @@ use slots::SlotTable;
 
 /// The initialized module.
 pub(crate) struct Module {
-    /// The process that initialized it.
-    pub pid: u32,
+    /// The [`crate::ptr::process_epoch`] of the process that initialized it: a fork
+    /// child's differs.
+    pub epoch: u64,
     /// The in-process HSM.
     pub core: Core,
     /// The configuration read at initialization.
@@ -181,13 +182,20 @@ pub(crate) fn current() -> Option<Arc<Module>> {
     STATE.load_full()
 }
 
+impl Module {
+    /// Whether this process initialized it (not a `fork()` child that inherited it).
+    pub fn in_this_process(&self) -> bool {
+        self.epoch == crate::ptr::process_epoch()
+    }
+}
+
 /// `C_Initialize` after its argument checks.
 pub(crate) fn initialize() -> Result<(), CK_RV> {
     let _lifecycle = LIFECYCLE.lock();
     let pid = std::process::id();
     let mut inherited = None;
     if let Some(existing) = STATE.load_full() {
-        if existing.pid == pid {
+        if existing.in_this_process() {
             return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
         }
         // A child after fork(): adopt the parent's core (remote mode: only make new
@@ -218,7 +226,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
     };
     let slots = SlotTable::new();
     let module = Module {
-        pid,
+        epoch: crate::ptr::process_epoch(),
         core,
         config,
         slots,
@@ -247,7 +255,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
 pub(crate) fn finalize() -> Result<(), CK_RV> {
     let _lifecycle = LIFECYCLE.lock();
     match STATE.load_full() {
-        Some(m) if m.pid == std::process::id() => {
+        Some(m) if m.in_this_process() => {
             drop(STATE.swap(None));
             m.sessions.clear();
             m.logins.clear();

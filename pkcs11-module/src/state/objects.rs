@@ -9,10 +9,12 @@
 //!   and die with it.
 //! - Handles are stable for the life of the module: the same key half always has the same
 //!   handle, and a handle is never reused for another object.
-//! - Searches run over an in-memory index of each pool, rebuilt when the pool's generation
-//!   counter (`Pool::generation`) moves; a label index answers label searches without a scan.
+//! - Searches run over an in-memory index of each pool, brought up to date when the pool's
+//!   generation counter (`Pool::generation`) moves, from the pool's list of what changed
+//!   (`Pool::changes_since`; read whole when there is none); a label index answers label
+//!   searches without a scan.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -23,7 +25,7 @@ use hsm_core::crypto::{
     WrapAlgorithm,
 };
 use hsm_core::key::{EphemeralKey, KeyInfo, KeyOperation, KeyOps};
-use hsm_core::{Hsm, SecretBytes};
+use hsm_core::{Hsm, PoolChanges, SecretBytes};
 use parking_lot::RwLock;
 
 use crate::attributes::{
@@ -405,6 +407,18 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Its label: a key's is its name; an object without `CKA_LABEL` has the empty one.
+    fn label(&self) -> &[u8] {
+        match &self.key {
+            Some((info, _)) => info.name.as_bytes(),
+            None => self
+                .attrs
+                .get()
+                .and_then(|a| a.get(&CKA_LABEL))
+                .map_or(&[], Vec::as_slice),
+        }
+    }
+
     /// Its attributes.
     fn attrs(&self, hsm: &Hsm) -> &Arc<Attrs> {
         self.attrs.get_or_init(|| match &self.key {
@@ -417,15 +431,24 @@ impl Entry {
 
 /// The search index of one pool at one generation; it also resolves handles while the pool
 /// is at that generation, so a call on a known object neither asks the pool for the key nor
-/// recomputes its attributes.
+/// recomputes its attributes. It follows the pool's changes one key or document at a time
+/// (`Pool::changes_since`); it is read whole only when the pool cannot itemize them.
 pub(crate) struct PoolIndex {
     generation: u64,
-    entries: Vec<Entry>,
-    by_label: HashMap<Vec<u8>, Vec<usize>>,
-    by_handle: HashMap<CK_OBJECT_HANDLE, usize>,
+    /// The objects by handle; handles are made in creation order, and searches answer in it.
+    entries: BTreeMap<CK_OBJECT_HANDLE, Entry>,
+    by_label: HashMap<Vec<u8>, Vec<CK_OBJECT_HANDLE>>,
+    /// The documents' handles by id (a destroyed document's handle is forgotten by the
+    /// table before the index hears of its removal).
+    docs: HashMap<String, CK_OBJECT_HANDLE>,
 }
 
 impl PoolIndex {
+    /// The generation of the pool this index shows.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The handles of the objects matching `template`, private ones only when `private`.
     pub fn find(
         &self,
@@ -435,20 +458,125 @@ impl PoolIndex {
         out: &mut Vec<CK_OBJECT_HANDLE>,
     ) {
         let keep = |e: &Entry| {
+            // Visibility also depends on the time (not-before, expiry).
+            if let Some((info, _)) = &e.key
+                && !visible(hsm, info)
+            {
+                return false;
+            }
             let attrs = e.attrs(hsm);
             (private || !is_true(attrs, CKA_PRIVATE)) && template.matches(attrs)
         };
         match template.get(CKA_LABEL) {
             Some(label) => {
-                for i in self.by_label.get(label).into_iter().flatten() {
-                    let e = &self.entries[*i];
-                    if keep(e) {
-                        out.push(e.handle);
+                for h in self.by_label.get(label).into_iter().flatten() {
+                    if let Some(e) = self.entries.get(h)
+                        && keep(e)
+                    {
+                        out.push(*h);
                     }
                 }
             }
-            None => out.extend(self.entries.iter().filter(|e| keep(e)).map(|e| e.handle)),
+            None => out.extend(self.entries.values().filter(|e| keep(e)).map(|e| e.handle)),
         }
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        let label = entry.label().to_vec();
+        let handle = entry.handle;
+        if self.entries.insert(handle, entry).is_none() {
+            let handles = self.by_label.entry(label).or_default();
+            // Label lists stay in handle order, as the entries are.
+            let at = handles.partition_point(|h| *h < handle);
+            handles.insert(at, handle);
+        }
+    }
+
+    fn remove(&mut self, handle: CK_OBJECT_HANDLE) {
+        let Some(entry) = self.entries.remove(&handle) else {
+            return;
+        };
+        if let ObjectId::Doc { id, .. } = &entry.id {
+            self.docs.remove(id);
+        }
+        let label = entry.label();
+        if let Some(handles) = self.by_label.get_mut(label) {
+            handles.retain(|h| *h != handle);
+            if handles.is_empty() {
+                self.by_label.remove(label);
+            }
+        }
+    }
+
+    /// Adds the objects of a live key (each part not destroyed on its own).
+    fn insert_key(&mut self, table: &ObjectTable, pool: &str, info: Arc<KeyInfo>) {
+        for part in Part::of(info.spec.kind())
+            .iter()
+            .filter(|p| !hidden(&info, **p))
+        {
+            let id = ObjectId::Key {
+                pool: pool.to_string(),
+                name: info.name.clone(),
+                part: *part,
+            };
+            self.insert(Entry {
+                handle: table.handle(&id),
+                id,
+                key: Some((info.clone(), *part)),
+                attrs: OnceLock::new(),
+            });
+        }
+    }
+
+    /// Adds a PKCS#11 document (an unreadable one is skipped, and logged).
+    fn insert_document(&mut self, table: &ObjectTable, pool: &str, doc: String, bytes: &[u8]) {
+        let Some(attrs) = attributes::decode(bytes) else {
+            tracing::warn!(pool, doc, "unreadable PKCS#11 object skipped");
+            return;
+        };
+        let id = ObjectId::Doc {
+            pool: pool.to_string(),
+            id: doc.clone(),
+        };
+        let handle = table.handle(&id);
+        self.docs.insert(doc, handle);
+        self.insert(Entry {
+            handle,
+            id,
+            key: None,
+            attrs: OnceLock::from(Arc::new(attrs)),
+        });
+    }
+
+    /// Brings the index to `changes.generation`.
+    fn apply(&mut self, table: &ObjectTable, pool: &str, changes: PoolChanges) {
+        for (name, info) in changes.keys {
+            for part in [Part::Private, Part::Public, Part::Secret] {
+                let id = ObjectId::Key {
+                    pool: pool.to_string(),
+                    name: name.clone(),
+                    part,
+                };
+                if let Some(h) = table.existing_handle(&id) {
+                    self.remove(h);
+                }
+            }
+            if let Some(info) = info {
+                self.insert_key(table, pool, Arc::new(info));
+            }
+        }
+        for (kind, doc, value) in changes.documents {
+            if kind != DOC_KIND {
+                continue;
+            }
+            if let Some(h) = self.docs.get(&doc).copied() {
+                self.remove(h);
+            }
+            if let Some(bytes) = value {
+                self.insert_document(table, pool, doc, &bytes);
+            }
+        }
+        self.generation = changes.generation;
     }
 }
 
@@ -462,8 +590,11 @@ struct Handles {
 pub(crate) struct ObjectTable {
     handles: RwLock<Handles>,
     next: AtomicU64,
-    indexes: RwLock<HashMap<String, Arc<PoolIndex>>>,
+    indexes: RwLock<HashMap<String, Arc<RwLock<PoolIndex>>>>,
 }
+
+/// A pool's index, current when it was handed out.
+pub(crate) type IndexRef = Arc<RwLock<PoolIndex>>;
 
 impl ObjectTable {
     /// No objects yet.
@@ -477,8 +608,8 @@ impl ObjectTable {
 
     /// The handle of an object, made on first use.
     pub fn handle(&self, id: &ObjectId) -> CK_OBJECT_HANDLE {
-        if let Some(h) = self.handles.read().by_id.get(id) {
-            return *h;
+        if let Some(h) = self.existing_handle(id) {
+            return h;
         }
         let mut handles = self.handles.write();
         if let Some(h) = handles.by_id.get(id) {
@@ -488,6 +619,11 @@ impl ObjectTable {
         handles.by_id.insert(id.clone(), h);
         handles.by_handle.insert(h, id.clone());
         h
+    }
+
+    /// The handle of an object, if it has one.
+    fn existing_handle(&self, id: &ObjectId) -> Option<CK_OBJECT_HANDLE> {
+        self.handles.read().by_id.get(id).copied()
     }
 
     /// A fresh handle (session objects take one each).
@@ -516,52 +652,60 @@ impl ObjectTable {
         self.handles.read().by_handle.get(&handle).cloned()
     }
 
-    /// The pool's index, rebuilt if the pool changed since it was made.
-    pub fn index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<Arc<PoolIndex>, CK_RV> {
-        let generation = pool.generation().ck()?;
-        if let Some(index) = self.indexes.read().get(pool.name())
-            && index.generation == generation
-        {
-            return Ok(index.clone());
+    /// The pool's index, brought up to the pool's generation (from the pool's changes, or
+    /// read whole).
+    pub fn index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<IndexRef, CK_RV> {
+        match self.current(hsm, pool, true)? {
+            Some(index) => Ok(index),
+            None => Err(CKR_GENERAL_ERROR),
         }
-        let index = Arc::new(self.build_index(hsm, pool)?);
-        self.indexes
-            .write()
-            .insert(pool.name().to_string(), index.clone());
-        Ok(index)
     }
 
-    /// The pool's index if it is at the pool's current generation (never rebuilt here: a
-    /// caller without one resolves the slow way).
-    fn current_index(&self, pool: &PoolRef) -> Result<Option<Arc<PoolIndex>>, CK_RV> {
-        let Some(index) = self.indexes.read().get(pool.name()).cloned() else {
-            return Ok(None);
-        };
-        Ok((index.generation == pool.generation().ck()?).then_some(index))
-    }
-
-    fn build_index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
-        let (generation, keys) = pool.snapshot_keys().ck()?;
-        let mut entries = Vec::with_capacity(keys.len() * 2);
-        let mut labels = Vec::with_capacity(keys.len() * 2);
-        for info in keys.into_iter().filter(|k| visible(hsm, k)).map(Arc::new) {
-            for part in Part::of(info.spec.kind())
-                .iter()
-                .filter(|p| !hidden(&info, **p))
-            {
-                let id = ObjectId::Key {
-                    pool: pool.name().to_string(),
-                    name: info.name.clone(),
-                    part: *part,
-                };
-                labels.push(info.name.as_bytes().to_vec());
-                entries.push(Entry {
-                    handle: self.handle(&id),
-                    id,
-                    key: Some((info.clone(), *part)),
-                    attrs: OnceLock::new(),
-                });
+    /// The pool's index at the pool's current generation, brought there from the pool's
+    /// changes when it is behind; `rebuild`: read the pool whole when they are not known
+    /// (otherwise `None`: the caller resolves the slow way, as a remote pool's caller does
+    /// between refreshes).
+    fn current(&self, hsm: &Hsm, pool: &PoolRef, rebuild: bool) -> Result<Option<IndexRef>, CK_RV> {
+        let generation = pool.generation().ck()?;
+        let slot = self.indexes.read().get(pool.name()).cloned();
+        if let Some(slot) = slot {
+            if slot.read().generation >= generation {
+                return Ok(Some(slot));
             }
+            let mut index = slot.write();
+            if index.generation < generation {
+                match pool.changes_since(index.generation).ck()? {
+                    Some(changes) => index.apply(self, pool.name(), changes),
+                    None if rebuild => *index = self.build_index(hsm, pool)?,
+                    None => return Ok(None),
+                }
+            }
+            drop(index);
+            return Ok(Some(slot));
+        }
+        if !rebuild {
+            return Ok(None);
+        }
+        let fresh = Arc::new(RwLock::new(self.build_index(hsm, pool)?));
+        Ok(Some(
+            self.indexes
+                .write()
+                .entry(pool.name().to_string())
+                .or_insert(fresh)
+                .clone(),
+        ))
+    }
+
+    fn build_index(&self, _hsm: &Hsm, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
+        let (generation, keys) = pool.snapshot_keys().ck()?;
+        let mut index = PoolIndex {
+            generation,
+            entries: BTreeMap::new(),
+            by_label: HashMap::with_capacity(keys.len()),
+            docs: HashMap::new(),
+        };
+        for info in keys {
+            index.insert_key(self, pool.name(), Arc::new(info));
         }
         // Without mhsm's extension (a real Managed HSM) there are no documents.
         let documents = if pool.has_extension().ck()? {
@@ -570,35 +714,9 @@ impl ObjectTable {
             Vec::new()
         };
         for (doc, bytes) in documents {
-            let Some(attrs) = attributes::decode(&bytes) else {
-                tracing::warn!(pool = pool.name(), doc, "unreadable PKCS#11 object skipped");
-                continue;
-            };
-            let id = ObjectId::Doc {
-                pool: pool.name().to_string(),
-                id: doc,
-            };
-            labels.push(attrs.get(&CKA_LABEL).cloned().unwrap_or_default());
-            entries.push(Entry {
-                handle: self.handle(&id),
-                id,
-                key: None,
-                attrs: OnceLock::from(Arc::new(attrs)),
-            });
+            index.insert_document(self, pool.name(), doc, &bytes);
         }
-        let mut by_label: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-        let mut by_handle = HashMap::with_capacity(entries.len());
-        for (i, (e, label)) in entries.iter().zip(labels).enumerate() {
-            // A key's label is its name; an object without CKA_LABEL has the empty one.
-            by_label.entry(label).or_default().push(i);
-            by_handle.insert(e.handle, i);
-        }
-        Ok(PoolIndex {
-            generation,
-            entries,
-            by_label,
-            by_handle,
-        })
+        Ok(index)
     }
 }
 
@@ -611,9 +729,8 @@ fn index_object(
     handle: CK_OBJECT_HANDLE,
 ) -> Result<Object, CK_RV> {
     let entry = index
-        .by_handle
+        .entries
         .get(&handle)
-        .map(|i| &index.entries[*i])
         .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
     match &entry.key {
         Some((info, part)) => {
@@ -780,8 +897,12 @@ pub(crate) fn resolve(
                 .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
             session_object(module.core.hsm(), &session.pool, handle, owner.handle, &so)?
         }
-        other => match module.objects.current_index(&session.pool)? {
-            Some(index) => index_object(module.core.hsm(), &session.pool, &index, handle)?,
+        other => match module.objects.current(
+            module.core.hsm(),
+            &session.pool,
+            session.pool.is_local(),
+        )? {
+            Some(index) => index_object(module.core.hsm(), &session.pool, &index.read(), handle)?,
             None => resolve_pool_object(module.core.hsm(), &session.pool, handle, other)?,
         },
     };

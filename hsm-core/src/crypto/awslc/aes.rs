@@ -106,7 +106,9 @@ impl LoadedKey for AesKey {
                 Some(iv) => nonce.copy_from_slice(iv),
                 None => fill(&mut nonce)?,
             }
-            let mut data = plaintext.to_vec();
+            // Room for the tag, which PKCS#11 callers append.
+            let mut data = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+            data.extend_from_slice(plaintext);
             let tag = self
                 .gcm
                 .seal_in_place_separate_tag(

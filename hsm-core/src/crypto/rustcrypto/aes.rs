@@ -168,7 +168,9 @@ impl LoadedKey for AesKey {
                     Some(iv) => iv.clone(),
                     None => random::bytes(GCM_IV_LEN)?,
                 };
-                let mut data = plaintext.to_vec();
+                // Room for the tag, which PKCS#11 callers append.
+                let mut data = Vec::with_capacity(plaintext.len() + *tag_len);
+                data.extend_from_slice(plaintext);
                 let tag = gcm_seal(self.key(), &iv, aad, *tag_len, &mut data)?;
                 Ok(Ciphertext {
                     data,
