@@ -879,6 +879,17 @@ pub(crate) fn resolve(
     session: &Session,
     handle: CK_OBJECT_HANDLE,
 ) -> Result<Object, CK_RV> {
+    let hsm = module.core.hsm();
+    let pool = &session.pool;
+    let index = module.objects.current(hsm, pool, pool.is_local())?;
+    // The common case: an object of the session's pool, straight from its current index.
+    if let Some(index) = &index {
+        let index = index.read();
+        if index.entries.contains_key(&handle) {
+            let object = index_object(hsm, pool, &index, handle)?;
+            return visible_to(module, session, object);
+        }
+    }
     let id = module.objects.id(handle).ok_or(CKR_OBJECT_HANDLE_INVALID)?;
     let object = match id {
         ObjectId::Session(owner) => {
@@ -897,15 +908,15 @@ pub(crate) fn resolve(
                 .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
             session_object(module.core.hsm(), &session.pool, handle, owner.handle, &so)?
         }
-        other => match module.objects.current(
-            module.core.hsm(),
-            &session.pool,
-            session.pool.is_local(),
-        )? {
-            Some(index) => index_object(module.core.hsm(), &session.pool, &index.read(), handle)?,
-            None => resolve_pool_object(module.core.hsm(), &session.pool, handle, other)?,
-        },
+        // Not in the current index: gone (or another pool's).
+        _ if index.is_some() => return Err(CKR_OBJECT_HANDLE_INVALID),
+        other => resolve_pool_object(hsm, pool, handle, other)?,
     };
+    visible_to(module, session, object)
+}
+
+/// The object, unless it is private and no user is logged in.
+fn visible_to(module: &Module, session: &Session, object: Object) -> Result<Object, CK_RV> {
     if object.is_private() && !user_logged_in(module, session) {
         return Err(CKR_OBJECT_HANDLE_INVALID);
     }
