@@ -2,8 +2,8 @@
 //! `Hsm::open` picks, so `MHSM_CRYPTO_PROVIDER` applies as it does in the module), with no
 //! PKCS#11, no pool and no policy in between. The module's overhead is the ratio to this.
 
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, bail, ensure};
 use hsm_core::crypto::{
@@ -14,40 +14,17 @@ use hsm_core::{Hsm, HsmConfig, SecretBytes};
 use crate::report::{emit, emit_info};
 use crate::{Case, aes_key, digest, hmac_key, message};
 
-/// Runs `op` on `threads` threads for `dur`; ops/s over the slowest thread's time.
+/// Runs the operation `make` makes for each thread on `threads` threads for `dur`.
 fn measure<M, F>(threads: usize, dur: Duration, make: M) -> Result<f64>
 where
     M: Fn(usize) -> F + Sync,
     F: FnMut() -> Result<()>,
 {
-    let barrier = Barrier::new(threads);
-    let results: Vec<Result<(u64, Duration)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (make, barrier) = (&make, &barrier);
-                scope.spawn(move || -> Result<(u64, Duration)> {
-                    let mut op = make(t);
-                    barrier.wait();
-                    let mut n = 0u64;
-                    let start = Instant::now();
-                    let elapsed = loop {
-                        op()?;
-                        n += 1;
-                        let e = start.elapsed();
-                        if e >= dur {
-                            break e;
-                        }
-                    };
-                    Ok((n, elapsed))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a bench thread panicked"))
-            .collect()
-    });
-    crate::rate(results)
+    crate::on_threads(threads, |t, start| {
+        let op = make(t);
+        start();
+        crate::timed_loop(dur, op)
+    })
 }
 
 fn provider() -> Result<Arc<dyn CryptoProvider>> {

@@ -775,17 +775,50 @@ fn render(
     md
 }
 
-/// Operations per second of threads that each did `n` operations in their elapsed time: the
-/// total over the slowest thread's time.
-fn rate<N: Into<u64>>(
-    results: impl IntoIterator<Item = Result<(N, std::time::Duration)>>,
-) -> Result<f64> {
+/// Runs `thread(t, start)` on `threads` threads; each does its untimed setup, calls
+/// `start()` (all threads start together), and returns how many operations it did in how
+/// long. Ops/s: the total over the slowest thread's time.
+pub fn on_threads<F>(threads: usize, thread: F) -> Result<f64>
+where
+    F: Fn(usize, &dyn Fn()) -> Result<(u64, Duration)> + Sync,
+{
+    let barrier = std::sync::Barrier::new(threads);
+    let results: Vec<Result<(u64, Duration)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (thread, barrier) = (&thread, &barrier);
+                scope.spawn(move || {
+                    thread(t, &|| {
+                        barrier.wait();
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a bench thread panicked"))
+            .collect()
+    });
     let mut total = 0u64;
-    let mut slowest = std::time::Duration::ZERO;
+    let mut slowest = Duration::ZERO;
     for r in results {
         let (n, e) = r?;
-        total += n.into();
+        total += n;
         slowest = slowest.max(e);
     }
     Ok(total as f64 / slowest.as_secs_f64())
+}
+
+/// Calls `op` until `dur` has passed: (calls, time taken).
+pub fn timed_loop(dur: Duration, mut op: impl FnMut() -> Result<()>) -> Result<(u64, Duration)> {
+    let mut n = 0u64;
+    let start = Instant::now();
+    loop {
+        op()?;
+        n += 1;
+        let e = start.elapsed();
+        if e >= dur {
+            return Ok((n, e));
+        }
+    }
 }

@@ -2,7 +2,6 @@
 //! measurements with a big store. Results go to stdout as lines for the parent
 //! ([`crate::report::emit`]).
 
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -129,49 +128,46 @@ fn aes_template(label: &str, value: &[u8]) -> Vec<Attribute> {
 
 /// Runs `op` on `threads` threads (one session each) for `dur`; ops/s over the slowest
 /// thread's time. Objects `op` returns are destroyed after the timing, untimed.
+/// [`measure`] for a case whose calls are all alike and make no objects.
+fn measure_each<T>(
+    m: &Module,
+    threads: usize,
+    dur: Duration,
+    op: impl Fn(&Session) -> cryptoki::error::Result<T> + Sync,
+) -> Result<f64> {
+    measure(m, threads, dur, |_| {
+        let op = &op;
+        move |s: &Session| {
+            op(s)?;
+            Ok(vec![])
+        }
+    })
+}
+
 fn measure<M, F>(m: &Module, threads: usize, dur: Duration, make: M) -> Result<f64>
 where
     M: Fn(usize) -> F + Sync,
     F: FnMut(&Session) -> Result<Vec<ObjectHandle>>,
 {
-    let barrier = Barrier::new(threads);
-    let results: Vec<Result<(u64, Duration)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (make, barrier) = (&make, &barrier);
-                scope.spawn(move || -> Result<(u64, Duration)> {
-                    let session = m.ctx.open_rw_session(m.slot);
-                    let mut op = make(t);
-                    barrier.wait();
-                    let session = session?;
-                    let mut made = Vec::new();
-                    let mut n = 0u64;
-                    let start = Instant::now();
-                    let elapsed = loop {
-                        made.extend(op(&session)?);
-                        n += 1;
-                        let e = start.elapsed();
-                        if e >= dur {
-                            break e;
-                        }
-                    };
-                    for h in made {
-                        match session.destroy_object(h) {
-                            // mhsm holds a key pair as one key: its halves go together.
-                            Err(CkError::Pkcs11(RvError::ObjectHandleInvalid, _)) | Ok(()) => {}
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    Ok((n, elapsed))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a bench thread panicked"))
-            .collect()
-    });
-    crate::rate(results)
+    crate::on_threads(threads, |t, start| {
+        let session = m.ctx.open_rw_session(m.slot);
+        let mut op = make(t);
+        start();
+        let session = session?;
+        let mut made = Vec::new();
+        let counted = crate::timed_loop(dur, || {
+            made.extend(op(&session)?);
+            Ok(())
+        })?;
+        for h in made {
+            match session.destroy_object(h) {
+                // mhsm holds a key pair as one key: its halves go together.
+                Err(CkError::Pkcs11(RvError::ObjectHandleInvalid, _)) | Ok(()) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(counted)
+    })
 }
 
 /// The keys every case uses, made once.
@@ -507,11 +503,8 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
 
         for &t in threads {
             let r = match case.id {
-                "session" => measure(&m, t, dur, |_| {
-                    |_: &Session| {
-                        m.ctx.open_rw_session(m.slot)?.close()?;
-                        Ok(vec![])
-                    }
+                "session" => measure_each(&m, t, dur, |_: &Session| {
+                    m.ctx.open_rw_session(m.slot)?.close()
                 }),
                 "random" => measure(&m, t, dur, |_| {
                     let mut buf = [0u8; 32];
@@ -520,55 +513,34 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                         Ok(vec![])
                     }
                 }),
-                "sha256" => measure(&m, t, dur, |_| {
-                    |s: &Session| {
-                        s.digest(&Mechanism::Sha256, kib)?;
-                        Ok(vec![])
-                    }
-                }),
-                "ecdsa-sign" => measure(&m, t, dur, |_| {
-                    |s: &Session| {
-                        s.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)?;
-                        Ok(vec![])
-                    }
+                "sha256" => {
+                    measure_each(&m, t, dur, |s: &Session| s.digest(&Mechanism::Sha256, kib))
+                }
+                "ecdsa-sign" => measure_each(&m, t, dur, |s: &Session| {
+                    s.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)
                 }),
                 "ecdsa-verify" => {
                     let sig = check.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)?;
-                    measure(&m, t, dur, |_| {
-                        |s: &Session| {
-                            s.verify(&Mechanism::Ecdsa, keys.ec_pub, digest, &sig)?;
-                            Ok(vec![])
-                        }
+                    measure_each(&m, t, dur, |s: &Session| {
+                        s.verify(&Mechanism::Ecdsa, keys.ec_pub, digest, &sig)
                     })
                 }
-                "rsa-pkcs1-sign" => measure(&m, t, dur, |_| {
-                    |s: &Session| {
-                        s.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)?;
-                        Ok(vec![])
-                    }
+                "rsa-pkcs1-sign" => measure_each(&m, t, dur, |s: &Session| {
+                    s.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)
                 }),
-                "rsa-pss-sign" => measure(&m, t, dur, |_| {
-                    |s: &Session| {
-                        s.sign(&pss(), keys.rsa_priv, msg)?;
-                        Ok(vec![])
-                    }
-                }),
+                "rsa-pss-sign" => {
+                    measure_each(&m, t, dur, |s: &Session| s.sign(&pss(), keys.rsa_priv, msg))
+                }
                 "rsa-verify" => {
                     let sig = check.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)?;
-                    measure(&m, t, dur, |_| {
-                        |s: &Session| {
-                            s.verify(&Mechanism::Sha256RsaPkcs, keys.rsa_pub, msg, &sig)?;
-                            Ok(vec![])
-                        }
+                    measure_each(&m, t, dur, |s: &Session| {
+                        s.verify(&Mechanism::Sha256RsaPkcs, keys.rsa_pub, msg, &sig)
                     })
                 }
                 "rsa-oaep-decrypt" => {
                     let ct = oaep_ciphertext(&*keys.rsa_public, msg)?;
-                    measure(&m, t, dur, |_| {
-                        |s: &Session| {
-                            s.decrypt(&oaep(), keys.rsa_priv, &ct)?;
-                            Ok(vec![])
-                        }
+                    measure_each(&m, t, dur, |s: &Session| {
+                        s.decrypt(&oaep(), keys.rsa_priv, &ct)
                     })
                 }
                 "aes-gcm" => measure(&m, t, dur, |thread| {
@@ -581,17 +553,11 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                         Ok(vec![])
                     }
                 }),
-                "aes-cbc-pad" => measure(&m, t, dur, |_| {
-                    |s: &Session| {
-                        s.encrypt(&Mechanism::AesCbcPad(CBC_IV), keys.aes, four_kib)?;
-                        Ok(vec![])
-                    }
+                "aes-cbc-pad" => measure_each(&m, t, dur, |s: &Session| {
+                    s.encrypt(&Mechanism::AesCbcPad(CBC_IV), keys.aes, four_kib)
                 }),
-                "hmac" => measure(&m, t, dur, |_| {
-                    |s: &Session| {
-                        s.sign(&Mechanism::Sha256Hmac, keys.hmac, kib)?;
-                        Ok(vec![])
-                    }
+                "hmac" => measure_each(&m, t, dur, |s: &Session| {
+                    s.sign(&Mechanism::Sha256Hmac, keys.hmac, kib)
                 }),
                 "gen-ec" => measure(&m, t, dur, |thread| {
                     let mut first = true;
