@@ -170,6 +170,31 @@ where
     })
 }
 
+/// One key-pair generation per call (token keys, destroyed after the window) with
+/// `EccKeyPairGen` (P-256) or `RsaPkcsKeyPairGen` (2048); the first pair signs `input` and
+/// verifies it once, so a broken generator cannot look fast.
+fn gen_pair<'a>(
+    thread: usize,
+    case: &'static str,
+    generate: Mechanism<'static>,
+    input: &'a [u8],
+) -> impl FnMut(&Session) -> Result<Vec<ObjectHandle>> + 'a {
+    let mut first = true;
+    move |s: &Session| {
+        let label = fresh_label(case, thread);
+        let ((p, k), sign) = match generate {
+            Mechanism::EccKeyPairGen => (ec_pair_templates(&label), Mechanism::Ecdsa),
+            _ => (rsa_pair_templates(&label), Mechanism::Sha256RsaPkcs),
+        };
+        let (pubk, privk) = s.generate_key_pair(&generate, &p, &k)?;
+        if std::mem::take(&mut first) {
+            let sig = s.sign(&sign, privk, input)?;
+            s.verify(&sign, pubk, input, &sig)?;
+        }
+        Ok(vec![pubk, privk])
+    }
+}
+
 /// The keys every case uses, made once.
 struct Keys {
     ec_priv: ObjectHandle,
@@ -560,17 +585,7 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                     s.sign(&Mechanism::Sha256Hmac, keys.hmac, kib)
                 }),
                 "gen-ec" => measure(&m, t, dur, |thread| {
-                    let mut first = true;
-                    move |s: &Session| {
-                        let (p, k) = ec_pair_templates(&fresh_label("gen-ec", thread));
-                        let (pubk, privk) =
-                            s.generate_key_pair(&Mechanism::EccKeyPairGen, &p, &k)?;
-                        if std::mem::take(&mut first) {
-                            let sig = s.sign(&Mechanism::Ecdsa, privk, digest)?;
-                            s.verify(&Mechanism::Ecdsa, pubk, digest, &sig)?;
-                        }
-                        Ok(vec![pubk, privk])
-                    }
+                    gen_pair(thread, "gen-ec", Mechanism::EccKeyPairGen, digest)
                 }),
                 "gen-aes" => measure(&m, t, dur, |thread| {
                     let mut first = true;
@@ -596,17 +611,7 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                     }
                 }),
                 "gen-rsa" => measure(&m, t, dur, |thread| {
-                    let mut first = true;
-                    move |s: &Session| {
-                        let (p, k) = rsa_pair_templates(&fresh_label("gen-rsa", thread));
-                        let (pubk, privk) =
-                            s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &p, &k)?;
-                        if std::mem::take(&mut first) {
-                            let sig = s.sign(&Mechanism::Sha256RsaPkcs, privk, msg)?;
-                            s.verify(&Mechanism::Sha256RsaPkcs, pubk, msg, &sig)?;
-                        }
-                        Ok(vec![pubk, privk])
-                    }
+                    gen_pair(thread, "gen-rsa", Mechanism::RsaPkcsKeyPairGen, msg)
                 }),
                 "find-small" => {
                     let label = object_label(objects / 2);
