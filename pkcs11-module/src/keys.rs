@@ -295,8 +295,8 @@ fn pool_handles(
         .iter()
         .map(|part| {
             module.objects.handle(&ObjectId::Key {
-                pool: session.pool.name().to_string(),
-                name: name.to_string(),
+                pool: session.pool.name().into(),
+                name: name.into(),
                 part: *part,
             })
         })

@@ -279,8 +279,8 @@ fn store(module: &Module, session: &Session, attrs: Attrs) -> Result<CK_OBJECT_H
         .put_document(DOC_KIND, &id, &attributes::encode(&attrs))
         .ck()?;
     Ok(module.objects.handle(&ObjectId::Doc {
-        pool: session.pool.name().to_string(),
-        id,
+        pool: session.pool.name().into(),
+        id: id.into(),
     }))
 }
 

@@ -13,6 +13,10 @@ pub struct SledStore {
     path: PathBuf,
 }
 
+/// sled's page cache. The core reads every record once, at open, and keeps what it needs in
+/// memory; sled's default (1 GiB) would keep a second copy of a large store resident.
+const SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 impl SledStore {
     /// Opens (or creates) the database in `path`. Fails at once with
     /// [`Error::StoreLocked`] when another process holds it.
@@ -23,7 +27,11 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<SledStore> {
         let deadline = Instant::now() + Duration::from_secs(2);
         let db = loop {
-            match sled::Config::new().path(path).open() {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(SLED_CACHE_BYTES)
+                .open()
+            {
                 Ok(db) => break db,
                 Err(e) => match open_error(path, e) {
                     Error::StoreLocked { holder, .. }

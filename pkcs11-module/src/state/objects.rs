@@ -45,18 +45,18 @@ pub(crate) enum ObjectId {
     /// One part of a pool key.
     Key {
         /// The pool.
-        pool: String,
+        pool: Arc<str>,
         /// The key name.
-        name: String,
+        name: Arc<str>,
         /// Which object of the key.
         part: Part,
     },
     /// An object kept as a pool document.
     Doc {
         /// The pool.
-        pool: String,
+        pool: Arc<str>,
         /// The document id.
-        id: String,
+        id: Arc<str>,
     },
     /// A session object of the session with this handle.
     Session(CK_SESSION_HANDLE),
@@ -435,12 +435,14 @@ impl Entry {
 /// (`Pool::changes_since`); it is read whole only when the pool cannot itemize them.
 pub(crate) struct PoolIndex {
     generation: u64,
+    /// The pool's name, shared by its objects' ids.
+    pool: Arc<str>,
     /// The objects by handle; handles are made in creation order, and searches answer in it.
     entries: BTreeMap<CK_OBJECT_HANDLE, Entry>,
     by_label: HashMap<Vec<u8>, Vec<CK_OBJECT_HANDLE>>,
     /// The documents' handles by id (a destroyed document's handle is forgotten by the
     /// table before the index hears of its removal).
-    docs: HashMap<String, CK_OBJECT_HANDLE>,
+    docs: HashMap<Arc<str>, CK_OBJECT_HANDLE>,
 }
 
 impl PoolIndex {
@@ -509,14 +511,15 @@ impl PoolIndex {
     }
 
     /// Adds the objects of a live key (each part not destroyed on its own).
-    fn insert_key(&mut self, table: &ObjectTable, pool: &str, info: Arc<KeyInfo>) {
+    fn insert_key(&mut self, table: &ObjectTable, info: Arc<KeyInfo>) {
+        let name: Arc<str> = info.name.as_str().into();
         for part in Part::of(info.spec.kind())
             .iter()
             .filter(|p| !hidden(&info, **p))
         {
             let id = ObjectId::Key {
-                pool: pool.to_string(),
-                name: info.name.clone(),
+                pool: self.pool.clone(),
+                name: name.clone(),
                 part: *part,
             };
             self.insert(Entry {
@@ -529,13 +532,14 @@ impl PoolIndex {
     }
 
     /// Adds a PKCS#11 document (an unreadable one is skipped, and logged).
-    fn insert_document(&mut self, table: &ObjectTable, pool: &str, doc: String, bytes: &[u8]) {
+    fn insert_document(&mut self, table: &ObjectTable, doc: &str, bytes: &[u8]) {
         let Some(attrs) = attributes::decode(bytes) else {
-            tracing::warn!(pool, doc, "unreadable PKCS#11 object skipped");
+            tracing::warn!(pool = &*self.pool, doc, "unreadable PKCS#11 object skipped");
             return;
         };
+        let doc: Arc<str> = doc.into();
         let id = ObjectId::Doc {
-            pool: pool.to_string(),
+            pool: self.pool.clone(),
             id: doc.clone(),
         };
         let handle = table.handle(&id);
@@ -549,11 +553,12 @@ impl PoolIndex {
     }
 
     /// Brings the index to `changes.generation`.
-    fn apply(&mut self, table: &ObjectTable, pool: &str, changes: PoolChanges) {
+    fn apply(&mut self, table: &ObjectTable, changes: PoolChanges) {
         for (name, info) in changes.keys {
+            let name: Arc<str> = name.into();
             for part in [Part::Private, Part::Public, Part::Secret] {
                 let id = ObjectId::Key {
-                    pool: pool.to_string(),
+                    pool: self.pool.clone(),
                     name: name.clone(),
                     part,
                 };
@@ -562,18 +567,18 @@ impl PoolIndex {
                 }
             }
             if let Some(info) = info {
-                self.insert_key(table, pool, Arc::new(info));
+                self.insert_key(table, Arc::new(info));
             }
         }
         for (kind, doc, value) in changes.documents {
             if kind != DOC_KIND {
                 continue;
             }
-            if let Some(h) = self.docs.get(&doc).copied() {
+            if let Some(h) = self.docs.get(doc.as_str()).copied() {
                 self.remove(h);
             }
             if let Some(bytes) = value {
-                self.insert_document(table, pool, doc, &bytes);
+                self.insert_document(table, &doc, &bytes);
             }
         }
         self.generation = changes.generation;
@@ -675,7 +680,7 @@ impl ObjectTable {
             let mut index = slot.write();
             if index.generation < generation {
                 match pool.changes_since(index.generation).ck()? {
-                    Some(changes) => index.apply(self, pool.name(), changes),
+                    Some(changes) => index.apply(self, changes),
                     None if rebuild => *index = self.build_index(hsm, pool)?,
                     None => return Ok(None),
                 }
@@ -700,12 +705,13 @@ impl ObjectTable {
         let (generation, keys) = pool.snapshot_keys().ck()?;
         let mut index = PoolIndex {
             generation,
+            pool: pool.name().into(),
             entries: BTreeMap::new(),
             by_label: HashMap::with_capacity(keys.len()),
             docs: HashMap::new(),
         };
         for info in keys {
-            index.insert_key(self, pool.name(), Arc::new(info));
+            index.insert_key(self, Arc::new(info));
         }
         // Without mhsm's extension (a real Managed HSM) there are no documents.
         let documents = if pool.has_extension().ck()? {
@@ -714,7 +720,7 @@ impl ObjectTable {
             Vec::new()
         };
         for (doc, bytes) in documents {
-            index.insert_document(self, pool.name(), doc, &bytes);
+            index.insert_document(self, &doc, &bytes);
         }
         Ok(index)
     }
@@ -776,7 +782,7 @@ pub(crate) fn resolve_pool_object(
             pool: p,
             name,
             part,
-        } if p == pool.name() => {
+        } if **p == *pool.name() => {
             let info = match pool.get_key(name, None) {
                 Ok(info) => info,
                 Err(hsm_core::Error::KeyNotFound { .. } | hsm_core::Error::PoolNotFound { .. }) => {
@@ -802,7 +808,7 @@ pub(crate) fn resolve_pool_object(
                 part: Some(part),
             })
         }
-        ObjectId::Doc { pool: p, id: doc } if p == pool.name() => {
+        ObjectId::Doc { pool: p, id: doc } if **p == *pool.name() => {
             let bytes = pool
                 .get_document(DOC_KIND, doc)
                 .ck()?
