@@ -1,8 +1,10 @@
-//! AES keys: GCM and HMAC with aws-lc-rs; CBC, ECB, CTR, key wrap and CMAC, and GCM opening
-//! with tags shorter than 16 bytes, on the RustCrypto key (already AES-NI accelerated).
+//! AES keys: GCM, HMAC and key wrap (RFC 3394 and 5649, 128- and 256-bit keys) with
+//! aws-lc-rs; CBC, ECB, CTR, CMAC, 192-bit key wrap and GCM opening with tags shorter than 16
+//! bytes on the RustCrypto key (already AES-NI accelerated).
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
+use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap, KeyWrapPadded};
 use zeroize::Zeroizing;
 
 use super::{fill, hmac_alg};
@@ -16,6 +18,8 @@ use crate::secret::SecretBytes;
 /// GCM nonce and full tag lengths.
 const GCM_IV_LEN: usize = 12;
 const GCM_TAG_LEN: usize = 16;
+/// The key-wrap integrity block.
+const KW_IV_LEN: usize = 8;
 
 /// A loaded AES key: the GCM key schedule and the RustCrypto key (which holds the bytes, for
 /// HMAC keys and the delegated modes).
@@ -51,6 +55,22 @@ impl AesKey {
 
     fn bits_fit(&self, key_bits: Option<u32>) -> bool {
         key_bits.is_none_or(|b| b == self.bits)
+    }
+
+    /// A key-encryption key for `alg` (AES-KW or AES-KWP) when aws-lc has this key size.
+    fn kek(&self, alg: &WrapAlgorithm) -> Option<AesKek> {
+        let (WrapAlgorithm::AesKw { key_bits } | WrapAlgorithm::AesKwp { key_bits }) = alg else {
+            return None;
+        };
+        let cipher = match self.bits {
+            128 => &AES_128,
+            256 => &AES_256,
+            _ => return None,
+        };
+        if !self.bits_fit(*key_bits) {
+            return None;
+        }
+        AesKek::new(cipher, self.delegate.key_bytes()).ok()
     }
 
     /// HMAC under this key's bytes.
@@ -150,10 +170,44 @@ impl LoadedKey for AesKey {
     }
 
     fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
+        // Input the scheme cannot take goes to the delegate, for its precise error.
+        let fits = match alg {
+            WrapAlgorithm::AesKw { .. } => key.len() >= 16 && key.len().is_multiple_of(8),
+            _ => !key.is_empty() && u32::try_from(key.len()).is_ok(),
+        };
+        if let Some(kek) = self.kek(alg).filter(|_| fits) {
+            let mut out = vec![0; key.len().div_ceil(8) * 8 + KW_IV_LEN];
+            let len = match alg {
+                WrapAlgorithm::AesKw { .. } => kek.wrap(key, &mut out),
+                _ => kek.wrap_with_padding(key, &mut out),
+            }
+            .map_err(|_| Error::internal("AES key wrap failed"))?
+            .len();
+            out.truncate(len);
+            return Ok(out);
+        }
         self.delegate.wrap(alg, key)
     }
 
     fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
+        let min = match alg {
+            WrapAlgorithm::AesKw { .. } => 24,
+            _ => 16,
+        };
+        if wrapped.len() >= min
+            && wrapped.len().is_multiple_of(8)
+            && let Some(kek) = self.kek(alg)
+        {
+            let mut out = Zeroizing::new(vec![0; wrapped.len() - KW_IV_LEN]);
+            let len = match alg {
+                WrapAlgorithm::AesKw { .. } => kek.unwrap(wrapped, &mut out),
+                _ => kek.unwrap_with_padding(wrapped, &mut out),
+            }
+            .map_err(|_| Error::DecryptionFailed)?
+            .len();
+            out.truncate(len);
+            return Ok(SecretBytes::from(out));
+        }
         self.delegate.unwrap(alg, wrapped)
     }
 
