@@ -347,6 +347,51 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
+/// What the edge reads of a request once, for routing and for the access log.
+struct Edge {
+    /// `Host`, else the URI's authority.
+    host: Option<String>,
+    /// The pool the host addresses ([`pool_for_host`]).
+    pool: Option<String>,
+    /// The caller: `None` without a bearer token, an error for a token the policy refuses.
+    principal: Option<Result<Principal, ApiError>>,
+}
+
+impl Edge {
+    fn read(state: &AppState, parts: &axum::http::request::Parts) -> Edge {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+        let pool = host.as_deref().and_then(|h| pool_for_host(state, h));
+        let principal = bearer(&parts.headers).map(|t| state.tokens.principal(&state.hsm, t));
+        Edge {
+            host,
+            pool,
+            principal,
+        }
+    }
+
+    /// The caller, or the 401 (with the challenge when there is no token).
+    fn principal(&self, state: &AppState) -> Result<&Principal, ApiError> {
+        match &self.principal {
+            Some(Ok(p)) => Ok(p),
+            Some(Err(e)) => Err(e.clone()),
+            None => {
+                let mut e = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    "AKV10000: Request is missing a Bearer or PoP token.",
+                );
+                e.challenge = Some(state.challenge.clone());
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Every request comes here: checks, then routes by method and path segments (by hand, so
 /// that `/keys/{name}/` and `/keys/{name}//attestation` route as the SDK sends them).
 async fn dispatch(
@@ -356,16 +401,8 @@ async fn dispatch(
 ) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_string();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
-    let principal = bearer(&parts.headers).and_then(|t| state.tokens.principal(&state.hsm, t).ok());
-    let mut response = match handle(&state, parts, body).await {
+    let edge = Edge::read(&state, &parts);
+    let mut response = match handle(&state, &parts, &edge, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -377,22 +414,27 @@ async fn dispatch(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let latency = started.elapsed();
+    let (method, path) = (&parts.method, parts.uri.path());
     tracing::debug!(%method, %path, status = response.status().as_u16(), micros = latency.as_micros() as u64, "request");
-    if let Some(pool) = host.as_deref().and_then(|h| pool_for_host(&state, h))
+    if let Some(pool) = edge.pool.as_deref()
         && !path.starts_with("/mhsm/")
     {
-        let pool = pool.as_str();
         let operation = response
-            .extensions()
-            .get::<Operation>()
-            .cloned()
+            .extensions_mut()
+            .remove::<Operation>()
             .unwrap_or_default();
+        let anonymous = Principal::anonymous();
+        let principal = match &edge.principal {
+            Some(Ok(p)) => p,
+            _ => &anonymous,
+        };
         log_access(
             &state,
             pool,
-            &principal.unwrap_or_default(),
+            principal,
             client,
-            &format!("{method} {path}"),
+            method,
+            path,
             operation,
             response.status().as_u16(),
             latency,
@@ -408,7 +450,8 @@ fn log_access(
     pool_name: &str,
     principal: &Principal,
     client: SocketAddr,
-    request: &str,
+    method: &Method,
+    path: &str,
     mut operation: Operation,
     status: u16,
     latency: Duration,
@@ -421,12 +464,7 @@ fn log_access(
     };
     if operation.version.is_none() {
         // `/keys/{name}/{version}/...`: the version, when the path names one.
-        let segments: Vec<&str> = request
-            .split_once(' ')
-            .map_or("", |(_, p)| p)
-            .trim_start_matches('/')
-            .split('/')
-            .collect();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if let ["keys", _, v, ..] = segments.as_slice()
             && hsm_core::names::validate_version(v)
         {
@@ -440,7 +478,7 @@ fn log_access(
             pool: pool_name,
             principal,
             ip: Some(client.ip()),
-            method: request,
+            method: &format!("{method} {path}"),
             operation: &operation,
             status,
             latency_ms: latency.as_secs_f64() * 1000.0,
@@ -448,28 +486,48 @@ fn log_access(
     );
 }
 
+/// A request past the edge's checks, as [`route`] takes it.
+struct Call<'a> {
+    pool: &'a str,
+    host: &'a str,
+    api_version: &'a str,
+    method: &'a Method,
+    path: &'a str,
+    query: &'a [(String, String)],
+    body: &'a [u8],
+    principal: &'a Principal,
+}
+
+/// Routes a call and answers, the error included, with what the route recorded for the
+/// access log in the response's extensions.
+fn answer(state: &AppState, call: &Call) -> Response {
+    let operation = RefCell::new(Operation::default());
+    let mut response = match route(state, call, &operation) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    response.extensions_mut().insert(operation.into_inner());
+    response
+}
+
 async fn handle(
     state: &Arc<AppState>,
-    parts: axum::http::request::Parts,
+    parts: &axum::http::request::Parts,
+    edge: &Edge,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+    let host = edge
+        .host
+        .as_deref()
         .ok_or_else(|| ApiError::bad_parameter("the request has no Host"))?;
-    if state.standard_api_only
-        && (parts.uri.path().starts_with("/mhsm/") || parts.uri.path().starts_with("/x-mhsm/"))
-    {
-        return Err(ApiError::no_route(parts.method.as_str(), parts.uri.path()));
+    let path = parts.uri.path();
+    if state.standard_api_only && (path.starts_with("/mhsm/") || path.starts_with("/x-mhsm/")) {
+        return Err(ApiError::no_route(parts.method.as_str(), path));
     }
-    if let Some(rest) = parts.uri.path().strip_prefix("/mhsm/") {
-        let rest = rest.to_string();
-        return manage(state, &parts, body, &rest).await;
+    if let Some(rest) = path.strip_prefix("/mhsm/") {
+        return manage(state, parts, edge, body, rest).await;
     }
-    let pool_name = pool_for_host(state, &host).ok_or_else(|| {
+    let pool_name = edge.pool.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -478,30 +536,21 @@ async fn handle(
     })?;
     let query = query_pairs(parts.uri.query());
     let api_version = match query.iter().find(|(k, _)| k == "api-version") {
-        Some((_, v)) => v.clone(),
-        None if is_status_url(parts.uri.path()) => API_VERSIONS[0].to_string(),
+        Some((_, v)) => v.as_str(),
+        None if is_status_url(path) => API_VERSIONS[0],
         None => {
             return Err(ApiError::bad_parameter(
                 "the api-version query parameter is missing",
             ));
         }
     };
-    if !API_VERSIONS.contains(&api_version.as_str()) {
+    if !API_VERSIONS.contains(&api_version) {
         return Err(ApiError::bad_parameter(format!(
             "api-version '{api_version}' is not supported (use one of {})",
             API_VERSIONS.join(", ")
         )));
     }
-    let Some(token) = bearer(&parts.headers) else {
-        let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "AKV10000: Request is missing a Bearer or PoP token.",
-        );
-        e.challenge = Some(state.challenge.clone());
-        return Err(e);
-    };
-    let principal = state.tokens.principal(&state.hsm, token)?;
+    let principal = edge.principal(state)?;
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -509,30 +558,30 @@ async fn handle(
             format!("the request body exceeds {BODY_LIMIT} bytes"),
         )
     })?;
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_string();
-    let state = state.clone();
     // Core calls block (durable writes, RSA): off the async workers.
+    let (state, pool_name, host, api_version, method, path, principal) = (
+        state.clone(),
+        pool_name.to_string(),
+        host.to_string(),
+        api_version.to_string(),
+        parts.method.clone(),
+        path.to_string(),
+        principal.clone(),
+    );
     tokio::task::spawn_blocking(move || {
-        let operation = RefCell::new(Operation::default());
-        let result = route(
+        answer(
             &state,
-            &pool_name,
-            &host,
-            &api_version,
-            &method,
-            &path,
-            &query,
-            &bytes,
-            &principal,
-            &operation,
-        );
-        let mut response = match result {
-            Ok(r) => r,
-            Err(e) => e.into_response(),
-        };
-        response.extensions_mut().insert(operation.into_inner());
-        Ok(response)
+            &Call {
+                pool: &pool_name,
+                host: &host,
+                api_version: &api_version,
+                method: &method,
+                path: &path,
+                query: &query,
+                body: &bytes,
+                principal: &principal,
+            },
+        )
     })
     .await
     .map_err(|_| {
@@ -541,7 +590,7 @@ async fn handle(
             "InternalServerError",
             "the request failed",
         )
-    })?
+    })
 }
 
 /// The management API (`/mhsm/...`): host-independent, bearer token required; when the
@@ -549,19 +598,11 @@ async fn handle(
 async fn manage(
     state: &Arc<AppState>,
     parts: &axum::http::request::Parts,
+    edge: &Edge,
     body: Body,
     rest: &str,
 ) -> Result<Response, ApiError> {
-    let Some(token) = bearer(&parts.headers) else {
-        let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "AKV10000: Request is missing a Bearer or PoP token.",
-        );
-        e.challenge = Some(state.challenge.clone());
-        return Err(e);
-    };
-    let principal = state.tokens.principal(&state.hsm, token)?;
+    let principal = edge.principal(state)?.clone();
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -598,19 +639,21 @@ async fn manage(
     })?
 }
 
-#[allow(clippy::too_many_arguments)]
 fn route(
     state: &AppState,
-    pool_name: &str,
-    host: &str,
-    api_version: &str,
-    method: &Method,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
-    principal: &Principal,
+    call: &Call,
     operation: &RefCell<Operation>,
 ) -> Result<Response, ApiError> {
+    let Call {
+        pool: pool_name,
+        host,
+        api_version,
+        method,
+        path,
+        query,
+        body,
+        principal,
+    } = *call;
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let ok = |v: serde_json::Value| Ok(axum::Json(v).into_response());
     let created = |v: serde_json::Value| Ok((StatusCode::CREATED, axum::Json(v)).into_response());
