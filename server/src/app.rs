@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hsm_core::crypto::{CipherAlgorithm, SignAlgorithm, jwa};
 use hsm_core::names::Tags;
 use hsm_core::rbac::{DataAction as A, Scope};
 use hsm_core::time::OffsetClock;
@@ -92,6 +93,8 @@ pub struct AppState {
     access_log: AccessLog,
     /// See [`ServeConfig::standard_api_only`].
     standard_api_only: bool,
+    /// Permits for long computations ([`Placement::Bounded`]): one per core.
+    long_work: Arc<tokio::sync::Semaphore>,
 }
 
 /// A running server.
@@ -199,6 +202,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         clock: config.test_hooks.then_some(clock),
         access_log: AccessLog::new(&config.data_dir),
         standard_api_only: config.standard_api_only,
+        long_work: Arc::new(tokio::sync::Semaphore::new(cores())),
     });
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
@@ -234,6 +238,11 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         maintenance,
         discovery,
     })
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// How often due purges and policy rotations are looked for when no request comes.
@@ -486,6 +495,75 @@ fn log_access(
     );
 }
 
+/// Where a route's work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// On the async worker that read the request: reads of memory (every GET) and the key
+    /// operations, which compute for microseconds. Handing such work to another thread
+    /// costs more than the work (a thread wake-up each way).
+    Inline,
+    /// On the blocking pool, at most [`AppState::long_work`] at once: RSA private-key
+    /// operations (a millisecond for RSA-2048, more for longer keys), which would stall
+    /// every other connection on the worker (inline) or crowd out the workers (unbounded).
+    Bounded,
+    /// On the blocking pool: everything else, which may write durably (fsync).
+    Blocking,
+}
+
+/// Where a request's route runs (see [`Placement`]). The body is only peeked at for its
+/// `alg`; a body that does not parse is refused by the route, which runs inline.
+fn placement(method: &Method, path: &str, body: &[u8]) -> Placement {
+    if *method == Method::GET {
+        return Placement::Inline;
+    }
+    if *method != Method::POST {
+        return Placement::Blocking;
+    }
+    let mut segments = path.trim_start_matches('/').split('/');
+    let operation = match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some("keys"), Some(_), Some(_), Some(op), None) => op,
+        _ => return Placement::Blocking,
+    };
+    #[derive(serde::Deserialize)]
+    struct Alg<'a> {
+        #[serde(borrow)]
+        alg: std::borrow::Cow<'a, str>,
+    }
+    let alg = || {
+        serde_json::from_slice::<Alg>(body)
+            .map(|a| a.alg)
+            .unwrap_or_default()
+    };
+    let rsa_private = match operation {
+        "verify" | "encrypt" | "wrapkey" => false,
+        "sign" => matches!(
+            jwa::sign_algorithm(&alg()),
+            Ok(SignAlgorithm::RsaPkcs1v15 { .. }
+                | SignAlgorithm::RsaPss { .. }
+                | SignAlgorithm::RsaRaw)
+        ),
+        "decrypt" => matches!(
+            jwa::cipher_algorithm(&alg(), None, None),
+            Ok(CipherAlgorithm::RsaPkcs1v15
+                | CipherAlgorithm::RsaRaw
+                | CipherAlgorithm::RsaOaep { .. })
+        ),
+        "unwrapkey" => jwa::wrap_algorithm(&alg()).is_ok_and(|w| w.as_rsa_cipher().is_some()),
+        _ => return Placement::Blocking,
+    };
+    if rsa_private {
+        Placement::Bounded
+    } else {
+        Placement::Inline
+    }
+}
+
 /// A request past the edge's checks, as [`route`] takes it.
 struct Call<'a> {
     pool: &'a str,
@@ -558,7 +636,27 @@ async fn handle(
             format!("the request body exceeds {BODY_LIMIT} bytes"),
         )
     })?;
-    // Core calls block (durable writes, RSA): off the async workers.
+    let call = Call {
+        pool: pool_name,
+        host,
+        api_version,
+        method: &parts.method,
+        path,
+        query: &query,
+        body: &bytes,
+        principal,
+    };
+    let placement = placement(&parts.method, path, &bytes);
+    if placement == Placement::Inline {
+        return Ok(answer(state, &call));
+    }
+    // A permit of the bounded pool, for long computations: at most one per core at once,
+    // first come first served, so they cannot crowd out the workers serving everyone else.
+    // The permit goes with the work, so a client that hangs up does not free it early.
+    let permit = match placement {
+        Placement::Bounded => state.long_work.clone().acquire_owned().await.ok(),
+        _ => None,
+    };
     let (state, pool_name, host, api_version, method, path, principal) = (
         state.clone(),
         pool_name.to_string(),
@@ -569,6 +667,7 @@ async fn handle(
         principal.clone(),
     );
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         answer(
             &state,
             &Call {
@@ -911,6 +1010,7 @@ mod tests {
             clock: None,
             access_log: AccessLog::new(std::path::Path::new("/nonexistent")),
             standard_api_only: false,
+            long_work: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -971,6 +1071,42 @@ mod tests {
             ]
         );
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn routes_run_where_their_work_belongs() {
+        let post = |path: &str, alg: &str| {
+            placement(
+                &Method::POST,
+                path,
+                format!(r#"{{"alg":"{alg}","value":"AA"}}"#).as_bytes(),
+            )
+        };
+        use Placement::{Blocking, Bounded, Inline};
+        assert_eq!(placement(&Method::GET, "/keys/k/", b""), Inline);
+        assert_eq!(placement(&Method::GET, "/keys", b""), Inline);
+        assert_eq!(post("/keys/k//sign", "ES256"), Inline);
+        assert_eq!(post("/keys/k/0123/sign", "RS256"), Bounded);
+        assert_eq!(post("/keys/k//sign", "PS384"), Bounded);
+        assert_eq!(post("/keys/k//verify", "RS256"), Inline);
+        assert_eq!(post("/keys/k//encrypt", "RSA-OAEP"), Inline);
+        assert_eq!(post("/keys/k//encrypt", "A256GCM"), Inline);
+        assert_eq!(post("/keys/k//decrypt", "RSA-OAEP-256"), Bounded);
+        assert_eq!(post("/keys/k//decrypt", "RSA1_5"), Bounded);
+        assert_eq!(post("/keys/k//decrypt", "A256GCM"), Inline);
+        assert_eq!(post("/keys/k//wrapkey", "RSA-OAEP"), Inline);
+        assert_eq!(post("/keys/k//unwrapkey", "RSA-OAEP"), Bounded);
+        assert_eq!(post("/keys/k//unwrapkey", "A256KW"), Inline);
+        // A body that does not parse is refused by the route, at once.
+        assert_eq!(placement(&Method::POST, "/keys/k//sign", b"{"), Inline);
+        // Anything that may write durably.
+        assert_eq!(post("/keys/k/create", "RS256"), Blocking);
+        assert_eq!(post("/keys/k/rotate", "RS256"), Blocking);
+        assert_eq!(post("/keys/k/v/export", "RS256"), Blocking);
+        assert_eq!(post("/rng", "RS256"), Blocking);
+        assert_eq!(placement(&Method::PUT, "/keys/k", b"{}"), Blocking);
+        assert_eq!(placement(&Method::PATCH, "/keys/k/v", b"{}"), Blocking);
+        assert_eq!(placement(&Method::DELETE, "/keys/k", b""), Blocking);
     }
 
     #[test]
