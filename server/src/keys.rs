@@ -5,6 +5,8 @@ use hsm_core::key::rotation::{IsoDuration, LifetimeAction, RotationAction, Trigg
 use hsm_core::key::{KeyOptions, KeyUpdate, RotationPolicy};
 use hsm_core::names::{Page, PageRequest};
 use hsm_core::time::UnixTime;
+use std::borrow::Cow;
+
 use hsm_core::{Pool, SecretBytes};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -318,20 +320,29 @@ pub fn purge(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn kid(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<String, ApiError> {
-    // The id names the version used: the latest when none was given.
-    let info = ctx.pool.get_key(name, version)?;
-    Ok(model::kid(ctx.host, &info))
+/// The version a key operation uses: the one the path names, else the latest, looked up
+/// first and then named to the operation, so the answer's `kid` names the version that did
+/// it even if the key is rotated meanwhile. A named version needs no lookup for its `kid`:
+/// the core finds keys and versions by their exact names.
+fn version_used<'a>(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&'a str>,
+) -> Result<Cow<'a, str>, ApiError> {
+    Ok(match version {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(ctx.pool.get_key(name, None)?.version),
+    })
 }
 
 /// `POST /keys/{name}/{version}/sign`.
 pub fn sign(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
     let req: SignIn = body(bytes)?;
     let alg = jwa::sign_algorithm(&req.alg)?;
-    let sig = ctx
-        .pool
-        .sign(name, version, &alg, &unb64(&req.value, "value")?)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(&sig) }))
+    let input = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let sig = ctx.pool.sign(name, Some(&version), &alg, &input)?;
+    Ok(json!({ "kid": model::version_id(ctx.host, name, &version), "value": b64(&sig) }))
 }
 
 /// `POST /keys/{name}/{version}/verify`.
@@ -367,10 +378,11 @@ pub fn encrypt(
     let req: CryptIn = body(bytes)?;
     let aad = optional(&req.aad, "aad")?;
     let alg = jwa::cipher_algorithm(&req.alg, optional(&req.iv, "iv")?, aad.clone())?;
-    let ct = ctx
-        .pool
-        .encrypt(name, version, &alg, &unb64(&req.value, "value")?)?;
-    let mut out = json!({ "kid": kid(ctx, name, version)?, "value": b64(&ct.data) });
+    let plaintext = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let ct = ctx.pool.encrypt(name, Some(&version), &alg, &plaintext)?;
+    let mut out =
+        json!({ "kid": model::version_id(ctx.host, name, &version), "value": b64(&ct.data) });
     if let Some(iv) = &ct.iv {
         out["iv"] = json!(b64(iv));
     }
@@ -400,8 +412,12 @@ pub fn decrypt(
     if let Some(tag) = optional(&req.tag, "tag")? {
         data.extend_from_slice(&tag);
     }
-    let plain = ctx.pool.decrypt(name, version, &alg, &data)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(plain.expose_secret()) }))
+    let version = version_used(ctx, name, version)?;
+    let plain = ctx.pool.decrypt(name, Some(&version), &alg, &data)?;
+    Ok(json!({
+        "kid": model::version_id(ctx.host, name, &version),
+        "value": b64(plain.expose_secret()),
+    }))
 }
 
 /// `POST /keys/{name}/{version}/wrapkey`.
@@ -409,10 +425,10 @@ pub fn wrap(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Resul
     let req: CryptIn = body(bytes)?;
     // A vendor OAEP name takes its label from `aad`.
     let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
-    let wrapped = ctx
-        .pool
-        .wrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(&wrapped) }))
+    let key = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let wrapped = ctx.pool.wrap_key(name, Some(&version), &alg, &key)?;
+    Ok(json!({ "kid": model::version_id(ctx.host, name, &version), "value": b64(&wrapped) }))
 }
 
 /// `POST /keys/{name}/{version}/unwrapkey`.
@@ -425,10 +441,13 @@ pub fn unwrap(
     let req: CryptIn = body(bytes)?;
     // A vendor OAEP name takes its label from `aad`.
     let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
-    let key = ctx
-        .pool
-        .unwrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(key.expose_secret()) }))
+    let wrapped = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let key = ctx.pool.unwrap_key(name, Some(&version), &alg, &wrapped)?;
+    Ok(json!({
+        "kid": model::version_id(ctx.host, name, &version),
+        "value": b64(key.expose_secret()),
+    }))
 }
 
 /// `POST /rng`.

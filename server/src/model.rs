@@ -104,7 +104,12 @@ pub fn base_url(host: &str) -> String {
 
 /// `https://host/keys/{name}/{version}`.
 pub fn kid(host: &str, info: &KeyInfo) -> String {
-    format!("{}/keys/{}/{}", base_url(host), info.name, info.version)
+    version_id(host, &info.name, &info.version)
+}
+
+/// `https://host/keys/{name}/{version}`, from the names.
+pub fn version_id(host: &str, name: &str, version: &str) -> String {
+    format!("https://{host}/keys/{name}/{version}")
 }
 
 fn jwk(host: &str, info: &KeyInfo) -> JsonWebKey {
