@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::model::{
-    self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, KeyExtensionIn, ListResult, RngIn,
-    SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, unb64,
+    self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, KeyBundle, KeyExtensionIn,
+    KeyOperationResult, ListResult, RngIn, SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, unb64,
 };
 
 /// Azure's largest page.
@@ -175,9 +175,9 @@ pub fn import(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `GET /keys/{name}/{version}`.
-pub fn get(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<Value, ApiError> {
+pub fn get(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<KeyBundle, ApiError> {
     let info = ctx.pool.get_key(name, version)?;
-    Ok(json!(model::key_bundle(ctx.host, &info)))
+    Ok(model::key_bundle(ctx.host, &info))
 }
 
 /// `PATCH /keys/{name}/{version}`.
@@ -335,14 +335,30 @@ fn version_used<'a>(
     })
 }
 
+/// The answer of a key operation without an IV, tag or AAD.
+fn result(ctx: &Ctx, name: &str, version: &str, value: &[u8]) -> KeyOperationResult {
+    KeyOperationResult {
+        aad: None,
+        iv: None,
+        kid: model::version_id(ctx.host, name, version),
+        tag: None,
+        value: b64(value),
+    }
+}
+
 /// `POST /keys/{name}/{version}/sign`.
-pub fn sign(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn sign(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    bytes: &[u8],
+) -> Result<KeyOperationResult, ApiError> {
     let req: SignIn = body(bytes)?;
     let alg = jwa::sign_algorithm(&req.alg)?;
     let input = unb64(&req.value, "value")?;
     let version = version_used(ctx, name, version)?;
     let sig = ctx.pool.sign(name, Some(&version), &alg, &input)?;
-    Ok(json!({ "kid": model::version_id(ctx.host, name, &version), "value": b64(&sig) }))
+    Ok(result(ctx, name, &version, &sig))
 }
 
 /// `POST /keys/{name}/{version}/verify`.
@@ -374,23 +390,18 @@ pub fn encrypt(
     name: &str,
     version: Option<&str>,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     let aad = optional(&req.aad, "aad")?;
     let alg = jwa::cipher_algorithm(&req.alg, optional(&req.iv, "iv")?, aad.clone())?;
     let plaintext = unb64(&req.value, "value")?;
     let version = version_used(ctx, name, version)?;
     let ct = ctx.pool.encrypt(name, Some(&version), &alg, &plaintext)?;
-    let mut out =
-        json!({ "kid": model::version_id(ctx.host, name, &version), "value": b64(&ct.data) });
-    if let Some(iv) = &ct.iv {
-        out["iv"] = json!(b64(iv));
-    }
+    let mut out = result(ctx, name, &version, &ct.data);
+    out.iv = ct.iv.as_deref().map(b64);
     if let Some(tag) = &ct.tag {
-        out["tag"] = json!(b64(tag));
-        if let Some(aad) = &aad {
-            out["aad"] = json!(b64(aad));
-        }
+        out.tag = Some(b64(tag));
+        out.aad = aad.as_deref().map(b64);
     }
     Ok(out)
 }
@@ -401,7 +412,7 @@ pub fn decrypt(
     name: &str,
     version: Option<&str>,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     let alg = jwa::cipher_algorithm(
         &req.alg,
@@ -414,21 +425,23 @@ pub fn decrypt(
     }
     let version = version_used(ctx, name, version)?;
     let plain = ctx.pool.decrypt(name, Some(&version), &alg, &data)?;
-    Ok(json!({
-        "kid": model::version_id(ctx.host, name, &version),
-        "value": b64(plain.expose_secret()),
-    }))
+    Ok(result(ctx, name, &version, plain.expose_secret()))
 }
 
 /// `POST /keys/{name}/{version}/wrapkey`.
-pub fn wrap(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn wrap(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    bytes: &[u8],
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     // A vendor OAEP name takes its label from `aad`.
     let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
     let key = unb64(&req.value, "value")?;
     let version = version_used(ctx, name, version)?;
     let wrapped = ctx.pool.wrap_key(name, Some(&version), &alg, &key)?;
-    Ok(json!({ "kid": model::version_id(ctx.host, name, &version), "value": b64(&wrapped) }))
+    Ok(result(ctx, name, &version, &wrapped))
 }
 
 /// `POST /keys/{name}/{version}/unwrapkey`.
@@ -437,17 +450,14 @@ pub fn unwrap(
     name: &str,
     version: Option<&str>,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     // A vendor OAEP name takes its label from `aad`.
     let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
     let wrapped = unb64(&req.value, "value")?;
     let version = version_used(ctx, name, version)?;
     let key = ctx.pool.unwrap_key(name, Some(&version), &alg, &wrapped)?;
-    Ok(json!({
-        "kid": model::version_id(ctx.host, name, &version),
-        "value": b64(key.expose_secret()),
-    }))
+    Ok(result(ctx, name, &version, key.expose_secret()))
 }
 
 /// `POST /rng`.
