@@ -207,14 +207,21 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
     let handle = axum_server::Handle::new();
+    // TCP_NODELAY: an answer goes out as soon as it is written, never held back waiting for
+    // the client's ACK of an earlier segment (Nagle's algorithm beside delayed ACKs).
+    let nodelay = axum_server::accept::NoDelayAcceptor::new();
     let task = match &identity {
         Some(id) => {
             let rustls = axum_server::tls_rustls::RustlsConfig::from_config(id.config.clone());
-            let server = axum_server::from_tcp_rustls(listener, rustls)?.handle(handle.clone());
+            let server = axum_server::from_tcp_rustls(listener, rustls)?
+                .map(|tls| tls.acceptor(nodelay))
+                .handle(handle.clone());
             tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
         }
         None => {
-            let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+            let server = axum_server::from_tcp(listener)?
+                .acceptor(nodelay)
+                .handle(handle.clone());
             tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()))
         }
     };
