@@ -21,6 +21,7 @@ use hsm_core::{Hsm, HsmConfig, PoolSettings};
 
 use crate::access_log::{AccessLog, Operation};
 use crate::auth::{Principal, TokenPolicy};
+use crate::compute::ComputePool;
 use crate::error::ApiError;
 use crate::jobs::{self, JobCtx, Jobs};
 use crate::keys::{self, Ctx};
@@ -93,8 +94,8 @@ pub struct AppState {
     access_log: AccessLog,
     /// See [`ServeConfig::standard_api_only`].
     standard_api_only: bool,
-    /// Permits for long computations ([`Placement::Bounded`]): one per core.
-    long_work: Arc<tokio::sync::Semaphore>,
+    /// The threads for long computations ([`Placement::Bounded`]): one per core.
+    compute: ComputePool,
 }
 
 /// A running server.
@@ -202,7 +203,7 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         clock: config.test_hooks.then_some(clock),
         access_log: AccessLog::new(&config.data_dir),
         standard_api_only: config.standard_api_only,
-        long_work: Arc::new(tokio::sync::Semaphore::new(cores())),
+        compute: ComputePool::new(cores()).context("starting the compute threads")?,
     });
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new().fallback(dispatch).with_state(state);
@@ -509,9 +510,9 @@ enum Placement {
     /// operations, which compute for microseconds. Handing such work to another thread
     /// costs more than the work (a thread wake-up each way).
     Inline,
-    /// On the blocking pool, at most [`AppState::long_work`] at once: RSA private-key
-    /// operations (a millisecond for RSA-2048, more for longer keys), which would stall
-    /// every other connection on the worker (inline) or crowd out the workers (unbounded).
+    /// On the compute threads ([`ComputePool`], one per core): RSA private-key operations
+    /// (a millisecond for RSA-2048, more for longer keys), which would stall every other
+    /// connection on the worker (inline) or crowd out the workers (the blocking pool).
     Bounded,
     /// On the blocking pool: everything else, which may write durably (fsync).
     Blocking,
@@ -657,14 +658,7 @@ async fn handle(
     if placement == Placement::Inline {
         return Ok(answer(state, &call));
     }
-    // A permit of the bounded pool, for long computations: at most one per core at once,
-    // first come first served, so they cannot crowd out the workers serving everyone else.
-    // The permit goes with the work, so a client that hangs up does not free it early.
-    let permit = match placement {
-        Placement::Bounded => state.long_work.clone().acquire_owned().await.ok(),
-        _ => None,
-    };
-    let (state, pool_name, host, api_version, method, path, principal) = (
+    let (shared, pool_name, host, api_version, method, path, principal) = (
         state.clone(),
         pool_name.to_string(),
         host.to_string(),
@@ -673,10 +667,9 @@ async fn handle(
         path.to_string(),
         principal.clone(),
     );
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+    let work = move || {
         answer(
-            &state,
+            &shared,
             &Call {
                 pool: &pool_name,
                 host: &host,
@@ -688,9 +681,12 @@ async fn handle(
                 principal: &principal,
             },
         )
-    })
-    .await
-    .map_err(|_| {
+    };
+    let answered = match placement {
+        Placement::Bounded => state.compute.run(work).await,
+        _ => tokio::task::spawn_blocking(work).await.ok(),
+    };
+    answered.ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
@@ -1023,7 +1019,7 @@ mod tests {
             clock: None,
             access_log: AccessLog::new(std::path::Path::new("/nonexistent")),
             standard_api_only: false,
-            long_work: Arc::new(tokio::sync::Semaphore::new(1)),
+            compute: ComputePool::new(1).unwrap(),
         }
     }
 
