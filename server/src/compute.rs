@@ -1,5 +1,6 @@
-//! A few threads for long computations (RSA private-key operations, about a millisecond
-//! each): one per core, fed first come first served from one queue.
+//! A few threads for long computations (RSA private-key operations, ECDSA on P-384 and
+//! P-521: 0.1 ms to several ms each): one per core, fed first come first served from one
+//! queue.
 //!
 //! Run inline, such work would stall every other connection on the async worker; on the
 //! blocking pool, as many threads as requests would crowd out the workers. A fixed set of
