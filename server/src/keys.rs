@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::model::{
     self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, KeyBundle, KeyExtensionIn,
-    KeyOperationResult, ListResult, RngIn, SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, unb64,
+    KeyOperationResult, ListResult, RngIn, SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, b64_json,
+    unb64,
 };
 
 /// Azure's largest page.
@@ -342,7 +343,7 @@ fn result(ctx: &Ctx, name: &str, version: &str, value: &[u8]) -> KeyOperationRes
         iv: None,
         kid: model::version_id(ctx.host, name, version),
         tag: None,
-        value: b64(value),
+        value: b64_json(value),
     }
 }
 
@@ -398,10 +399,10 @@ pub fn encrypt(
     let version = version_used(ctx, name, version)?;
     let ct = ctx.pool.encrypt(name, Some(&version), &alg, &plaintext)?;
     let mut out = result(ctx, name, &version, &ct.data);
-    out.iv = ct.iv.as_deref().map(b64);
+    out.iv = ct.iv.as_deref().map(b64_json);
     if let Some(tag) = &ct.tag {
-        out.tag = Some(b64(tag));
-        out.aad = aad.as_deref().map(b64);
+        out.tag = Some(b64_json(tag));
+        out.aad = aad.as_deref().map(b64_json);
     }
     Ok(out)
 }

@@ -13,12 +13,24 @@ use hsm_core::key::{KeyInfo, KeyOperation, KeyOps};
 use hsm_core::rbac::{Permission, RoleAssignment, RoleDefinition, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 
 /// Bytes as base64url without padding.
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// base64url as a JSON string that is printed as it is: serde_json escapes a string byte by
+/// byte, which for the 5.5 KB of a 4 KiB encryption cost more than the encoding, and the
+/// base64url alphabet needs no escaping.
+pub fn b64_json(bytes: &[u8]) -> Box<RawValue> {
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4 + 2);
+    text.push('"');
+    URL_SAFE_NO_PAD.encode_string(bytes, &mut text);
+    text.push('"');
+    RawValue::from_string(text).expect("a base64url string is a JSON string")
 }
 
 /// Decodes base64url (or standard base64), with or without padding.
@@ -161,19 +173,19 @@ pub struct KeyBundle {
 /// encryption only).
 #[derive(Serialize)]
 pub struct KeyOperationResult {
-    /// The additional authenticated data, as given.
+    /// The additional authenticated data, as given ([`b64_json`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aad: Option<String>,
-    /// The IV used.
+    pub aad: Option<Box<RawValue>>,
+    /// The IV used ([`b64_json`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub iv: Option<String>,
+    pub iv: Option<Box<RawValue>>,
     /// The id of the key version used.
     pub kid: String,
-    /// The authentication tag.
+    /// The authentication tag ([`b64_json`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// The result, base64url.
-    pub value: String,
+    pub tag: Option<Box<RawValue>>,
+    /// The result ([`b64_json`]).
+    pub value: Box<RawValue>,
 }
 
 /// The bundle of a key version.
@@ -604,17 +616,18 @@ mod tests {
             );
         }
         let result = |extras: bool| KeyOperationResult {
-            aad: extras.then(|| "YQ".into()),
-            iv: extras.then(|| "aXY".into()),
+            aad: extras.then(|| b64_json(b"a")),
+            iv: extras.then(|| b64_json(b"iv")),
             kid: "https://h/keys/k/v".into(),
-            tag: extras.then(|| "dA".into()),
-            value: "dg".into(),
+            tag: extras.then(|| b64_json(&[0xfb; 16])),
+            value: b64_json(&[0xff; 4096]),
         };
         for r in [result(true), result(false)] {
-            assert_eq!(
-                serde_json::to_string(&r).unwrap(),
-                serde_json::json!(r).to_string()
-            );
+            let printed = serde_json::to_string(&r).unwrap();
+            assert_eq!(printed, serde_json::json!(r).to_string());
+            let parsed: Value = serde_json::from_str(&printed).unwrap();
+            assert_eq!(parsed["value"], b64(&[0xff; 4096]));
         }
+        assert_eq!(b64_json(b"").get(), r#""""#);
     }
 }
