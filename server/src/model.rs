@@ -122,9 +122,10 @@ pub fn kid(host: &str, info: &KeyInfo) -> String {
     version_id(host, &info.name, &info.version)
 }
 
-/// `https://host/keys/{name}/{version}`, from the names.
+/// `https://host/keys/{name}/{version}`, from the names (one allocation: every key
+/// operation answers with it).
 pub fn version_id(host: &str, name: &str, version: &str) -> String {
-    format!("https://{host}/keys/{name}/{version}")
+    ["https://", host, "/keys/", name, "/", version].concat()
 }
 
 fn jwk(host: &str, info: &KeyInfo) -> JsonWebKey {
@@ -629,5 +630,6 @@ mod tests {
             assert_eq!(parsed["value"], b64(&[0xff; 4096]));
         }
         assert_eq!(b64_json(b"").get(), r#""""#);
+        assert_eq!(version_id("h:1", "k", "v"), "https://h:1/keys/k/v");
     }
 }
