@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use hsm_core::Error as CoreError;
 
 /// An error answered to a client in Azure's shape.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,

@@ -5,14 +5,17 @@ use hsm_core::key::rotation::{IsoDuration, LifetimeAction, RotationAction, Trigg
 use hsm_core::key::{KeyOptions, KeyUpdate, RotationPolicy};
 use hsm_core::names::{Page, PageRequest};
 use hsm_core::time::UnixTime;
+use std::borrow::Cow;
+
 use hsm_core::{Pool, SecretBytes};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::model::{
-    self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, KeyExtensionIn, ListResult, RngIn,
-    SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, unb64,
+    self, AttributesIn, CreateKeyIn, CryptIn, ImportKeyIn, KeyBundle, KeyExtensionIn,
+    KeyOperationResult, ListResult, RngIn, SignIn, UpdateKeyIn, ValueIn, VerifyIn, b64, b64_json,
+    unb64,
 };
 
 /// Azure's largest page.
@@ -173,9 +176,9 @@ pub fn import(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `GET /keys/{name}/{version}`.
-pub fn get(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<Value, ApiError> {
+pub fn get(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<KeyBundle, ApiError> {
     let info = ctx.pool.get_key(name, version)?;
-    Ok(json!(model::key_bundle(ctx.host, &info)))
+    Ok(model::key_bundle(ctx.host, &info))
 }
 
 /// `PATCH /keys/{name}/{version}`.
@@ -318,20 +321,45 @@ pub fn purge(ctx: &Ctx, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn kid(ctx: &Ctx, name: &str, version: Option<&str>) -> Result<String, ApiError> {
-    // The id names the version used: the latest when none was given.
-    let info = ctx.pool.get_key(name, version)?;
-    Ok(model::kid(ctx.host, &info))
+/// The version a key operation uses: the one the path names, else the latest, looked up
+/// first and then named to the operation, so the answer's `kid` names the version that did
+/// it even if the key is rotated meanwhile. A named version needs no lookup for its `kid`:
+/// the core finds keys and versions by their exact names.
+fn version_used<'a>(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&'a str>,
+) -> Result<Cow<'a, str>, ApiError> {
+    Ok(match version {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(ctx.pool.get_key(name, None)?.version),
+    })
+}
+
+/// The answer of a key operation without an IV, tag or AAD.
+fn result(ctx: &Ctx, name: &str, version: &str, value: &[u8]) -> KeyOperationResult {
+    KeyOperationResult {
+        aad: None,
+        iv: None,
+        kid: model::version_id(ctx.host, name, version),
+        tag: None,
+        value: b64_json(value),
+    }
 }
 
 /// `POST /keys/{name}/{version}/sign`.
-pub fn sign(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn sign(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    bytes: &[u8],
+) -> Result<KeyOperationResult, ApiError> {
     let req: SignIn = body(bytes)?;
     let alg = jwa::sign_algorithm(&req.alg)?;
-    let sig = ctx
-        .pool
-        .sign(name, version, &alg, &unb64(&req.value, "value")?)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(&sig) }))
+    let input = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let sig = ctx.pool.sign(name, Some(&version), &alg, &input)?;
+    Ok(result(ctx, name, &version, &sig))
 }
 
 /// `POST /keys/{name}/{version}/verify`.
@@ -363,22 +391,18 @@ pub fn encrypt(
     name: &str,
     version: Option<&str>,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     let aad = optional(&req.aad, "aad")?;
     let alg = jwa::cipher_algorithm(&req.alg, optional(&req.iv, "iv")?, aad.clone())?;
-    let ct = ctx
-        .pool
-        .encrypt(name, version, &alg, &unb64(&req.value, "value")?)?;
-    let mut out = json!({ "kid": kid(ctx, name, version)?, "value": b64(&ct.data) });
-    if let Some(iv) = &ct.iv {
-        out["iv"] = json!(b64(iv));
-    }
+    let plaintext = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let ct = ctx.pool.encrypt(name, Some(&version), &alg, &plaintext)?;
+    let mut out = result(ctx, name, &version, &ct.data);
+    out.iv = ct.iv.as_deref().map(b64_json);
     if let Some(tag) = &ct.tag {
-        out["tag"] = json!(b64(tag));
-        if let Some(aad) = &aad {
-            out["aad"] = json!(b64(aad));
-        }
+        out.tag = Some(b64_json(tag));
+        out.aad = aad.as_deref().map(b64_json);
     }
     Ok(out)
 }
@@ -389,7 +413,7 @@ pub fn decrypt(
     name: &str,
     version: Option<&str>,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     let alg = jwa::cipher_algorithm(
         &req.alg,
@@ -400,19 +424,25 @@ pub fn decrypt(
     if let Some(tag) = optional(&req.tag, "tag")? {
         data.extend_from_slice(&tag);
     }
-    let plain = ctx.pool.decrypt(name, version, &alg, &data)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(plain.expose_secret()) }))
+    let version = version_used(ctx, name, version)?;
+    let plain = ctx.pool.decrypt(name, Some(&version), &alg, &data)?;
+    Ok(result(ctx, name, &version, plain.expose_secret()))
 }
 
 /// `POST /keys/{name}/{version}/wrapkey`.
-pub fn wrap(ctx: &Ctx, name: &str, version: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn wrap(
+    ctx: &Ctx,
+    name: &str,
+    version: Option<&str>,
+    bytes: &[u8],
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     // A vendor OAEP name takes its label from `aad`.
     let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
-    let wrapped = ctx
-        .pool
-        .wrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(&wrapped) }))
+    let key = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let wrapped = ctx.pool.wrap_key(name, Some(&version), &alg, &key)?;
+    Ok(result(ctx, name, &version, &wrapped))
 }
 
 /// `POST /keys/{name}/{version}/unwrapkey`.
@@ -421,14 +451,14 @@ pub fn unwrap(
     name: &str,
     version: Option<&str>,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<KeyOperationResult, ApiError> {
     let req: CryptIn = body(bytes)?;
     // A vendor OAEP name takes its label from `aad`.
     let alg = jwa::wrap_algorithm_with_aad(&req.alg, optional(&req.aad, "aad")?)?;
-    let key = ctx
-        .pool
-        .unwrap_key(name, version, &alg, &unb64(&req.value, "value")?)?;
-    Ok(json!({ "kid": kid(ctx, name, version)?, "value": b64(key.expose_secret()) }))
+    let wrapped = unb64(&req.value, "value")?;
+    let version = version_used(ctx, name, version)?;
+    let key = ctx.pool.unwrap_key(name, Some(&version), &alg, &wrapped)?;
+    Ok(result(ctx, name, &version, key.expose_secret()))
 }
 
 /// `POST /rng`.

@@ -6,7 +6,10 @@
 //!
 //! - [`app`]: the HTTP edge (pool from `Host`, api-version, bearer challenge, body limit,
 //!   routing, the RBAC check of every route) and [`app::start`].
-//! - [`auth`]: the principal of a request from its bearer token.
+//! - [`auth`]: the principal of a request from its bearer token. [`compute`]: the threads
+//!   for long computations (RSA private-key operations, ECDSA on P-384 and P-521); other
+//!   routes run on the async worker (reads, key operations) or the blocking pool (durable
+//!   writes).
 //! - [`keys`]: the key routes. [`rbac`]: the role definition and assignment routes.
 //!   [`model`]: Azure's JSON shapes. [`error`]: the one mapping of core errors to Azure
 //!   error bodies. [`tls`]: the local CA and server certificate.
@@ -17,6 +20,7 @@
 pub mod access_log;
 pub mod app;
 pub mod auth;
+pub mod compute;
 pub mod error;
 pub mod jobs;
 pub mod keys;

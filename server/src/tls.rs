@@ -162,6 +162,11 @@ pub fn load_or_create(hsm: &Hsm, data_dir: &Path, domains: &[String]) -> Result<
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Resumption spares a reconnecting client the full handshake. Each full TLS 1.3
+    // handshake leaves `send_tls13_tickets` (2) sessions in the cache, so rustls's default of
+    // 256 entries covers about 128 clients; this covers a few thousand (a few hundred bytes
+    // each).
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE);
     Ok(Identity {
         config: Arc::new(config),
         ca_path,
@@ -178,6 +183,9 @@ fn certified(
         .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)))?;
     Ok(CertifiedKey::new(vec![CertificateDer::from(cert_der)], key))
 }
+
+/// TLS sessions kept for resumption.
+const SESSION_CACHE: usize = 4096;
 
 /// How many per-name certificates are kept.
 const MAX_ISSUED: usize = 1024;
