@@ -20,7 +20,6 @@
 //! initialized again); `always` runs without it (`C_Initialize`, `C_GetFunctionList`, ...).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
 use cryptoki_sys::{CK_RV, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR, CKR_OK};
 
@@ -46,9 +45,7 @@ macro_rules! cryptoki_fn {
     };
     (@body $name:ident with $module:ident $body:block) => {
         $crate::entry::run(stringify!($name), || {
-            let $module = $crate::entry::module()?;
-            let $module: &$crate::state::Module = &$module;
-            $body
+            $crate::entry::with_module(|$module: &$crate::state::Module| $body)
         })
     };
     (@body $name:ident always $body:block) => {
@@ -93,12 +90,14 @@ pub(crate) fn run(function: &'static str, f: impl FnOnce() -> Result<(), CK_RV>)
     rv
 }
 
-/// The initialized module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED` when there is
-/// none, or when the one there was inherited through `fork()` (the child must call
-/// `C_Initialize` itself).
-pub(crate) fn module() -> Result<Arc<Module>, CK_RV> {
-    match state::current() {
-        Some(m) if m.in_this_process() => Ok(m),
+/// Runs `f` on the initialized module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED` when
+/// there is none, or when the one there was inherited through `fork()` (the child must call
+/// `C_Initialize` itself). Taking the module writes no memory shared with other threads
+/// (`ArcSwap`'s per-thread slots), unlike an `Arc` clone, whose shared counter two threads
+/// calling at once would pass back and forth.
+pub(crate) fn with_module(f: impl FnOnce(&Module) -> Result<(), CK_RV>) -> Result<(), CK_RV> {
+    match state::current().as_deref() {
+        Some(m) if m.in_this_process() => f(m),
         _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
     }
 }

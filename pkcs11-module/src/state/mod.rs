@@ -178,10 +178,9 @@ static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
 static LIFECYCLE: Mutex<()> = Mutex::new(());
 
 /// The module, if one is initialized (possibly by a parent process: see [`Module::pid`]).
-pub(crate) fn current() -> Option<Arc<Module>> {
-    STATE.load_full()
+pub(crate) fn current() -> arc_swap::Guard<Option<Arc<Module>>> {
+    STATE.load()
 }
-
 impl Module {
     /// Whether this process initialized it (not a `fork()` child that inherited it).
     pub fn in_this_process(&self) -> bool {
