@@ -722,7 +722,7 @@ cryptoki_fn! {
         let mut found = Vec::new();
         if template.bool(CKA_TOKEN)? != Some(false) {
             let hsm = module.core.hsm();
-            let index = module.objects.index(hsm, &session.pool)?;
+            let index = module.objects.index(&session.pool)?;
             let searched = {
                 let index = index.read();
                 index.find(hsm, &template, private, &mut found);
@@ -732,7 +732,7 @@ cryptoki_fn! {
                 // Another process may have just made it (remote mode trusts its object list
                 // for a moment): ask whether the pool changed, once, before saying none.
                 session.pool.invalidate();
-                let fresh = module.objects.index(hsm, &session.pool)?;
+                let fresh = module.objects.index(&session.pool)?;
                 let fresh = fresh.read();
                 if fresh.generation() != searched {
                     fresh.find(hsm, &template, private, &mut found);

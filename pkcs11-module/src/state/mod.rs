@@ -177,10 +177,12 @@ static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
 /// Serialises `C_Initialize` and `C_Finalize` (never taken by other calls).
 static LIFECYCLE: Mutex<()> = Mutex::new(());
 
-/// The module, if one is initialized (possibly by a parent process: see [`Module::pid`]).
+/// The module, if one is initialized (possibly by a parent process: see
+/// [`Module::in_this_process`]), through `ArcSwap`'s per-thread slot (no shared counter).
 pub(crate) fn current() -> arc_swap::Guard<Option<Arc<Module>>> {
     STATE.load()
 }
+
 impl Module {
     /// Whether this process initialized it (not a `fork()` child that inherited it).
     pub fn in_this_process(&self) -> bool {

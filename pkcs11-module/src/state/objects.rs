@@ -659,8 +659,8 @@ impl ObjectTable {
 
     /// The pool's index, brought up to the pool's generation (from the pool's changes, or
     /// read whole).
-    pub fn index(&self, hsm: &Hsm, pool: &PoolRef) -> Result<IndexRef, CK_RV> {
-        match self.current(hsm, pool, true)? {
+    pub fn index(&self, pool: &PoolRef) -> Result<IndexRef, CK_RV> {
+        match self.current(pool, true)? {
             Some(index) => Ok(index),
             None => Err(CKR_GENERAL_ERROR),
         }
@@ -670,7 +670,7 @@ impl ObjectTable {
     /// changes when it is behind; `rebuild`: read the pool whole when they are not known
     /// (otherwise `None`: the caller resolves the slow way, as a remote pool's caller does
     /// between refreshes).
-    fn current(&self, hsm: &Hsm, pool: &PoolRef, rebuild: bool) -> Result<Option<IndexRef>, CK_RV> {
+    fn current(&self, pool: &PoolRef, rebuild: bool) -> Result<Option<IndexRef>, CK_RV> {
         let generation = pool.generation().ck()?;
         let slot = self.indexes.read().get(pool.name()).cloned();
         if let Some(slot) = slot {
@@ -681,7 +681,7 @@ impl ObjectTable {
             if index.generation < generation {
                 match pool.changes_since(index.generation).ck()? {
                     Some(changes) => index.apply(self, changes),
-                    None if rebuild => *index = self.build_index(hsm, pool)?,
+                    None if rebuild => *index = self.build_index(pool)?,
                     None => return Ok(None),
                 }
             }
@@ -691,7 +691,7 @@ impl ObjectTable {
         if !rebuild {
             return Ok(None);
         }
-        let fresh = Arc::new(RwLock::new(self.build_index(hsm, pool)?));
+        let fresh = Arc::new(RwLock::new(self.build_index(pool)?));
         Ok(Some(
             self.indexes
                 .write()
@@ -701,7 +701,7 @@ impl ObjectTable {
         ))
     }
 
-    fn build_index(&self, _hsm: &Hsm, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
+    fn build_index(&self, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
         let (generation, keys) = pool.snapshot_keys().ck()?;
         let mut index = PoolIndex {
             generation,
@@ -887,7 +887,7 @@ pub(crate) fn resolve(
 ) -> Result<Object, CK_RV> {
     let hsm = module.core.hsm();
     let pool = &session.pool;
-    let index = module.objects.current(hsm, pool, pool.is_local())?;
+    let index = module.objects.current(pool, pool.is_local())?;
     // The common case: an object of the session's pool, straight from its current index.
     if let Some(index) = &index {
         let index = index.read();

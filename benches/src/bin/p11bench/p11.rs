@@ -208,44 +208,40 @@ struct Keys {
 }
 
 fn ec_pair_templates(label: &str) -> (Vec<Attribute>, Vec<Attribute>) {
-    let l = Attribute::Label(label.as_bytes().to_vec());
-    (
-        vec![
-            Attribute::Token(true),
-            Attribute::EcParams(P256_OID.to_vec()),
-            Attribute::Verify(true),
-            l.clone(),
-        ],
-        vec![
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Sign(true),
-            l,
-        ],
-    )
+    pair_templates(label, vec![Attribute::EcParams(P256_OID.to_vec())], vec![])
 }
 
 fn rsa_pair_templates(label: &str) -> (Vec<Attribute>, Vec<Attribute>) {
-    let l = Attribute::Label(label.as_bytes().to_vec());
-    (
+    pair_templates(
+        label,
         vec![
-            Attribute::Token(true),
             Attribute::ModulusBits(2048.into()),
             Attribute::PublicExponent(vec![1, 0, 1]),
-            Attribute::Verify(true),
             Attribute::Encrypt(true),
-            l.clone(),
         ],
-        vec![
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Sign(true),
-            Attribute::Decrypt(true),
-            l,
-        ],
+        vec![Attribute::Decrypt(true)],
     )
+}
+
+/// Token key-pair templates that sign and verify, labelled `label`, with what the key type
+/// adds to each half.
+fn pair_templates(
+    label: &str,
+    public: Vec<Attribute>,
+    private: Vec<Attribute>,
+) -> (Vec<Attribute>, Vec<Attribute>) {
+    let l = Attribute::Label(label.as_bytes().to_vec());
+    let mut p = vec![Attribute::Token(true), Attribute::Verify(true), l.clone()];
+    p.extend(public);
+    let mut k = vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Sign(true),
+        l,
+    ];
+    k.extend(private);
+    (p, k)
 }
 
 fn attr_bytes(s: &Session, h: ObjectHandle, t: AttributeType) -> Result<Vec<u8>> {
