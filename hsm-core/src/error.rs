@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use crate::key::KeyOperation;
-use crate::rbac::DataAction;
+use serde::{Deserialize, Serialize};
+
 use crate::time::UnixTime;
 
 /// Result alias used throughout the core.
@@ -17,7 +17,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Deliberately not `#[non_exhaustive]`: the two front ends map it with exhaustive matches,
 /// so a new variant fails their build until it is mapped.
-#[derive(Debug, thiserror::Error)]
+///
+/// It crosses process boundaries as data: serialized, it is an object whose `code` is
+/// [`Error::code`] and whose other members are the variant's fields in camelCase (the REST
+/// server puts it in the Azure error body's `innererror`, a client reads it back whole).
+/// Fields name domain things by their stable names (an operation's JWK name, a data action's
+/// Azure name), so this module depends on no domain module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all_fields = "camelCase")]
 pub enum Error {
     /// No live pool has this name.
     #[error("pool '{name}' was not found")]
@@ -78,14 +85,14 @@ pub enum Error {
     OperationNotPermitted {
         /// The key name.
         name: String,
-        /// The refused operation.
-        operation: KeyOperation,
+        /// The refused operation's JWK name (`sign`, `wrapKey`, ...).
+        operation: String,
     },
     /// Local RBAC: none of the caller's role assignments grants this data action here.
     #[error("Not authorized to access {action} on {scope}")]
     ForbiddenByRbac {
-        /// The data action refused.
-        action: DataAction,
+        /// The data action refused, by its Azure name.
+        action: String,
         /// The scope it was refused at (`/`, `/keys`, `/keys/{name}`).
         scope: String,
     },
@@ -317,4 +324,58 @@ fn holder_text(holder: Option<u32>) -> String {
     holder
         .map(|pid| format!(" (held by process {pid})"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Error> {
+        vec![
+            Error::KeyVersionNotFound {
+                name: "k".into(),
+                version: "v1".into(),
+            },
+            Error::KeyNotYetValid {
+                name: "k".into(),
+                not_before: UnixTime(1_700_000_000),
+            },
+            Error::OperationNotPermitted {
+                name: "k".into(),
+                operation: "wrapKey".into(),
+            },
+            Error::PurgeProtected {
+                name: "p".into(),
+                scheduled_purge: UnixTime(1_800_000_000),
+            },
+            Error::PinIncorrect { remaining: 2 },
+            Error::DecryptionFailed,
+            Error::StoreLocked {
+                path: "/tmp/x".into(),
+                holder: Some(42),
+            },
+        ]
+    }
+
+    #[test]
+    fn serialized_errors_carry_their_code_and_fields() {
+        for e in samples() {
+            let v = serde_json::to_value(&e).unwrap();
+            assert_eq!(v["code"], e.code(), "{v}");
+            let back: Error = serde_json::from_value(v).unwrap();
+            assert_eq!(back, e);
+        }
+        let v = serde_json::to_value(Error::PurgeProtected {
+            name: "p".into(),
+            scheduled_purge: UnixTime(5),
+        })
+        .unwrap();
+        assert_eq!(v["scheduledPurge"], 5, "{v}");
+    }
+
+    #[test]
+    fn unknown_codes_are_refused() {
+        let v = serde_json::json!({"code": "NoSuchError", "message": "x"});
+        assert!(serde_json::from_value::<Error>(v).is_err());
+    }
 }

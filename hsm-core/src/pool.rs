@@ -1221,7 +1221,7 @@ impl Pool {
         if !entry.record.ops.contains(op) {
             return Err(Error::OperationNotPermitted {
                 name: name.clone(),
-                operation: op,
+                operation: op.to_string(),
             });
         }
         v.record.attributes.check_use(name, op, self.hsm.now())

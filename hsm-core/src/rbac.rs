@@ -939,7 +939,7 @@ pub fn authorize(
         return Ok(());
     }
     let denied = || Error::ForbiddenByRbac {
-        action,
+        action: action.to_string(),
         scope: scope.to_string(),
     };
     let Some(principal) = principal.filter(|p| is_guid(p)) else {
@@ -991,7 +991,7 @@ mod tests {
                 action: a,
                 scope: s,
             }) => {
-                assert_eq!((a, s), (action, scope.to_string()));
+                assert_eq!((a, s), (action.to_string(), scope.to_string()));
                 false
             }
             Err(e) => panic!("unexpected {e}"),

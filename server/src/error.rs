@@ -1,7 +1,7 @@
 //! The one error type of the server, and the one mapping of core errors to Azure's
 //! `{"error":{"code":...,"message":...}}` with Azure's status codes. An error from the core
-//! also carries `"innererror":{"code": <the core's stable name>}` (and `"remaining"` for a
-//! wrong PIN), so a client of mhsm can rebuild the core error.
+//! also carries the core error itself as `innererror` (its serialized form: `"code"`, the
+//! core's stable name, and the variant's fields), so a client of mhsm reads it back whole.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,10 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra headers (the 401 challenge).
     pub challenge: Option<HeaderValue>,
-    /// The core error's stable name ([`CoreError::code`]), for errors from the core.
-    pub inner: Option<&'static str>,
-    /// Tries left, for a wrong PIN.
-    pub remaining: Option<u32>,
+    /// The core error, for errors from the core: the body's `innererror`.
+    pub inner: Option<Box<CoreError>>,
 }
 
 impl ApiError {
@@ -47,7 +45,6 @@ impl ApiError {
             message: message.into(),
             challenge: None,
             inner: None,
-            remaining: None,
         }
     }
 }
@@ -98,10 +95,7 @@ impl From<CoreError> for ApiError {
             tracing::error!(error = %e, code = e.code(), "core error");
         }
         let mut error = ApiError::new(status, code, e.to_string());
-        error.inner = Some(e.code());
-        if let CoreError::PinIncorrect { remaining } = e {
-            error.remaining = Some(remaining);
-        }
+        error.inner = Some(Box::new(e));
         error
     }
 }
@@ -112,11 +106,9 @@ impl IntoResponse for ApiError {
             "error": { "code": self.code, "message": self.message }
         });
         if let Some(inner) = self.inner {
-            let mut innererror = serde_json::json!({ "code": inner });
-            if let Some(remaining) = self.remaining {
-                innererror["remaining"] = remaining.into();
-            }
-            body["error"]["innererror"] = innererror;
+            // A core error always serializes (strings, numbers and paths only).
+            body["error"]["innererror"] =
+                serde_json::to_value(&*inner).unwrap_or(serde_json::Value::Null);
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(challenge) = self.challenge {
@@ -149,6 +141,22 @@ mod tests {
         assert_eq!(
             body["error"]["innererror"],
             serde_json::json!({"code": "PinIncorrect", "remaining": 3})
+        );
+        let (_, body) = body_of(
+            CoreError::KeyVersionNotFound {
+                name: "k".into(),
+                version: "v9".into(),
+            }
+            .into(),
+        )
+        .await;
+        let back: CoreError = serde_json::from_value(body["error"]["innererror"].clone()).unwrap();
+        assert_eq!(
+            back,
+            CoreError::KeyVersionNotFound {
+                name: "k".into(),
+                version: "v9".into()
+            }
         );
         let (status, body) = body_of(CoreError::DecryptionFailed.into()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

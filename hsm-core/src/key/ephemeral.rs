@@ -157,7 +157,7 @@ impl EphemeralKey {
         if !self.ops.contains(op) {
             return Err(Error::OperationNotPermitted {
                 name: NAME.into(),
-                operation: op,
+                operation: op.to_string(),
             });
         }
         Ok(Checked {

@@ -515,7 +515,7 @@ impl RemotePool {
             None => format!("/keys/{}", seg(name)),
         };
         let reply = self.send("GET", &path, None, Replay::Safe)?;
-        let ctx = Context::key(&self.name, name, version, DataAction::ReadKey);
+        let ctx = Context::key(&self.name, name, DataAction::ReadKey);
         let body = expect(reply, &ctx)?;
         Ok(self.with_known_size(model::key_info(body.expose_secret())?))
     }
@@ -527,7 +527,7 @@ impl RemotePool {
             None,
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, None, DataAction::ReadKey);
+        let ctx = Context::key(&self.name, name, DataAction::ReadKey);
         model::key_info(expect(reply, &ctx)?.expose_secret())
     }
 
@@ -568,7 +568,7 @@ impl RemotePool {
                 });
             }
             if reply.status != 404 {
-                let ctx = Context::key(&self.name, name, None, DataAction::ReadKey);
+                let ctx = Context::key(&self.name, name, DataAction::ReadKey);
                 return Err(errors::decode(
                     reply.status,
                     reply.body.expose_secret(),
@@ -610,7 +610,7 @@ impl RemotePool {
             Replay::Never,
         );
         self.invalidate();
-        let ctx = Context::key(&self.name, name, None, DataAction::CreateKey);
+        let ctx = Context::key(&self.name, name, DataAction::CreateKey);
         let info = model::key_info(expect(reply?, &ctx)?.expose_secret())?;
         // The standard answer does not tell an AES key's size; the request did.
         let info = KeyInfo { spec, ..info };
@@ -636,7 +636,7 @@ impl RemotePool {
         );
         drop(body);
         self.invalidate();
-        let ctx = Context::key(&self.name, name, None, DataAction::ImportKey);
+        let ctx = Context::key(&self.name, name, DataAction::ImportKey);
         let info = model::key_info(expect(reply?, &ctx)?.expose_secret())?;
         Ok(self.finish_write(KeyInfo { spec, ..info }))
     }
@@ -653,7 +653,7 @@ impl RemotePool {
         // Setting attributes to values: the same outcome if applied twice.
         let reply = self.send("PATCH", &path, Some(&body), Replay::Safe);
         self.invalidate();
-        let ctx = Context::key(&self.name, name, version, DataAction::WriteKey);
+        let ctx = Context::key(&self.name, name, DataAction::WriteKey);
         let info = model::key_info(expect(reply?, &ctx)?.expose_secret())?;
         let info = if self.has_extension()? {
             // The standard answer lacks the extension's attributes.
@@ -673,7 +673,7 @@ impl RemotePool {
         let path = format!("{EXT}/keys/{}/extra/{}", seg(name), seg(attr));
         let reply = self.send("PUT", &path, Some(body.as_bytes()), Replay::Safe);
         self.invalidate();
-        let ctx = Context::key(&self.name, name, None, DataAction::WriteKey);
+        let ctx = Context::key(&self.name, name, DataAction::WriteKey);
         let info = model::key_info(expect(reply?, &ctx)?.expose_secret())?;
         Ok(self.finish_write(info))
     }
@@ -687,7 +687,7 @@ impl RemotePool {
             Replay::Never,
         );
         self.invalidate();
-        let ctx = Context::key(&self.name, name, None, DataAction::DeleteKey);
+        let ctx = Context::key(&self.name, name, DataAction::DeleteKey);
         let info = self.with_known_size(model::key_info(expect(reply?, &ctx)?.expose_secret())?);
         self.state.specs.lock().remove(name);
         Ok(info)
@@ -739,7 +739,7 @@ impl RemotePool {
             Self::crypto_path(name, Some(&info.version), "export")
         );
         let reply = self.send("POST", &path, None, Replay::Safe)?;
-        let ctx = Context::key(&self.name, name, version, DataAction::ExportKey)
+        let ctx = Context::key(&self.name, name, DataAction::ExportKey)
             .crypto(KeyOperation::Export, None);
         let body = expect(reply, &ctx)?;
         let material = model::material(&body, &info.spec)?;
@@ -763,7 +763,7 @@ impl RemotePool {
             Some(body.as_bytes()),
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Sign)
+        let ctx = Context::key(&self.name, name, DataAction::Sign)
             .crypto(KeyOperation::Sign, Some(&alg_name));
         value_bytes(&expect(reply, &ctx)?)
     }
@@ -787,7 +787,7 @@ impl RemotePool {
             Some(body.as_bytes()),
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Verify)
+        let ctx = Context::key(&self.name, name, DataAction::Verify)
             .crypto(KeyOperation::Verify, Some(&alg_name));
         #[derive(Deserialize)]
         struct Verified {
@@ -816,7 +816,7 @@ impl RemotePool {
             Some(body.expose_secret()),
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Encrypt)
+        let ctx = Context::key(&self.name, name, DataAction::Encrypt)
             .crypto(KeyOperation::Encrypt, Some(&req.alg));
         #[derive(Deserialize)]
         struct Out {
@@ -868,7 +868,7 @@ impl RemotePool {
             Some(&body.to_string().into_bytes()),
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Decrypt)
+        let ctx = Context::key(&self.name, name, DataAction::Decrypt)
             .crypto(KeyOperation::Decrypt, Some(&req.alg));
         model::secret_value(&expect(reply, &ctx)?)
     }
@@ -892,7 +892,7 @@ impl RemotePool {
             Some(body.expose_secret()),
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Wrap)
+        let ctx = Context::key(&self.name, name, DataAction::Wrap)
             .crypto(KeyOperation::WrapKey, Some(&req.alg));
         value_bytes(&expect(reply, &ctx)?)
     }
@@ -915,7 +915,7 @@ impl RemotePool {
             Some(&body.to_string().into_bytes()),
             Replay::Safe,
         )?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Unwrap)
+        let ctx = Context::key(&self.name, name, DataAction::Unwrap)
             .crypto(KeyOperation::UnwrapKey, Some(&req.alg));
         model::secret_value(&expect(reply, &ctx)?)
     }
@@ -935,8 +935,8 @@ impl RemotePool {
         let body = json!({ "value": b64(peer_point) }).to_string();
         let path = format!("{EXT}{}", Self::crypto_path(name, version, "derive"));
         let reply = self.send("POST", &path, Some(body.as_bytes()), Replay::Safe)?;
-        let ctx = Context::key(&self.name, name, version, DataAction::Derive)
-            .crypto(KeyOperation::Derive, None);
+        let ctx =
+            Context::key(&self.name, name, DataAction::Derive).crypto(KeyOperation::Derive, None);
         model::secret_value(&expect(reply, &ctx)?)
     }
 
