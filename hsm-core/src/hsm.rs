@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -14,6 +14,7 @@ use crate::crypto::{
 use crate::error::{Error, Result};
 use crate::key::Deletion;
 use crate::names::{Tags, new_id, validate_pool_name, validate_tags};
+use crate::pin::{self, InitialPins};
 use crate::pool::{
     Documents, KeyEntry, Pool, PoolInfo, PoolSettings, PoolState, PoolUpdate, VersionEntry,
 };
@@ -126,6 +127,8 @@ pub(crate) struct HsmInner {
     next_pool_purge: AtomicI64,
     /// Set in a forked child process: it shares the parent's store and must not write.
     read_only: AtomicBool,
+    /// How many times key material left this HSM in the clear ([`Hsm::plaintext_exports`]).
+    plaintext_exports: AtomicU64,
 }
 
 impl HsmInner {
@@ -135,6 +138,11 @@ impl HsmInner {
 
     pub(crate) fn is_read_only(&self) -> bool {
         self.read_only.load(Ordering::SeqCst)
+    }
+
+    /// Counts one export of key material in the clear.
+    pub(crate) fn count_plaintext_export(&self) {
+        self.plaintext_exports.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Refuses writes in read-only mode.
@@ -298,6 +306,7 @@ impl Hsm {
             pools_write: Mutex::new(()),
             next_pool_purge: AtomicI64::new(i64::MAX),
             read_only: AtomicBool::new(false),
+            plaintext_exports: AtomicU64::new(0),
         });
         let pools = load_pools(&inner)?;
         inner.recompute_next_purge(&pools);
@@ -323,6 +332,13 @@ impl Hsm {
     /// Whether [`Hsm::set_read_only`] was called.
     pub fn is_read_only(&self) -> bool {
         self.inner.is_read_only()
+    }
+
+    /// How many times key material has left this HSM in the clear since it opened (each
+    /// [`Pool::export_key`]): an audit figure, and what tests read to show that an operation
+    /// (wrapping a stored key) moves no plaintext out of the core.
+    pub fn plaintext_exports(&self) -> u64 {
+        self.inner.plaintext_exports.load(Ordering::Relaxed)
     }
 
     /// The data directory (None in memory).
@@ -403,9 +419,23 @@ impl Hsm {
 
     /// Creates a pool with a fresh master key.
     pub fn create_pool(&self, name: &str, settings: PoolSettings, tags: Tags) -> Result<PoolInfo> {
+        self.create_pool_with_pins(name, settings, tags, &InitialPins::default())
+    }
+
+    /// Creates a pool with a fresh master key and its PINs, in one commit: the pool exists
+    /// with its PIN policy and PINs, or not at all.
+    pub fn create_pool_with_pins(
+        &self,
+        name: &str,
+        settings: PoolSettings,
+        tags: Tags,
+        pins: &InitialPins<'_>,
+    ) -> Result<PoolInfo> {
         validate_pool_name(name)?;
         settings.validate()?;
         validate_tags(&tags)?;
+        // PINs are hashed (slowly) before the writer lock is taken.
+        let pin_documents = pins.documents()?;
         self.maintain_pools()?;
         let _writer = self.inner.pools_write.lock();
         // Pool names are host names (`{pool}.localhost`), which DNS compares without case:
@@ -442,17 +472,19 @@ impl Hsm {
                 .seal(&master_aad(name, &uid), master.expose_secret())?,
             deleted: None,
         };
+        let seal = SealKey::new(&master)?;
         let mut batch = Batch::new();
         batch.put(pool_path(name), self.inner.seal_pool_record(&record)?);
+        let mut docs = Documents::new();
+        for (id, json) in pin_documents {
+            let path = doc_path(name, pin::KIND, id);
+            batch.put(path.clone(), seal.seal(&record_aad(&path), &json)?);
+            docs.insert((pin::KIND.to_string(), id.to_string()), Arc::new(json));
+        }
         self.inner.check_writable()?;
         self.inner.store.commit(batch)?;
         let info = self.inner.pool_info(&record);
-        let state = Arc::new(PoolState::new(
-            record,
-            SealKey::new(&master)?,
-            BTreeMap::new(),
-            Documents::new(),
-        ));
+        let state = Arc::new(PoolState::new(record, seal, BTreeMap::new(), docs));
         self.inner.pools.write().insert(name.to_string(), state);
         tracing::info!(pool = name, "pool created");
         Ok(info)

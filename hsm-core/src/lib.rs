@@ -13,6 +13,8 @@
 //!   front ends map onto: [`Pool::sign`], [`Pool::verify`], [`Pool::encrypt`],
 //!   [`Pool::decrypt`], [`Pool::wrap_key`], [`Pool::unwrap_key`], [`Pool::derive_ecdh`]
 //!   with the algorithms of [`crypto::alg`] ([`crypto::jwa`] maps Azure's names onto them).
+//! - [`HsmApi`] and [`PoolApi`] ([`api`]) are the one API a front end holds: implemented here
+//!   by [`Hsm`] and [`Pool`], and by `mhsm-client` over a running server.
 //! - [`Error`] is the one error type; [`Error::code`] gives each variant's stable name.
 //!
 //! ## How it holds together
@@ -36,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod backup;
 mod cache;
 pub mod crypto;
@@ -56,7 +59,8 @@ pub mod settings;
 pub mod store;
 pub mod time;
 
+pub use api::{HsmApi, PoolApi};
 pub use error::{Error, Result};
 pub use hsm::{Hsm, HsmConfig};
-pub use pool::{Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate};
+pub use pool::{KeyRef, Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate};
 pub use secret::SecretBytes;

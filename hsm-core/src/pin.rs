@@ -127,6 +127,134 @@ impl PinPolicy {
     }
 }
 
+/// The PINs a new pool starts with, written in the same commit as the pool
+/// ([`crate::Hsm::create_pool_with_pins`]): a policy (default: [`PinPolicy::default`]), the
+/// SO PIN, and a user PIN (only with an SO PIN, who could otherwise never reset it).
+#[derive(Clone, Copy, Default)]
+pub struct InitialPins<'a> {
+    /// The policy; `None` keeps the default.
+    pub policy: Option<PinPolicy>,
+    /// The SO PIN.
+    pub so: Option<&'a [u8]>,
+    /// The user PIN.
+    pub user: Option<&'a [u8]>,
+}
+
+impl std::fmt::Debug for InitialPins<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitialPins")
+            .field("policy", &self.policy)
+            .field("so", &self.so.map(|_| "[REDACTED]"))
+            .field("user", &self.user.map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+impl InitialPins<'_> {
+    /// Checks them and returns the pool documents that hold them: (id, JSON) of kind
+    /// [`KIND`], hashed and salted (nothing is stored when nothing is set).
+    pub(crate) fn documents(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        if self.user.is_some() && self.so.is_none() {
+            return Err(Error::bad_parameter(
+                "a user PIN needs an SO PIN (only the SO can reset it)",
+            ));
+        }
+        let mut docs = Vec::new();
+        let policy = self.policy.unwrap_or_default();
+        if let Some(p) = self.policy {
+            p.validate()?;
+            docs.push((POLICY_ID, to_json(&p)?));
+        }
+        for (role, pin) in [(PinRole::So, self.so), (PinRole::User, self.user)] {
+            if let Some(pin) = pin {
+                policy.check(pin)?;
+                docs.push((role.id(), to_json(&new_record(pin)?)?));
+            }
+        }
+        Ok(docs)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// A fresh record for `pin`: new salt, no failures.
+fn new_record(pin: &[u8]) -> Result<PinRecord> {
+    let mut salt = vec![0u8; 16];
+    getrandom::fill(&mut salt).map_err(|_| Error::RandomFailure)?;
+    Ok(PinRecord {
+        hash: hash(pin, &salt, ITERATIONS).expose_secret().to_vec(),
+        salt,
+        iterations: ITERATIONS,
+        failures: 0,
+    })
+}
+
+/// PINs configured outside any HSM, for a token whose service keeps none (a real Managed
+/// HSM reached without mhsm's extension API, where the bearer token is the credential). A
+/// configured PIN is compared in constant time, without a counter (nothing can be stored);
+/// with none configured any user PIN is accepted and SO logins are refused. They cannot be
+/// changed ([`Error::ReadOnly`]).
+pub struct FixedPins {
+    user: Option<SecretBytes>,
+    so: Option<SecretBytes>,
+    policy: PinPolicy,
+}
+
+impl std::fmt::Debug for FixedPins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixedPins")
+            .field("user", &self.user.is_some())
+            .field("so", &self.so.is_some())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl FixedPins {
+    /// The PINs (either may be absent) under `policy` (its `max_failures` is what a wrong
+    /// PIN reports as the tries left).
+    pub fn new(user: Option<&[u8]>, so: Option<&[u8]>, policy: PinPolicy) -> FixedPins {
+        FixedPins {
+            user: user.map(SecretBytes::from_slice),
+            so: so.map(SecretBytes::from_slice),
+            policy,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> PinPolicy {
+        self.policy
+    }
+
+    /// Checks a PIN.
+    pub fn verify(&self, role: PinRole, pin: &[u8]) -> Result<()> {
+        let configured = match role {
+            PinRole::User => self.user.as_ref(),
+            PinRole::So => self.so.as_ref(),
+        };
+        match (role, configured) {
+            (_, Some(want)) if bool::from(want.expose_secret().ct_eq(pin)) => Ok(()),
+            (_, Some(_)) => Err(Error::PinIncorrect {
+                remaining: self.policy.max_failures,
+            }),
+            (PinRole::User, None) => Ok(()),
+            (PinRole::So, None) => Err(Error::PinNotInitialized),
+        }
+    }
+
+    /// The state of a PIN: never counted, never locked.
+    pub fn status(&self, role: PinRole) -> PinStatus {
+        PinStatus {
+            initialized: role == PinRole::User || self.so.is_some(),
+            failures: 0,
+            locked: false,
+            remaining: self.policy.max_failures,
+        }
+    }
+}
+
 impl Pool {
     /// The pool's PIN policy ([`PinPolicy::default`] until one is set).
     pub fn pin_policy(&self) -> Result<PinPolicy> {
@@ -177,14 +305,7 @@ impl Pool {
     pub fn set_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
         let policy = self.pin_policy()?;
         policy.check(pin)?;
-        let mut salt = vec![0u8; 16];
-        getrandom::fill(&mut salt).map_err(|_| Error::RandomFailure)?;
-        let record = PinRecord {
-            hash: hash(pin, &salt, ITERATIONS).expose_secret().to_vec(),
-            salt,
-            iterations: ITERATIONS,
-            failures: 0,
-        };
+        let record = new_record(pin)?;
         self.maintain()?;
         self.mutate(|_, _| self.write_pin(role, &record))?;
         tracing::info!(pool = %self.name(), role = role.id(), "PIN set");

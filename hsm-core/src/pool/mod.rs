@@ -14,16 +14,17 @@ use serde::{Deserialize, Serialize};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+mod ops;
+
+pub use ops::{KeyRef, wrap_form_len_bound, wrapped_len_bound};
+
 use crate::cache::cache_id;
-use crate::crypto::{
-    CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, LoadedKey, SignAlgorithm, WrapAlgorithm,
-    check,
-};
+use crate::crypto::{KeyMaterial, KeySpec, LoadedKey};
 use crate::error::{Error, Result};
 use crate::hsm::HsmInner;
 use crate::key::version::validate_window;
 use crate::key::{
-    Deletion, KeyInfo, KeyOperation, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel, RotationPolicy,
+    Deletion, KeyInfo, KeyOps, KeyOptions, KeyUpdate, RecoveryLevel, RotationPolicy,
     VersionAttributes,
 };
 use crate::names::{Page, PageRequest, Tags, new_id, paginate, validate_key_name, validate_tags};
@@ -511,21 +512,6 @@ impl std::fmt::Debug for Pool {
         f.debug_struct("Pool")
             .field("name", &self.state.name)
             .finish()
-    }
-}
-
-/// A key version resolved for use: its entry, version and parsed key.
-struct Resolved {
-    version: Arc<VersionEntry>,
-    key: Arc<dyn LoadedKey>,
-}
-
-impl Resolved {
-    fn checked(&self) -> check::Checked<'_> {
-        check::Checked {
-            spec: &self.version.record.spec,
-            key: self.key.as_ref(),
-        }
     }
 }
 
@@ -1200,135 +1186,5 @@ impl Pool {
         })?;
         tracing::info!(pool = %self.state.name, keys = cleared, "pool cleared");
         Ok(cleared)
-    }
-
-    /// Exports the material of an exportable version whose key allows `export`.
-    /// The one way secret material leaves the pool in the clear; callers wrap it at once.
-    pub fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
-        let data = self.read()?;
-        let entry = live_key(&data, name)?;
-        let v = entry.version(version)?;
-        self.check_use(entry, v, KeyOperation::Export)?;
-        if !v.record.attributes.exportable {
-            return Err(Error::NotExportable { name: name.into() });
-        }
-        let material = self.state.open_material(name, &v.record)?;
-        Ok((key_info(&data.record.settings, entry, v), material))
-    }
-
-    fn check_use(&self, entry: &KeyEntry, v: &VersionEntry, op: KeyOperation) -> Result<()> {
-        let name = &entry.record.name;
-        if !entry.record.ops.contains(op) {
-            return Err(Error::OperationNotPermitted {
-                name: name.clone(),
-                operation: op.to_string(),
-            });
-        }
-        v.record.attributes.check_use(name, op, self.hsm.now())
-    }
-
-    /// Finds the version, checks that it may do `op`, and returns it parsed (from the cache
-    /// when possible; the pool lock is not held while parsing or while the caller computes).
-    fn resolve(&self, name: &str, version: Option<&str>, op: KeyOperation) -> Result<Resolved> {
-        let v = {
-            let data = self.read()?;
-            let entry = live_key(&data, name)?;
-            let v = entry.version(version)?;
-            self.check_use(entry, v, op)?;
-            v.clone()
-        };
-        if let Some(key) = v.cache_id.and_then(|id| self.hsm.cache.get(id)) {
-            return Ok(Resolved { version: v, key });
-        }
-        let material = self.state.open_material(name, &v.record)?;
-        let key = self.hsm.provider.load(&material)?;
-        if let Some(id) = v.cache_id {
-            self.hsm.cache.insert(id, key.clone());
-        }
-        Ok(Resolved { version: v, key })
-    }
-
-    /// Signs `input` (a digest, or raw input or a message, as `alg` says).
-    pub fn sign(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        alg: &SignAlgorithm,
-        input: &[u8],
-    ) -> Result<Vec<u8>> {
-        let r = self.resolve(name, version, KeyOperation::Sign)?;
-        r.checked().sign(alg, input)
-    }
-
-    /// Verifies a signature; `Ok(false)` when it does not match.
-    pub fn verify(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        alg: &SignAlgorithm,
-        input: &[u8],
-        signature: &[u8],
-    ) -> Result<bool> {
-        let r = self.resolve(name, version, KeyOperation::Verify)?;
-        r.checked().verify(alg, input, signature)
-    }
-
-    /// Encrypts.
-    pub fn encrypt(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        alg: &CipherAlgorithm,
-        plaintext: &[u8],
-    ) -> Result<Ciphertext> {
-        let r = self.resolve(name, version, KeyOperation::Encrypt)?;
-        r.checked().encrypt(alg, plaintext)
-    }
-
-    /// Decrypts (AEAD input is `ciphertext || tag`).
-    pub fn decrypt(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        alg: &CipherAlgorithm,
-        ciphertext: &[u8],
-    ) -> Result<SecretBytes> {
-        let r = self.resolve(name, version, KeyOperation::Decrypt)?;
-        r.checked().decrypt(alg, ciphertext)
-    }
-
-    /// Wraps caller-supplied key bytes.
-    pub fn wrap_key(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        alg: &WrapAlgorithm,
-        key: &[u8],
-    ) -> Result<Vec<u8>> {
-        let r = self.resolve(name, version, KeyOperation::WrapKey)?;
-        r.checked().wrap(alg, key)
-    }
-
-    /// Unwraps key bytes.
-    pub fn unwrap_key(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        alg: &WrapAlgorithm,
-        wrapped: &[u8],
-    ) -> Result<SecretBytes> {
-        let r = self.resolve(name, version, KeyOperation::UnwrapKey)?;
-        r.checked().unwrap(alg, wrapped)
-    }
-
-    /// ECDH with a peer's SEC1 point: the shared secret. Needs `deriveKey`.
-    pub fn derive_ecdh(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        peer_point: &[u8],
-    ) -> Result<SecretBytes> {
-        let r = self.resolve(name, version, KeyOperation::Derive)?;
-        r.checked().ecdh(peer_point)
     }
 }

@@ -1,0 +1,238 @@
+//! The operations of a pool's keys: the one operation API both front ends map onto (sign,
+//! verify, encrypt, decrypt, wrap, unwrap, ECDH), export, and wrapping one stored key under
+//! another without its material leaving the core.
+
+use std::sync::Arc;
+
+use super::{KeyEntry, Pool, VersionEntry, key_info, live_key};
+use crate::crypto::{
+    CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, LoadedKey, SignAlgorithm, WrapAlgorithm,
+    check,
+};
+use crate::error::{Error, Result};
+use crate::key::{KeyInfo, KeyOperation};
+use crate::secret::SecretBytes;
+
+/// A stored key by name, at a version (`None`: the latest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRef<'a> {
+    /// The key's name.
+    pub name: &'a str,
+    /// The version, or `None` for the latest.
+    pub version: Option<&'a str>,
+}
+
+/// A key version resolved for use: its entry, version and parsed key.
+struct Resolved {
+    version: Arc<VersionEntry>,
+    key: Arc<dyn LoadedKey>,
+}
+
+impl Resolved {
+    fn checked(&self) -> check::Checked<'_> {
+        check::Checked {
+            spec: &self.version.record.spec,
+            key: self.key.as_ref(),
+        }
+    }
+}
+
+impl Pool {
+    /// Opens the material of an exportable version whose key allows `export`.
+    fn open_exportable(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
+        let data = self.read()?;
+        let entry = live_key(&data, name)?;
+        let v = entry.version(version)?;
+        self.check_use(entry, v, KeyOperation::Export)?;
+        if !v.record.attributes.exportable {
+            return Err(Error::NotExportable { name: name.into() });
+        }
+        let material = self.state.open_material(name, &v.record)?;
+        Ok((key_info(&data.record.settings, entry, v), material))
+    }
+
+    fn check_use(&self, entry: &KeyEntry, v: &VersionEntry, op: KeyOperation) -> Result<()> {
+        let name = &entry.record.name;
+        if !entry.record.ops.contains(op) {
+            return Err(Error::OperationNotPermitted {
+                name: name.clone(),
+                operation: op.to_string(),
+            });
+        }
+        v.record.attributes.check_use(name, op, self.hsm.now())
+    }
+
+    /// Finds the version, checks that it may do `op`, and returns it parsed (from the cache
+    /// when possible; the pool lock is not held while parsing or while the caller computes).
+    fn resolve(&self, name: &str, version: Option<&str>, op: KeyOperation) -> Result<Resolved> {
+        let v = {
+            let data = self.read()?;
+            let entry = live_key(&data, name)?;
+            let v = entry.version(version)?;
+            self.check_use(entry, v, op)?;
+            v.clone()
+        };
+        if let Some(key) = v.cache_id.and_then(|id| self.hsm.cache.get(id)) {
+            return Ok(Resolved { version: v, key });
+        }
+        let material = self.state.open_material(name, &v.record)?;
+        let key = self.hsm.provider.load(&material)?;
+        if let Some(id) = v.cache_id {
+            self.hsm.cache.insert(id, key.clone());
+        }
+        Ok(Resolved { version: v, key })
+    }
+
+    /// Signs `input` (a digest, or raw input or a message, as `alg` says).
+    pub fn sign(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &SignAlgorithm,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        let r = self.resolve(name, version, KeyOperation::Sign)?;
+        r.checked().sign(alg, input)
+    }
+
+    /// Verifies a signature; `Ok(false)` when it does not match.
+    pub fn verify(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        let r = self.resolve(name, version, KeyOperation::Verify)?;
+        r.checked().verify(alg, input, signature)
+    }
+
+    /// Encrypts.
+    pub fn encrypt(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<Ciphertext> {
+        let r = self.resolve(name, version, KeyOperation::Encrypt)?;
+        r.checked().encrypt(alg, plaintext)
+    }
+
+    /// Decrypts (AEAD input is `ciphertext || tag`).
+    pub fn decrypt(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &CipherAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<SecretBytes> {
+        let r = self.resolve(name, version, KeyOperation::Decrypt)?;
+        r.checked().decrypt(alg, ciphertext)
+    }
+
+    /// Wraps caller-supplied key bytes.
+    pub fn wrap_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &WrapAlgorithm,
+        key: &[u8],
+    ) -> Result<Vec<u8>> {
+        let r = self.resolve(name, version, KeyOperation::WrapKey)?;
+        r.checked().wrap(alg, key)
+    }
+
+    /// Unwraps key bytes.
+    pub fn unwrap_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &WrapAlgorithm,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes> {
+        let r = self.resolve(name, version, KeyOperation::UnwrapKey)?;
+        r.checked().unwrap(alg, wrapped)
+    }
+
+    /// ECDH with a peer's SEC1 point: the shared secret. Needs `deriveKey`.
+    pub fn derive_ecdh(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        peer_point: &[u8],
+    ) -> Result<SecretBytes> {
+        let r = self.resolve(name, version, KeyOperation::Derive)?;
+        r.checked().ecdh(peer_point)
+    }
+
+    /// Wraps the stored key `target` under the stored key `wrapping`, both of this pool:
+    /// secret keys as their raw bytes, private keys as PKCS#8 DER. The target's material is
+    /// opened, wrapped and dropped here; it never leaves the core in the clear. The target must
+    /// be exportable and allow `export` (a wrapped key leaves the HSM), the wrapping key must
+    /// allow `wrapKey`, and both must be usable now.
+    pub fn wrap_stored_key(
+        &self,
+        wrapping: KeyRef<'_>,
+        alg: &WrapAlgorithm,
+        target: KeyRef<'_>,
+    ) -> Result<Vec<u8>> {
+        let r = self.resolve(wrapping.name, wrapping.version, KeyOperation::WrapKey)?;
+        check::wrap_key(&r.version.record.spec, alg)?;
+        let form = wrap_form(self.open_exportable(target.name, target.version)?.1)?;
+        let wrapped = r.checked().wrap(alg, form.expose_secret())?;
+        tracing::debug!(pool = %self.name(), key = wrapping.name, target = target.name, "stored key wrapped in the core");
+        Ok(wrapped)
+    }
+
+    /// Exports the material of an exportable version whose key allows `export`.
+    /// The one way secret material leaves the pool in the clear; callers wrap it at once.
+    pub fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
+        let exported = self.open_exportable(name, version)?;
+        self.hsm.count_plaintext_export();
+        tracing::info!(pool = %self.name(), key = name, version = %exported.0.version, "key material exported in the clear");
+        Ok(exported)
+    }
+}
+
+/// The bytes a key is wrapped as: secret keys raw, private keys as PKCS#8 DER.
+fn wrap_form(material: KeyMaterial) -> Result<SecretBytes> {
+    match material {
+        KeyMaterial::Aes(bytes) => Ok(bytes),
+        other => other.to_pkcs8_der(),
+    }
+}
+
+/// The most bytes a key of `spec` takes in the form it is wrapped in ([`wrap_form`]),
+/// from its spec alone: exact for secret keys; for private keys an upper bound on their
+/// PKCS#8 DER (each integer at its largest, with a sign byte and a long-form header).
+pub fn wrap_form_len_bound(spec: &KeySpec) -> usize {
+    match *spec {
+        KeySpec::Aes { bits } => (bits as usize).div_ceil(8),
+        KeySpec::Rsa { bits } => {
+            let n = (bits as usize).div_ceil(8);
+            let half = n.div_ceil(2);
+            // n and d; e; p, q, dp, dq, qinv; each INTEGER with a sign byte and a 4-byte header.
+            let ints = 2 * (n + 5) + 13 + 5 * (half + 5);
+            // RSAPrivateKey, OCTET STRING, PrivateKeyInfo headers; version; AlgorithmIdentifier.
+            ints + 3 * 4 + 3 + 15
+        }
+        KeySpec::Ec { curve } => {
+            let f = curve.field_len();
+            // ECPrivateKey: version, d, [0] curve OID, [1] uncompressed public point; then
+            // PrivateKeyInfo with the algorithm and curve OIDs; generous headers.
+            f + (2 * f + 1) + 96
+        }
+    }
+}
+
+/// The length of a wrapped key, or a bound on it, from the two keys' specs alone: what the
+/// two-call convention answers before any wrapping (nothing secret is touched).
+pub fn wrapped_len_bound(
+    wrapping: &KeySpec,
+    alg: &WrapAlgorithm,
+    target: &KeySpec,
+) -> Result<usize> {
+    check::wrapped_len(wrapping, alg, wrap_form_len_bound(target))
+}
