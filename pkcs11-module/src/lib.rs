@@ -34,7 +34,6 @@ pub mod message;
 pub mod object;
 pub mod ptr;
 pub mod random;
-pub(crate) mod remote;
 pub mod session;
 pub mod sign;
 pub mod slot;

@@ -7,7 +7,7 @@
 //! its own and the uninitialized token again. On a pool's token it empties the pool (see
 //! `docs/ARCHITECTURE.md` for what that erases). The module never creates a pool otherwise.
 
-use crate::state::backend::PoolRef;
+use crate::state::PoolRef;
 use cryptoki_sys::*;
 use hsm_core::crypto::HashAlg;
 use hsm_core::pin::{PinRole, PinStatus};
@@ -36,7 +36,7 @@ cryptoki_fn! {
         {
             // C_GetSlotList may not answer CKR_DEVICE_ERROR: while the server is away the
             // last list stands (its tokens answer CKR_DEVICE_ERROR themselves).
-            if module.core.remote().is_none() {
+            if module.core.remote_url().is_none() {
                 return Err(rv);
             }
             tracing::debug!(rv, "slot list kept: the server did not answer");

@@ -1,10 +1,13 @@
 //! Key wrapping and derivation: `C_WrapKey`, `C_UnwrapKey`, `C_DeriveKey`.
 //!
-//! - Wrapping takes the target's material out of the core (`Object::export`, which the core
-//!   allows only for exportable keys) and wraps it at once: AES keys as their raw bytes,
-//!   private keys as PKCS#8 DER. PKCS#11's own rules come first: `CKA_WRAP` on the wrapping
-//!   key, `CKA_EXTRACTABLE` on the target (`CKR_KEY_UNEXTRACTABLE`), and for a target with
-//!   `CKA_WRAP_WITH_TRUSTED` a wrapping key with `CKA_TRUSTED` (`CKR_KEY_NOT_WRAPPABLE`).
+//! - Wrapping two keys of one pool happens inside the core (`PoolApi::wrap_stored_key`: the
+//!   target's material never leaves it); a session key on either side is wrapped here from
+//!   the target's material (`Object::wrap_target`). AES keys are wrapped as their raw bytes,
+//!   private keys as PKCS#8 DER. The length query answers a bound computed from the two
+//!   keys' specs (`hsm_core::pool::wrapped_len_bound`): it wraps nothing. PKCS#11's own rules
+//!   come first: `CKA_WRAP` on the wrapping key, `CKA_EXTRACTABLE` on the target
+//!   (`CKR_KEY_UNEXTRACTABLE`), and for a target with `CKA_WRAP_WITH_TRUSTED` a wrapping key
+//!   with `CKA_TRUSTED` (`CKR_KEY_NOT_WRAPPABLE`).
 //! - Unwrapping parses the bytes as the template's class says (secret key: raw bytes;
 //!   private key: PKCS#8) and makes the object with `keys::new_key_object`.
 //! - `CKM_ECDH1_DERIVE` with `CKD_NULL`: the shared secret's leftmost `CKA_VALUE_LEN` bytes
@@ -62,14 +65,6 @@ fn wrapping_key(
     Ok((key, spec))
 }
 
-/// The bytes a key is wrapped as: AES keys raw, private keys as PKCS#8 DER.
-fn wrapped_form(material: KeyMaterial) -> Result<SecretBytes, CK_RV> {
-    match material {
-        KeyMaterial::Aes(bytes) => Ok(bytes),
-        other => other.to_pkcs8_der().ck(),
-    }
-}
-
 cryptoki_fn! {
     /// `C_WrapKey`: AES key wrap (RFC 3394), with padding (RFC 5649), RSA PKCS#1 v1.5 and
     /// OAEP. The wrapped length is known before any wrapping (the two-call convention).
@@ -102,24 +97,28 @@ cryptoki_fn! {
         if is_true(&target.attrs, CKA_WRAP_WITH_TRUSTED) && !is_true(&wrapping.attrs, CKA_TRUSTED) {
             return Err(CKR_KEY_NOT_WRAPPABLE);
         }
-        let material = target.export().map_err(|rv| match rv {
-            // The core keeps export as an operation of its own; to PKCS#11 it is extraction.
-            CKR_KEY_FUNCTION_NOT_PERMITTED => CKR_KEY_UNEXTRACTABLE,
-            rv => rv,
-        })?;
-        let bytes = wrapped_form(material)?;
         let size_range = |rv| match rv {
             CKR_DATA_LEN_RANGE => CKR_KEY_SIZE_RANGE,
             CKR_KEY_TYPE_INCONSISTENT => CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
             rv => rv,
         };
-        check::wrap(&spec, &alg, bytes.len()).ck().map_err(size_range)?;
-        let needed = check::wrapped_len(&spec, &alg, bytes.len()).ck()?;
-        let Some(out) = ptr::out_buffer(wrapped, wrapped_len, needed)? else {
+        let target_spec = target.spec().ok_or(CKR_KEY_HANDLE_INVALID)?;
+        // A secret key's wrapped form has a known length: refuse a size the scheme cannot
+        // take before answering a length.
+        if let KeySpec::Aes { .. } = target_spec {
+            let len = hsm_core::pool::wrap_form_len_bound(&target_spec);
+            check::wrap(&spec, &alg, len).ck().map_err(size_range)?;
+        }
+        // From the specs alone (exact for secret keys, a bound for private keys): the length
+        // query wraps nothing.
+        let needed = hsm_core::pool::wrapped_len_bound(&spec, &alg, &target_spec)
+            .ck()
+            .map_err(size_range)?;
+        let Some(out) = ptr::out_buffer_upto(wrapped, wrapped_len, needed)? else {
             return Ok(());
         };
         let wrapped_key = wrapping
-            .wrap_key(module.core.hsm(), &alg, bytes.expose_secret())
+            .wrap_target(module.core.hsm(), &alg, &target)
             .map_err(size_range)?;
         out.fill(&wrapped_key)
     }

@@ -40,6 +40,15 @@ pub(crate) fn validate_window(
 }
 
 impl VersionAttributes {
+    /// Whether the version may do all its key allows at `now`: enabled, and inside its
+    /// validity window (the window [`VersionAttributes::check_use`] applies to signing,
+    /// encrypting, wrapping, deriving and exporting). What a PKCS#11 token shows.
+    pub fn usable_at(&self, now: UnixTime) -> bool {
+        self.enabled
+            && self.not_before.is_none_or(|nbf| nbf <= now)
+            && self.expires.is_none_or(|exp| now < exp)
+    }
+
     /// Checks that this version may do `op` at `now` (the key name is for the error).
     ///
     /// A disabled version does nothing. Outside its validity window a version may still

@@ -197,7 +197,7 @@ impl Pool {
 }
 
 /// The bytes a key is wrapped as: secret keys raw, private keys as PKCS#8 DER.
-fn wrap_form(material: KeyMaterial) -> Result<SecretBytes> {
+pub fn wrap_form(material: KeyMaterial) -> Result<SecretBytes> {
     match material {
         KeyMaterial::Aes(bytes) => Ok(bytes),
         other => other.to_pkcs8_der(),

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::state::backend::PoolRef;
+use crate::state::PoolRef;
 use cryptoki_sys::{
     CK_RV, CK_SLOT_ID, CK_STATE, CK_ULONG, CK_UTF8CHAR_PTR, CKR_PIN_INCORRECT, CKR_PIN_LEN_RANGE,
     CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS,

@@ -22,7 +22,6 @@
 //!   (closing them from the child would end the parent's TLS sessions) and the child makes
 //!   a client of its own, which may write.
 
-pub(crate) mod backend;
 pub(crate) mod login;
 pub(crate) mod objects;
 pub(crate) mod sessions;
@@ -35,15 +34,13 @@ use arc_swap::ArcSwapOption;
 use cryptoki_sys::{
     CK_RV, CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR,
 };
-use hsm_core::names::Tags;
-use hsm_core::pin::{PinPolicy, PinRole};
-use hsm_core::{Hsm, HsmConfig, PoolSettings};
+use hsm_core::pin::{FixedPins, InitialPins, PinPolicy};
+use hsm_core::{Hsm, HsmApi, HsmConfig, PoolApi};
+use mhsm_client::{RemoteHsm, RemoteSettings, TokenSource};
 use parking_lot::Mutex;
 
 use crate::config::{Config, Endpoint};
 use crate::logging;
-use crate::remote::{Remote, RemoteSettings, TokenSource};
-use backend::{LocalPins, PoolRef};
 use login::LoginTable;
 use objects::ObjectTable;
 use sessions::SessionTable;
@@ -68,18 +65,17 @@ pub(crate) struct Module {
     pub logins: LoginTable,
 }
 
+/// One pool of the tokens' HSM, local or behind a server: the one API of the core.
+pub(crate) type PoolRef = Arc<dyn PoolApi>;
+
 /// The core handle; leaked instead of dropped when it was inherited through `fork()`.
 pub(crate) struct Core {
     hsm: Option<Hsm>,
     inherited: bool,
-    /// Remote mode: the server holding the pools (`hsm` is then in memory, without pools).
-    remote: Option<RemoteBackend>,
-}
-
-/// The server of remote mode and what the module keeps beside it.
-pub(crate) struct RemoteBackend {
-    remote: Remote,
-    pins: Arc<LocalPins>,
+    /// Where the tokens' pools are: the local core (embedded mode) or a server (remote mode).
+    pools: Arc<dyn HsmApi>,
+    /// Remote mode's server URL.
+    remote_url: Option<String>,
 }
 
 impl Core {
@@ -90,75 +86,48 @@ impl Core {
         self.hsm.as_ref().expect("core present until drop")
     }
 
-    /// The server, in remote mode.
-    pub fn remote(&self) -> Option<&Remote> {
-        self.remote.as_ref().map(|r| &r.remote)
+    /// The server's URL, in remote mode.
+    pub fn remote_url(&self) -> Option<&str> {
+        self.remote_url.as_deref()
     }
 
     /// A pool, by name.
     pub fn pool(&self, name: &str) -> hsm_core::Result<PoolRef> {
-        match &self.remote {
-            Some(r) => Ok(PoolRef::Remote(r.remote.pool(name), r.pins.clone())),
-            None => Ok(PoolRef::Local(self.hsm().pool(name)?)),
-        }
+        self.pools.pool(name)
     }
 
     /// The names of the live pools.
     pub fn list_pools(&self) -> hsm_core::Result<Vec<String>> {
-        if let Some(r) = &self.remote {
-            return r.remote.list_pools();
-        }
-        Ok(self
-            .hsm()
-            .list_pools()?
-            .into_iter()
-            .map(|p| p.name)
-            .collect())
+        self.pools.list_pools()
     }
 
     /// Writes are refused (a forked child's adopted core).
     pub fn is_read_only(&self) -> bool {
-        self.hsm().is_read_only()
+        self.pools.is_read_only()
     }
 
     /// What tells this HSM apart from others, for token serial numbers: the security domain,
     /// or the server's URL.
     pub fn identity(&self) -> String {
-        match &self.remote {
-            Some(r) => r.remote.url().to_string(),
-            None => self.hsm().security_domain().to_string(),
-        }
+        self.pools.identity()
     }
 
-    /// Creates a pool for `C_InitToken` with its PIN policy and SO PIN; no half-made pool
-    /// is left behind.
+    /// Creates a pool for `C_InitToken` with its PIN policy and SO PIN, in one commit of the
+    /// core (the server's, in remote mode).
     pub fn create_token_pool(
         &self,
         name: &str,
         policy: &PinPolicy,
         so_pin: &[u8],
     ) -> hsm_core::Result<()> {
-        if let Some(r) = &self.remote {
-            r.remote.create_pool(name)?;
-            let pool = self.pool(name)?;
-            pool.set_pin_policy(policy)?;
-            return pool.set_pin(PinRole::So, so_pin).inspect_err(|e| {
-                tracing::error!(pool = name, error = %e, "C_InitToken: the pool was made on the server but its SO PIN could not be set");
-            });
-        }
-        let hsm = self.hsm();
-        hsm.create_pool(name, PoolSettings::default(), Tags::new())?;
-        let pins = || -> hsm_core::Result<()> {
-            let pool = self.pool(name)?;
-            pool.set_pin_policy(policy)?;
-            pool.set_pin(PinRole::So, so_pin)
-        };
-        pins().inspect_err(|_| {
-            let undo = hsm.delete_pool(name).and_then(|_| hsm.purge_pool(name));
-            if let Err(u) = undo {
-                tracing::error!(pool = name, error = %u, "C_InitToken: could not undo a failed pool creation");
-            }
-        })
+        self.pools.create_pool_with_pins(
+            name,
+            &InitialPins {
+                policy: Some(*policy),
+                so: Some(so_pin),
+                user: None,
+            },
+        )
     }
 }
 
@@ -201,7 +170,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         }
         // A child after fork(): adopt the parent's core (remote mode: only make new
         // connections), leak the parent's module.
-        if existing.core.remote.is_none() {
+        if existing.core.remote_url.is_none() {
             inherited = Some(existing.core.hsm().clone());
         }
         std::mem::forget(STATE.swap(None));
@@ -218,9 +187,10 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
             hsm.set_read_only();
             tracing::info!(parent_hsm = ?hsm, "initialized in a forked child: adopting the parent's core, read-only");
             Core {
+                pools: Arc::new(hsm.clone()),
                 hsm: Some(hsm),
                 inherited: true,
-                remote: None,
+                remote_url: None,
             }
         }
         None => open_core(&config)?,
@@ -235,17 +205,17 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
         objects: ObjectTable::new(),
         logins: LoginTable::new(),
     };
-    match module.core.remote() {
+    match module.core.remote_url() {
         None => {
             module.slots.refresh(&module.core, &module.config)?;
             tracing::info!(data_dir = ?module.core.hsm().data_dir(), pid, "initialized");
         }
-        Some(remote) => {
+        Some(url) => {
             // A server that is down now may be up at the next C_GetSlotList.
             if let Err(rv) = module.slots.refresh(&module.core, &module.config) {
-                tracing::warn!(url = remote.url(), rv, "no pools listed yet");
+                tracing::warn!(url, rv, "no pools listed yet");
             }
-            tracing::info!(url = remote.url(), pid, "initialized (remote mode)");
+            tracing::info!(url, pid, "initialized (remote mode)");
         }
     }
     STATE.store(Some(Arc::new(module)));
@@ -278,7 +248,7 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
     };
     if let Some(endpoint) = config.endpoint().map_err(failure)? {
         let settings = remote_settings(config, &endpoint).map_err(failure)?;
-        let remote = Remote::connect(settings)
+        let remote = RemoteHsm::connect(settings)
             .map_err(|e| failure(format!("cannot use the server {}: {e}", endpoint.url)))?;
         tracing::debug!(url = %endpoint.url, source = endpoint.source, "remote mode");
         let hsm = Hsm::open(HsmConfig::in_memory())
@@ -286,10 +256,8 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
         return Ok(Core {
             hsm: Some(hsm),
             inherited: false,
-            remote: Some(RemoteBackend {
-                remote,
-                pins: Arc::new(LocalPins::from_config(&config.remote, &config.pin.policy())),
-            }),
+            remote_url: Some(remote.url().to_string()),
+            pools: Arc::new(remote),
         });
     }
     let Some(dir) = config.data_dir() else {
@@ -316,9 +284,10 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
         ))
     })?;
     Ok(Core {
+        pools: Arc::new(hsm.clone()),
         hsm: Some(hsm),
         inherited: false,
-        remote: None,
+        remote_url: None,
     })
 }
 
@@ -346,5 +315,10 @@ fn remote_settings(config: &Config, endpoint: &Endpoint) -> Result<RemoteSetting
         max_retry_wait: ms(r.max_retry_wait_ms, 10_000),
         refresh_interval: ms(r.refresh_ms, 1_000),
         token_label: r.token_label.clone(),
+        fixed_pins: Arc::new(FixedPins::new(
+            r.user_pin.as_deref().map(str::as_bytes),
+            r.so_pin.as_deref().map(str::as_bytes),
+            config.pin.policy(),
+        )),
     })
 }

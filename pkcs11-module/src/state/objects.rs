@@ -18,14 +18,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::state::backend::PoolRef;
+use crate::state::PoolRef;
 use cryptoki_sys::*;
 use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
     WrapAlgorithm,
 };
 use hsm_core::key::{EphemeralKey, KeyInfo, KeyOperation, KeyOps};
-use hsm_core::{Hsm, PoolChanges, SecretBytes};
+use hsm_core::{Error, Hsm, KeyRef, PoolChanges, SecretBytes};
 use parking_lot::RwLock;
 
 use crate::attributes::{
@@ -249,6 +249,44 @@ impl Object {
         .ck()
     }
 
+    /// Wraps `target` under this key. Two keys of one pool are wrapped inside the core (the
+    /// target's material never leaves it); otherwise (a session key on either side) the
+    /// target's material is taken (`export`, which the core allows only for exportable keys)
+    /// and wrapped at once. The caller has checked `CKA_EXTRACTABLE` and the trusted rules.
+    pub fn wrap_target(
+        &self,
+        hsm: &Hsm,
+        alg: &WrapAlgorithm,
+        target: &Object,
+    ) -> Result<Vec<u8>, CK_RV> {
+        // The core keeps export as an operation of its own; to PKCS#11 it is extraction.
+        let unextractable = |rv| match rv {
+            CKR_KEY_FUNCTION_NOT_PERMITTED => CKR_KEY_UNEXTRACTABLE,
+            rv => rv,
+        };
+        if let (Backing::Pool { pool, info }, Backing::Pool { pool: tp, info: ti }) =
+            (&self.backing, &target.backing)
+            && pool.name() == tp.name()
+        {
+            let wrapping = KeyRef {
+                name: &info.name,
+                version: Some(&info.version),
+            };
+            let stored = KeyRef {
+                name: &ti.name,
+                version: Some(&ti.version),
+            };
+            return match pool.wrap_stored_key(wrapping, alg, stored) {
+                Err(Error::OperationNotPermitted { name, .. }) if name == ti.name => {
+                    Err(CKR_KEY_UNEXTRACTABLE)
+                }
+                other => other.ck(),
+            };
+        }
+        let form = hsm_core::pool::wrap_form(target.export().map_err(unextractable)?).ck()?;
+        self.wrap_key(hsm, alg, form.expose_secret())
+    }
+
     /// Unwraps key bytes.
     pub fn unwrap_key(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes, CK_RV> {
         match &self.backing {
@@ -360,9 +398,7 @@ pub(crate) fn default_id(hsm: &Hsm, name: &str) -> Vec<u8> {
 
 /// A pool key's version is shown only while usable.
 fn visible(hsm: &Hsm, info: &KeyInfo) -> bool {
-    let now = hsm.now();
-    let a = &info.attributes;
-    a.enabled && a.not_before.is_none_or(|t| t <= now) && a.expires.is_none_or(|t| now < t)
+    info.attributes.usable_at(hsm.now())
 }
 
 /// A public half destroyed on its own.
@@ -714,7 +750,7 @@ impl ObjectTable {
             index.insert_key(self, Arc::new(info));
         }
         // Without mhsm's extension (a real Managed HSM) there are no documents.
-        let documents = if pool.has_extension().ck()? {
+        let documents = if pool.keeps_documents().ck()? {
             pool.list_documents(DOC_KIND).ck()?
         } else {
             Vec::new()

@@ -29,7 +29,7 @@ const MIN_WAIT: Duration = Duration::from_millis(100);
 const MAX_ANSWER: u64 = 16 << 20;
 
 /// Where the bearer token comes from.
-pub(crate) enum TokenSource {
+pub enum TokenSource {
     /// No token (the server answers 401).
     None,
     /// A fixed token.

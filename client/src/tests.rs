@@ -12,7 +12,7 @@ use hsm_core::crypto::{
     CipherAlgorithm, Curve, HashAlg, KeyMaterial, KeySpec, SignAlgorithm, WrapAlgorithm,
 };
 use hsm_core::key::{KeyOperation, KeyOps, KeyOptions, KeyUpdate};
-use hsm_core::pin::PinRole;
+use hsm_core::pin::{InitialPins, PinRole};
 use hsm_core::{Error, SecretBytes};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -50,8 +50,8 @@ impl RealServer {
         }
     }
 
-    fn remote(&self) -> Remote {
-        Remote::connect(RemoteSettings {
+    fn remote(&self) -> RemoteHsm {
+        RemoteHsm::connect(RemoteSettings {
             url: self.url.clone(),
             ca_pem: Some(self.ca.clone()),
             token: TokenSource::Value("test-token".into()),
@@ -79,7 +79,9 @@ fn pools_are_listed_created_and_addressed_by_name() {
     let remote = server.remote();
     assert_eq!(remote.url(), server.url);
     assert_eq!(remote.list_pools().unwrap(), vec!["default".to_string()]);
-    remote.create_pool("team-a").unwrap();
+    remote
+        .create_pool_with_pins("team-a", &InitialPins::default())
+        .unwrap();
     let mut pools = remote.list_pools().unwrap();
     pools.sort();
     assert_eq!(pools, vec!["default".to_string(), "team-a".to_string()]);
@@ -94,7 +96,7 @@ fn pools_are_listed_created_and_addressed_by_name() {
     assert_eq!(a.snapshot_keys().unwrap().1.len(), 1);
     assert!(remote.pool("default").snapshot_keys().unwrap().1.is_empty());
     assert!(matches!(
-        remote.create_pool("team-a"),
+        remote.create_pool_with_pins("team-a", &InitialPins::default()),
         Err(Error::Conflict { .. })
     ));
 }
@@ -258,7 +260,7 @@ fn aes_keys_encrypt_wrap_and_import() {
 fn an_untrusted_server_or_a_missing_token_is_refused() {
     let server = RealServer::start();
     // The public roots do not cover mhsm's local CA: a TLS failure is a transport failure.
-    let untrusted = Remote::connect(RemoteSettings {
+    let untrusted = RemoteHsm::connect(RemoteSettings {
         url: server.url.clone(),
         token: TokenSource::Value("t".into()),
         ..RemoteSettings::default()
@@ -268,7 +270,7 @@ fn an_untrusted_server_or_a_missing_token_is_refused() {
         untrusted.pool("default").get_key("k", None),
         Err(Error::Unavailable { .. })
     ));
-    let anonymous = Remote::connect(RemoteSettings {
+    let anonymous = RemoteHsm::connect(RemoteSettings {
         url: server.url.clone(),
         ca_pem: Some(server.ca.clone()),
         ..RemoteSettings::default()
@@ -283,7 +285,7 @@ fn an_untrusted_server_or_a_missing_token_is_refused() {
 #[test]
 fn handles_are_shared_between_threads() {
     fn shared<T: Send + Sync + Clone>() {}
-    shared::<Remote>();
+    shared::<RemoteHsm>();
     shared::<RemotePool>();
 }
 
@@ -296,10 +298,10 @@ fn settings_and_handles_print_no_secrets() {
     };
     let printed = format!("{settings:?}");
     assert!(!printed.contains("s3cret"), "{printed}");
-    let remote = Remote::connect(settings).unwrap();
+    let remote = RemoteHsm::connect(settings).unwrap();
     let printed = format!("{remote:?} {:?}", remote.pool("p"));
     assert!(!printed.contains("s3cret"), "{printed}");
-    assert!(Remote::connect(RemoteSettings::default()).is_err());
+    assert!(RemoteHsm::connect(RemoteSettings::default()).is_err());
 }
 
 // ---------------------------------------------------------------- the fake server
@@ -383,7 +385,7 @@ fn local() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
-fn client(port: u16, tweak: impl FnOnce(&mut RemoteSettings)) -> Remote {
+fn client(port: u16, tweak: impl FnOnce(&mut RemoteSettings)) -> RemoteHsm {
     let mut settings = RemoteSettings {
         url: format!("http://127.0.0.1:{port}"),
         token: TokenSource::Value("tok".into()),
@@ -393,7 +395,7 @@ fn client(port: u16, tweak: impl FnOnce(&mut RemoteSettings)) -> Remote {
         ..RemoteSettings::default()
     };
     tweak(&mut settings);
-    Remote::connect(settings).unwrap()
+    RemoteHsm::connect(settings).unwrap()
 }
 
 fn pools_json() -> String {
@@ -428,7 +430,9 @@ fn throttling_past_the_budget_is_unavailable() {
     let remote = client(port, |s| s.max_retry_wait = Duration::from_millis(1500));
     let started = Instant::now();
     // A creation too: a 429 means the server did not act, so any request is retried.
-    let err = remote.create_pool("p").unwrap_err();
+    let err = remote
+        .create_pool_with_pins("p", &InitialPins::default())
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Unavailable { message } if message.contains("429")),
         "{err}"
@@ -485,7 +489,7 @@ fn writes_are_not_replayed_after_a_dropped_connection() {
     let remote = client(port, |_| {});
     let count = |what: &str| seen.lock().iter().filter(|r| r.contains(what)).count();
     assert!(matches!(
-        remote.create_pool("p"),
+        remote.create_pool_with_pins("p", &InitialPins::default()),
         Err(Error::Unavailable { .. })
     ));
     assert_eq!(count("post /mhsm/pools"), 1);

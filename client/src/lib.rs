@@ -1,10 +1,13 @@
-//! Remote mode: the module as a client of `mhsm serve` or of a real Azure Managed HSM
-//! (`docs/REMOTE.md`).
+//! # mhsm-client: hsm-core's pool API over a running server
 //!
-//! [`Remote`] is one server (one connection pool, one outage state); [`RemotePool`] one of
-//! its pools, with the methods of `hsm_core::Pool` the module uses, each one request (or a
-//! few) of the Managed HSM REST API, plus mhsm's optional extension API under
-//! `/x-mhsm/pkcs11/`. Errors are core errors: the server's, rebuilt from `innererror`
+//! The second implementation of [`hsm_core::HsmApi`] and [`hsm_core::PoolApi`] (the first is
+//! the in-process core): a client of `mhsm serve` or of a real Azure Managed HSM
+//! (`docs/REMOTE.md`), used by the PKCS#11 module's remote mode.
+//!
+//! [`RemoteHsm`] is one server (one connection pool, one outage state); [`RemotePool`] one of
+//! its pools, each call one request (or a few) of the Managed HSM REST API, plus mhsm's
+//! optional extension API under `/x-mhsm/pkcs11/`. Against a server without the extension
+//! (a real Managed HSM) PINs are the configured [`FixedPins`], checked in the core's rules. Errors are core errors: the server's, rebuilt from `innererror`
 //! ([`errors`]), or `Unavailable` when the server cannot be reached ([`transport`]).
 //!
 //! - [`transport`]: the blocking HTTPS client, retries, outage logging, token, resolver.
@@ -27,20 +30,20 @@ use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, SignAlgorithm, WrapAlgorithm,
 };
 use hsm_core::key::{KeyInfo, KeyOperation, KeyOptions, KeyUpdate};
-use hsm_core::pin::{PinPolicy, PinRole, PinStatus};
+use hsm_core::pin::{FixedPins, InitialPins, PinPolicy, PinRole, PinStatus};
 use hsm_core::rbac::DataAction;
-use hsm_core::{Error, Result, SecretBytes};
+use hsm_core::{Error, HsmApi, KeyRef, PoolApi, PoolChanges, Result, SecretBytes};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use errors::Context;
 use model::{b64, parse, secret_json, unb64};
-pub(crate) use transport::TokenSource;
+pub use transport::TokenSource;
 use transport::{Endpoint, Replay, Reply, Request, Transport};
 
 /// How to reach the server.
-pub(crate) struct RemoteSettings {
+pub struct RemoteSettings {
     /// The server's URL (`https://127.0.0.1:8443`): its own host serves the default pool.
     pub url: String,
     /// The CA to trust, PEM (None: the public roots, for a real Managed HSM).
@@ -58,6 +61,8 @@ pub(crate) struct RemoteSettings {
     /// The single token's name against a server without `/mhsm/pools` (default: the first
     /// label of the URL's host).
     pub token_label: Option<String>,
+    /// The PINs of tokens whose server keeps none (no extension API).
+    pub fixed_pins: Arc<FixedPins>,
 }
 
 impl Default for RemoteSettings {
@@ -71,6 +76,7 @@ impl Default for RemoteSettings {
             max_retry_wait: Duration::from_secs(10),
             refresh_interval: Duration::from_secs(1),
             token_label: None,
+            fixed_pins: Arc::new(FixedPins::new(None, None, PinPolicy::default())),
         }
     }
 }
@@ -86,6 +92,7 @@ impl std::fmt::Debug for RemoteSettings {
             .field("max_retry_wait", &self.max_retry_wait)
             .field("refresh_interval", &self.refresh_interval)
             .field("token_label", &self.token_label)
+            .field("fixed_pins", &self.fixed_pins)
             .finish()
     }
 }
@@ -97,17 +104,20 @@ struct Inner {
     refresh_interval: Duration,
     /// Per-pool caches, shared by every [`RemotePool`] of the same name.
     pools: Mutex<HashMap<String, Arc<PoolState>>>,
+    fixed_pins: Arc<FixedPins>,
 }
 
 /// One server: its connection pool and outage state. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Remote {
+pub struct RemoteHsm {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Remote {
+impl std::fmt::Debug for RemoteHsm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote").field("url", &self.url()).finish()
+        f.debug_struct("RemoteHsm")
+            .field("url", &self.url())
+            .finish()
     }
 }
 
@@ -124,9 +134,9 @@ fn seg(s: &str) -> String {
     out
 }
 
-impl Remote {
+impl RemoteHsm {
     /// Builds the client (TLS, resolver, connection pool). Sends nothing.
-    pub fn connect(settings: RemoteSettings) -> Result<Remote> {
+    pub fn connect(settings: RemoteSettings) -> Result<RemoteHsm> {
         let endpoint = Endpoint::parse(&settings.url)?;
         let token_label = settings.token_label.clone().unwrap_or_else(|| {
             let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
@@ -137,9 +147,11 @@ impl Remote {
             }
         });
         let refresh_interval = settings.refresh_interval;
+        let fixed_pins = settings.fixed_pins.clone();
         let transport = Transport::new(settings, &endpoint)?;
-        Ok(Remote {
+        Ok(RemoteHsm {
             inner: Arc::new(Inner {
+                fixed_pins,
                 transport,
                 endpoint,
                 token_label,
@@ -180,13 +192,33 @@ impl Remote {
         Ok(pools.value.into_iter().map(|p| p.name).collect())
     }
 
-    /// Creates a pool (`POST /mhsm/pools`, name only: default settings, open RBAC, no PINs).
-    pub fn create_pool(&self, name: &str) -> Result<()> {
-        let body = json!({ "name": name }).to_string();
+    /// Creates a pool with default settings and its PINs (`POST /mhsm/pools`; the server
+    /// creates it in one commit).
+    pub fn create_pool_with_pins(&self, name: &str, pins: &InitialPins<'_>) -> Result<()> {
+        let text = |pin: Option<&[u8]>| -> Result<Option<String>> {
+            pin.map(|p| {
+                String::from_utf8(p.to_vec()).map_err(|_| Error::PinInvalid {
+                    message: "PINs are printable UTF-8".into(),
+                })
+            })
+            .transpose()
+        };
+        let mut body = json!({ "name": name });
+        if let Some(p) = pins.policy {
+            body["pinPolicy"] =
+                json!({ "minLen": p.min_len, "maxLen": p.max_len, "maxFailures": p.max_failures });
+        }
+        if let Some(so) = text(pins.so)? {
+            body["soPin"] = json!(so);
+        }
+        if let Some(user) = text(pins.user)? {
+            body["userPin"] = json!(user);
+        }
+        let body = secret_json(body);
         let reply = self.inner.transport.send(&Request {
             method: "POST",
             url: format!("{}/mhsm/pools", self.url()),
-            body: Some(body.as_bytes()),
+            body: Some(body.expose_secret()),
             replay: Replay::Never,
         })?;
         expect(reply, &Context::pool(name, DataAction::WriteRoleDefinition)).map(drop)
@@ -261,8 +293,8 @@ impl PoolState {
 
 /// One pool of a server. Cheap to clone; clones share caches.
 #[derive(Clone)]
-pub(crate) struct RemotePool {
-    remote: Remote,
+pub struct RemotePool {
+    remote: RemoteHsm,
     name: Arc<str>,
     base: Arc<str>,
     state: Arc<PoolState>,
@@ -897,6 +929,42 @@ impl RemotePool {
         value_bytes(&expect(reply, &ctx)?)
     }
 
+    /// Wraps a stored key under another, on the server (extension only: the standard API
+    /// cannot; without it the target is `NotExportable`, as nothing can leave a Managed HSM).
+    pub fn wrap_stored_key(
+        &self,
+        wrapping: KeyRef<'_>,
+        alg: &WrapAlgorithm,
+        target: KeyRef<'_>,
+    ) -> Result<Vec<u8>> {
+        if !self.has_extension()? {
+            return Err(Error::NotExportable {
+                name: target.name.into(),
+            });
+        }
+        let spec = self.spec(wrapping.name, wrapping.version)?;
+        let req = alg::wrap_request(alg, &spec);
+        let mut body = json!({
+            "alg": req.alg,
+            "target": target.name,
+            "targetVersion": target.version.unwrap_or_default(),
+        });
+        add_iv_aad(&mut body, &req);
+        let path = format!(
+            "{EXT}{}",
+            Self::crypto_path(wrapping.name, wrapping.version, "wrapstored")
+        );
+        let reply = self.send(
+            "POST",
+            &path,
+            Some(body.to_string().as_bytes()),
+            Replay::Safe,
+        )?;
+        let ctx = Context::key(&self.name, wrapping.name, DataAction::Wrap)
+            .crypto(KeyOperation::WrapKey, Some(&req.alg));
+        value_bytes(&expect(reply, &ctx)?)
+    }
+
     /// Unwraps key bytes.
     pub fn unwrap_key(
         &self,
@@ -1024,8 +1092,16 @@ impl RemotePool {
         parse(expect(reply, &self.ctx(DataAction::ReadKey))?.expose_secret())
     }
 
-    /// The pool's PIN policy (extension only).
+    /// The configured PINs, when the server keeps none.
+    fn fixed_pins(&self) -> Result<Option<&FixedPins>> {
+        Ok((!self.has_extension()?).then_some(&*self.remote.inner.fixed_pins))
+    }
+
+    /// The pool's PIN policy.
     pub fn pin_policy(&self) -> Result<PinPolicy> {
+        if let Some(fixed) = self.fixed_pins()? {
+            return Ok(fixed.policy());
+        }
         let p = self.pins()?.policy;
         Ok(PinPolicy {
             min_len: p.min_len,
@@ -1034,10 +1110,10 @@ impl RemotePool {
         })
     }
 
-    /// Sets the pool's PIN policy (extension only).
+    /// Sets the pool's PIN policy (configured PINs cannot change: `ReadOnly`).
     pub fn set_pin_policy(&self, policy: &PinPolicy) -> Result<()> {
-        if !self.has_extension()? {
-            return Err(needs_extension("PINs kept by the server"));
+        if self.fixed_pins()?.is_some() {
+            return Err(Error::ReadOnly);
         }
         let body = serde_json::to_vec(&serde_json::json!({
             "minLen": policy.min_len,
@@ -1058,10 +1134,10 @@ impl RemotePool {
         expect(reply?, &self.ctx(DataAction::WriteKey)).map(drop)
     }
 
-    /// Sets a PIN (extension only).
+    /// Sets a PIN (configured PINs cannot change: `ReadOnly`).
     pub fn set_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
-        if !self.has_extension()? {
-            return Err(needs_extension("PINs kept by the server"));
+        if self.fixed_pins()?.is_some() {
+            return Err(Error::ReadOnly);
         }
         let body = secret_json(json!({ "pin": b64(pin) }));
         let path = format!("{EXT}/pins/{}", role_path(role));
@@ -1070,10 +1146,10 @@ impl RemotePool {
         expect(reply?, &self.ctx(DataAction::WriteKey)).map(drop)
     }
 
-    /// Checks a PIN; the server counts wrong ones (extension only).
+    /// Checks a PIN; the server counts wrong ones (configured PINs: checked here, uncounted).
     pub fn verify_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
-        if !self.has_extension()? {
-            return Err(needs_extension("PINs kept by the server"));
+        if let Some(fixed) = self.fixed_pins()? {
+            return fixed.verify(role, pin);
         }
         let body = secret_json(json!({ "pin": b64(pin) }));
         let path = format!("{EXT}/pins/{}/verify", role_path(role));
@@ -1083,8 +1159,11 @@ impl RemotePool {
         expect(reply?, &self.ctx(DataAction::ReadKey)).map(drop)
     }
 
-    /// The state of a PIN (extension only).
+    /// The state of a PIN.
     pub fn pin_status(&self, role: PinRole) -> Result<PinStatus> {
+        if let Some(fixed) = self.fixed_pins()? {
+            return Ok(fixed.status(role));
+        }
         let pins = self.pins()?;
         let s = match role {
             PinRole::User => pins.user,
@@ -1096,6 +1175,206 @@ impl RemotePool {
             locked: s.locked,
             remaining: s.remaining,
         })
+    }
+}
+
+impl HsmApi for RemoteHsm {
+    fn identity(&self) -> String {
+        self.url().to_string()
+    }
+
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
+    fn list_pools(&self) -> Result<Vec<String>> {
+        RemoteHsm::list_pools(self)
+    }
+
+    fn pool(&self, name: &str) -> Result<Arc<dyn PoolApi>> {
+        Ok(Arc::new(RemoteHsm::pool(self, name)))
+    }
+
+    fn create_pool_with_pins(&self, name: &str, pins: &InitialPins<'_>) -> Result<()> {
+        RemoteHsm::create_pool_with_pins(self, name, pins)
+    }
+}
+
+impl PoolApi for RemotePool {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_local(&self) -> bool {
+        false
+    }
+
+    fn generation(&self) -> Result<u64> {
+        RemotePool::generation(self)
+    }
+
+    fn invalidate(&self) {
+        RemotePool::invalidate(self)
+    }
+
+    fn changes_since(&self, _generation: u64) -> Result<Option<PoolChanges>> {
+        // The server does not itemize its changes: the caller reads the pool whole.
+        Ok(None)
+    }
+
+    fn keeps_documents(&self) -> Result<bool> {
+        self.has_extension()
+    }
+
+    fn snapshot_keys(&self) -> Result<(u64, Vec<KeyInfo>)> {
+        RemotePool::snapshot_keys(self)
+    }
+
+    fn get_key(&self, name: &str, version: Option<&str>) -> Result<KeyInfo> {
+        RemotePool::get_key(self, name, version)
+    }
+
+    fn create_key(&self, name: &str, spec: KeySpec, opts: &KeyOptions) -> Result<KeyInfo> {
+        RemotePool::create_key(self, name, spec, opts)
+    }
+
+    fn import_key(&self, name: &str, material: KeyMaterial, opts: &KeyOptions) -> Result<KeyInfo> {
+        RemotePool::import_key(self, name, material, opts)
+    }
+
+    fn update_key(&self, name: &str, version: Option<&str>, update: &KeyUpdate) -> Result<KeyInfo> {
+        RemotePool::update_key(self, name, version, update)
+    }
+
+    fn set_key_extra(&self, name: &str, attr: &str, value: Option<&[u8]>) -> Result<KeyInfo> {
+        RemotePool::set_key_extra(self, name, attr, value)
+    }
+
+    fn delete_key(&self, name: &str) -> Result<KeyInfo> {
+        RemotePool::delete_key(self, name)
+    }
+
+    fn clear(&self) -> Result<usize> {
+        RemotePool::clear(self)
+    }
+
+    fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
+        RemotePool::export_key(self, name, version)
+    }
+
+    fn sign(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &SignAlgorithm,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        RemotePool::sign(self, name, version, alg, input)
+    }
+
+    fn verify(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        RemotePool::verify(self, name, version, alg, input, signature)
+    }
+
+    fn encrypt(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<Ciphertext> {
+        RemotePool::encrypt(self, name, version, alg, plaintext)
+    }
+
+    fn decrypt(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &CipherAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<SecretBytes> {
+        RemotePool::decrypt(self, name, version, alg, ciphertext)
+    }
+
+    fn wrap_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &WrapAlgorithm,
+        key: &[u8],
+    ) -> Result<Vec<u8>> {
+        RemotePool::wrap_key(self, name, version, alg, key)
+    }
+
+    fn wrap_stored_key(
+        &self,
+        wrapping: KeyRef<'_>,
+        alg: &WrapAlgorithm,
+        target: KeyRef<'_>,
+    ) -> Result<Vec<u8>> {
+        RemotePool::wrap_stored_key(self, wrapping, alg, target)
+    }
+
+    fn unwrap_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        alg: &WrapAlgorithm,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes> {
+        RemotePool::unwrap_key(self, name, version, alg, wrapped)
+    }
+
+    fn derive_ecdh(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        peer_point: &[u8],
+    ) -> Result<SecretBytes> {
+        RemotePool::derive_ecdh(self, name, version, peer_point)
+    }
+
+    fn put_document(&self, kind: &str, id: &str, value: &[u8]) -> Result<()> {
+        RemotePool::put_document(self, kind, id, value)
+    }
+
+    fn get_document(&self, kind: &str, id: &str) -> Result<Option<Arc<Vec<u8>>>> {
+        RemotePool::get_document(self, kind, id)
+    }
+
+    fn list_documents(&self, kind: &str) -> Result<Vec<(String, Arc<Vec<u8>>)>> {
+        RemotePool::list_documents(self, kind)
+    }
+
+    fn delete_document(&self, kind: &str, id: &str) -> Result<bool> {
+        RemotePool::delete_document(self, kind, id)
+    }
+
+    fn pin_policy(&self) -> Result<PinPolicy> {
+        RemotePool::pin_policy(self)
+    }
+
+    fn set_pin_policy(&self, policy: &PinPolicy) -> Result<()> {
+        RemotePool::set_pin_policy(self, policy)
+    }
+
+    fn set_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
+        RemotePool::set_pin(self, role, pin)
+    }
+
+    fn verify_pin(&self, role: PinRole, pin: &[u8]) -> Result<()> {
+        RemotePool::verify_pin(self, role, pin)
+    }
+
+    fn pin_status(&self, role: PinRole) -> Result<PinStatus> {
+        RemotePool::pin_status(self, role)
     }
 }
 
