@@ -66,11 +66,7 @@ pub const ROLE_DEFINITION_ID_PREFIX: &str =
 static WRITES: Mutex<()> = Mutex::new(());
 
 /// A stored document of `kind`/`id`, or `Corrupted` naming it.
-fn decode<T: serde::de::DeserializeOwned>(
-    kind: &str,
-    id: &str,
-    bytes: &[u8],
-) -> Result<T> {
+fn decode<T: serde::de::DeserializeOwned>(kind: &str, id: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|_| Error::Corrupted {
         record: format!("document {kind}/{id}"),
     })
