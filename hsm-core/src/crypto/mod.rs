@@ -3,7 +3,7 @@
 //! of one-shot calls ([`stream`]).
 //!
 //! The providers do not know each other: the `aws-lc` provider is a [`composite::Composite`]
-//! of the aws-lc-rs fast path ([`awslc`], a [`PartialProvider`]) and the RustCrypto provider
+//! of the aws-lc-rs fast path (`awslc`, a [`PartialProvider`]) and the RustCrypto provider
 //! ([`rustcrypto`]) for the rest; what both use lives in [`shared`].
 
 pub mod alg;
