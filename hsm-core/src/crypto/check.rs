@@ -3,9 +3,11 @@
 //! Run by the core before every provider call, so both providers accept and refuse exactly
 //! the same inputs, with the same typed errors.
 
-use super::alg::{CipherAlgorithm, HashAlg, SignAlgorithm, WrapAlgorithm};
+use super::alg::{CipherAlgorithm, Ciphertext, HashAlg, SignAlgorithm, WrapAlgorithm};
 use super::material::{KeyKind, KeySpec};
+use super::provider::LoadedKey;
 use crate::error::{Error, Result};
+use crate::secret::SecretBytes;
 
 /// The largest input any operation accepts (64 MiB).
 pub const MAX_INPUT: usize = 64 << 20;
@@ -418,7 +420,7 @@ pub fn wrapped_len(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Resul
 /// provider. Pool keys and in-memory keys both go through it, so they refuse alike.
 pub(crate) struct Checked<'a> {
     pub spec: &'a KeySpec,
-    pub key: &'a dyn crate::crypto::LoadedKey,
+    pub key: &'a dyn LoadedKey,
 }
 
 impl Checked<'_> {
@@ -437,20 +439,12 @@ impl Checked<'_> {
         self.key.verify(alg, input, signature)
     }
 
-    pub(crate) fn encrypt(
-        &self,
-        alg: &CipherAlgorithm,
-        plaintext: &[u8],
-    ) -> Result<crate::crypto::Ciphertext> {
+    pub(crate) fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
         encrypt(self.spec, alg, plaintext.len())?;
         self.key.encrypt(alg, plaintext)
     }
 
-    pub(crate) fn decrypt(
-        &self,
-        alg: &CipherAlgorithm,
-        ciphertext: &[u8],
-    ) -> Result<crate::SecretBytes> {
+    pub(crate) fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
         decrypt(self.spec, alg, ciphertext.len())?;
         self.key.decrypt(alg, ciphertext)
     }
@@ -460,12 +454,12 @@ impl Checked<'_> {
         self.key.wrap(alg, key)
     }
 
-    pub(crate) fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<crate::SecretBytes> {
+    pub(crate) fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
         unwrap(self.spec, alg, wrapped.len())?;
         self.key.unwrap(alg, wrapped)
     }
 
-    pub(crate) fn ecdh(&self, peer_point: &[u8]) -> Result<crate::SecretBytes> {
+    pub(crate) fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
         ecdh(self.spec)?;
         self.key.ecdh(peer_point)
     }

@@ -1,23 +1,29 @@
 //! Cryptography: the algorithms of the operation API, key material, the checks every
 //! operation passes, the provider seam with its providers, and multi-part ciphers as a series
 //! of one-shot calls ([`stream`]).
+//!
+//! The providers do not know each other: the `aws-lc` provider is a [`composite::Composite`]
+//! of the aws-lc-rs fast path (`awslc`, a [`PartialProvider`]) and the RustCrypto provider
+//! ([`rustcrypto`]) for the rest; what both use lives in [`shared`].
 
 pub mod alg;
 #[cfg(feature = "aws-lc")]
 pub mod awslc;
 pub mod check;
+pub mod composite;
 pub mod encoding;
 pub mod jwa;
 pub mod material;
 pub mod provider;
 pub mod rustcrypto;
+pub mod shared;
 pub mod stream;
 
 use std::sync::Arc;
 
 pub use alg::{CipherAlgorithm, Ciphertext, HashAlg, SignAlgorithm, WrapAlgorithm};
 pub use material::{Curve, KeyKind, KeyMaterial, KeySpec, PublicKey, RsaPrivateParts};
-pub use provider::{CryptoProvider, Hasher, LoadedKey};
+pub use provider::{CryptoProvider, Hasher, LoadedKey, PartialKey, PartialProvider};
 
 use crate::error::{Error, Result};
 
@@ -43,7 +49,7 @@ pub fn provider_by_name(name: &str) -> Result<Arc<dyn CryptoProvider>> {
     match name.trim().to_ascii_lowercase().as_str() {
         "rustcrypto" => Ok(Arc::new(rustcrypto::RustCryptoProvider::new())),
         #[cfg(feature = "aws-lc")]
-        "aws-lc" | "awslc" => Ok(Arc::new(awslc::AwsLcProvider::new())),
+        "aws-lc" | "awslc" => Ok(aws_lc()),
         _ => Err(Error::bad_parameter(format!(
             "unknown crypto provider '{name}' (this build has: {})",
             provider_names().join(", ")
@@ -73,10 +79,19 @@ pub fn provider_from_env() -> Result<Arc<dyn CryptoProvider>> {
 pub fn default_provider() -> Arc<dyn CryptoProvider> {
     #[cfg(feature = "aws-lc")]
     {
-        Arc::new(awslc::AwsLcProvider::new())
+        aws_lc()
     }
     #[cfg(not(feature = "aws-lc"))]
     {
         Arc::new(rustcrypto::RustCryptoProvider::new())
     }
+}
+
+/// The `aws-lc` provider: aws-lc-rs first, the RustCrypto provider for what it passes on.
+#[cfg(feature = "aws-lc")]
+pub fn aws_lc() -> Arc<dyn CryptoProvider> {
+    Arc::new(composite::Composite::new(
+        Box::new(awslc::AwsLcProvider::new()),
+        Arc::new(rustcrypto::RustCryptoProvider::new()),
+    ))
 }

@@ -40,6 +40,13 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
     /// CRT values computed when absent; EC: the scalar is in range; AES: a valid key length).
     fn load(&self, material: &KeyMaterial) -> Result<Arc<dyn LoadedKey>>;
 
+    /// Loads material as [`load`](Self::load) does (same checks, same errors) and gives it
+    /// back complete: RSA with its CRT values, computed when absent. For a
+    /// [`Composite`](super::composite::Composite), whose fast half needs every component.
+    fn load_complete(&self, material: &KeyMaterial) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+        Ok((material.duplicate(), self.load(material)?))
+    }
+
     /// Parses a public key (for verification and encryption without the private part).
     /// Private operations on the result fail with `OperationNotPermitted`-like errors.
     fn load_public(&self, public: &PublicKey) -> Result<Arc<dyn LoadedKey>>;
@@ -93,4 +100,83 @@ pub trait LoadedKey: Send + Sync {
 
     /// ECDH: the shared secret (the x coordinate) with a peer's SEC1-encoded point.
     fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes>;
+}
+
+/// A provider that does part of the seam, fast, and passes the rest on: the first half of a
+/// [`Composite`](super::composite::Composite), which asks a full [`CryptoProvider`] for
+/// whatever this one answers `None` to (an algorithm, a key size or curve, or input it does
+/// not take as it is). It never answers with an error what the full provider would answer
+/// differently, so a caller cannot tell which half answered, save for speed.
+pub trait PartialProvider: Send + Sync + fmt::Debug {
+    /// The composite's name (`aws-lc`).
+    fn name(&self) -> &'static str;
+
+    /// Fills `out` from a cryptographically secure generator.
+    fn fill_random(&self, out: &mut [u8]) -> Result<()>;
+
+    /// A streaming digest.
+    fn hasher(&self, alg: HashAlg) -> Box<dyn Hasher>;
+
+    /// Checks an HMAC tag in constant time (see [`CryptoProvider::verify_hmac`]).
+    fn verify_hmac(&self, hash: HashAlg, key: &[u8], message: &[u8], tag: &[u8]) -> Result<bool>;
+
+    /// New material with its fast key; `None` for specs it does not make (or invalid ones).
+    fn generate(&self, spec: KeySpec) -> Option<Result<(KeyMaterial, Arc<dyn PartialKey>)>>;
+
+    /// The fast key of material; `None` when it has none for it, and for material it would
+    /// refuse (the full provider then answers, with its errors). RSA material arrives
+    /// validated and complete (with its CRT values).
+    fn load(&self, material: &KeyMaterial) -> Option<Result<Arc<dyn PartialKey>>>;
+
+    /// The fast key of a public key the full provider has already accepted; `None` when it
+    /// has none for it.
+    fn load_public(&self, public: &PublicKey) -> Option<Result<Arc<dyn PartialKey>>>;
+}
+
+/// A key of a [`PartialProvider`]: each operation answers `None` when the full provider's key
+/// must do it (as it would alone, errors included).
+pub trait PartialKey: Send + Sync {
+    /// The key's type and size.
+    fn spec(&self) -> KeySpec;
+
+    /// True when the key holds private or secret material.
+    fn has_private(&self) -> bool;
+
+    /// The public half (None for symmetric keys).
+    fn public_key(&self) -> Option<PublicKey>;
+
+    /// Signs, or `None`.
+    fn sign(&self, _alg: &SignAlgorithm, _input: &[u8]) -> Option<Result<Vec<u8>>> {
+        None
+    }
+
+    /// Verifies, or `None`.
+    fn verify(
+        &self,
+        _alg: &SignAlgorithm,
+        _input: &[u8],
+        _signature: &[u8],
+    ) -> Option<Result<bool>> {
+        None
+    }
+
+    /// Encrypts, or `None`.
+    fn encrypt(&self, _alg: &CipherAlgorithm, _plaintext: &[u8]) -> Option<Result<Ciphertext>> {
+        None
+    }
+
+    /// Decrypts, or `None`.
+    fn decrypt(&self, _alg: &CipherAlgorithm, _ciphertext: &[u8]) -> Option<Result<SecretBytes>> {
+        None
+    }
+
+    /// Wraps, or `None`.
+    fn wrap(&self, _alg: &WrapAlgorithm, _key: &[u8]) -> Option<Result<Vec<u8>>> {
+        None
+    }
+
+    /// Unwraps, or `None`.
+    fn unwrap(&self, _alg: &WrapAlgorithm, _wrapped: &[u8]) -> Option<Result<SecretBytes>> {
+        None
+    }
 }

@@ -1,17 +1,18 @@
 //! AES keys: GCM, HMAC and key wrap (RFC 3394 and 5649, 128- and 256-bit keys) with
 //! aws-lc-rs; CBC, ECB, CTR, CMAC, 192-bit key wrap and GCM opening with tags shorter than 16
-//! bytes on the RustCrypto key (already AES-NI accelerated).
+//! bytes are passed on (the RustCrypto key is already AES-NI accelerated).
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap, KeyWrapPadded};
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
 use super::{fill, hmac_alg};
 use crate::crypto::alg::{CipherAlgorithm, Ciphertext, SignAlgorithm, WrapAlgorithm};
-use crate::crypto::material::{KeySpec, PublicKey};
-use crate::crypto::provider::LoadedKey;
-use crate::crypto::rustcrypto::aes::AesKey as RcAesKey;
+use crate::crypto::material::{KeyMaterial, KeySpec, PublicKey};
+use crate::crypto::provider::PartialKey;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 
@@ -21,10 +22,18 @@ const GCM_TAG_LEN: usize = 16;
 /// The key-wrap integrity block.
 const KW_IV_LEN: usize = 8;
 
-/// A loaded AES key: the GCM key schedule and the RustCrypto key (which holds the bytes, for
-/// HMAC keys and the delegated modes).
+/// Generates a key of 128, 192 or 256 bits, as material and loaded.
+pub fn generate(bits: u32) -> Result<(KeyMaterial, Arc<dyn PartialKey>)> {
+    let mut key = SecretBytes::zeroed(bits as usize / 8);
+    fill(key.expose_secret_mut())?;
+    let loaded = AesKey::new(key.expose_secret())
+        .ok_or_else(|| Error::internal("AES key of an invalid length"))?;
+    Ok((KeyMaterial::Aes(key), Arc::new(loaded)))
+}
+
+/// A loaded AES key: the bytes (for HMAC and key-wrap keys) and the GCM key schedule.
 pub struct AesKey {
-    delegate: RcAesKey,
+    key: SecretBytes,
     gcm: LessSafeKey,
     bits: u32,
 }
@@ -36,20 +45,20 @@ impl std::fmt::Debug for AesKey {
 }
 
 impl AesKey {
-    /// Loads raw key bytes: 16, 24 or 32 bytes (the delegate checks, with its errors).
-    pub fn new(key: &[u8]) -> Result<Self> {
-        let delegate = RcAesKey::new(key)?;
+    /// Loads raw key bytes: 16, 24 or 32 bytes, else `None` (the full provider refuses them,
+    /// with its error).
+    pub fn new(key: &[u8]) -> Option<Self> {
         let alg = match key.len() {
             16 => &AES_128_GCM,
             24 => &AES_192_GCM,
-            _ => &AES_256_GCM,
+            32 => &AES_256_GCM,
+            _ => return None,
         };
-        let unbound = UnboundKey::new(alg, key)
-            .map_err(|_| Error::material("AES key of an invalid length"))?;
-        Ok(Self {
-            delegate,
+        let unbound = UnboundKey::new(alg, key).ok()?;
+        Some(Self {
+            key: SecretBytes::from_slice(key),
             gcm: LessSafeKey::new(unbound),
-            bits: u32::try_from(key.len() * 8).unwrap_or_default(),
+            bits: u32::try_from(key.len() * 8).ok()?,
         })
     }
 
@@ -70,7 +79,7 @@ impl AesKey {
         if !self.bits_fit(*key_bits) {
             return None;
         }
-        AesKek::new(cipher, self.delegate.key_bytes()).ok()
+        AesKek::new(cipher, self.key.expose_secret()).ok()
     }
 
     /// HMAC under this key's bytes.
@@ -78,13 +87,47 @@ impl AesKey {
         let SignAlgorithm::Hmac { hash } = alg else {
             return None;
         };
-        Some(hmac::Key::new(hmac_alg(*hash), self.delegate.key_bytes()))
+        Some(hmac::Key::new(hmac_alg(*hash), self.key.expose_secret()))
+    }
+
+    /// AES-GCM encryption under `iv` (a random one when `None`), the tag truncated to
+    /// `tag_len` bytes.
+    fn seal(
+        &self,
+        iv: Option<&[u8]>,
+        aad: &[u8],
+        tag_len: usize,
+        plaintext: &[u8],
+    ) -> Result<Ciphertext> {
+        let mut nonce = [0u8; GCM_IV_LEN];
+        match iv {
+            Some(iv) => nonce.copy_from_slice(iv),
+            None => fill(&mut nonce)?,
+        }
+        // Room for the tag, which PKCS#11 callers append.
+        let mut data = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+        data.extend_from_slice(plaintext);
+        let tag = self
+            .gcm
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut data,
+            )
+            .map_err(|_| Error::input_length("AES-GCM input is too long"))?;
+        // A shorter GCM tag is the full tag truncated (NIST SP 800-38D 5.2.1.2).
+        let tag = tag.as_ref().get(..tag_len).unwrap_or_default().to_vec();
+        Ok(Ciphertext {
+            data,
+            iv: Some(nonce.to_vec()),
+            tag: Some(tag),
+        })
     }
 }
 
-impl LoadedKey for AesKey {
+impl PartialKey for AesKey {
     fn spec(&self) -> KeySpec {
-        self.delegate.spec()
+        KeySpec::Aes { bits: self.bits }
     }
 
     fn has_private(&self) -> bool {
@@ -95,123 +138,135 @@ impl LoadedKey for AesKey {
         None
     }
 
-    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
-        match self.hmac_key(alg) {
-            Some(key) => Ok(hmac::sign(&key, input).as_ref().to_vec()),
-            None => self.delegate.sign(alg, input),
-        }
+    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Option<Result<Vec<u8>>> {
+        let key = self.hmac_key(alg)?;
+        Some(Ok(hmac::sign(&key, input).as_ref().to_vec()))
     }
 
-    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
-        match self.hmac_key(alg) {
-            // Constant time; a tag of any other length is wrong.
-            Some(key) => Ok(hmac::verify(&key, input, signature).is_ok()),
-            None => self.delegate.verify(alg, input, signature),
-        }
+    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Option<Result<bool>> {
+        // Constant time; a tag of any other length is wrong.
+        let key = self.hmac_key(alg)?;
+        Some(Ok(hmac::verify(&key, input, signature).is_ok()))
     }
 
-    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
-        if let CipherAlgorithm::AesGcm {
+    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Option<Result<Ciphertext>> {
+        let CipherAlgorithm::AesGcm {
             key_bits,
             iv,
             aad,
             tag_len,
         } = alg
-            && self.bits_fit(*key_bits)
+        else {
+            return None;
+        };
+        if !(self.bits_fit(*key_bits)
             && (12..=GCM_TAG_LEN).contains(tag_len)
-            && iv.as_ref().is_none_or(|iv| iv.len() == GCM_IV_LEN)
+            && iv.as_ref().is_none_or(|iv| iv.len() == GCM_IV_LEN))
         {
-            let mut nonce = [0u8; GCM_IV_LEN];
-            match iv {
-                Some(iv) => nonce.copy_from_slice(iv),
-                None => fill(&mut nonce)?,
-            }
-            // Room for the tag, which PKCS#11 callers append.
-            let mut data = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
-            data.extend_from_slice(plaintext);
-            let tag = self
-                .gcm
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(aad),
-                    &mut data,
-                )
-                .map_err(|_| Error::input_length("AES-GCM input is too long"))?;
-            // A shorter GCM tag is the full tag truncated (NIST SP 800-38D 5.2.1.2).
-            let tag = tag.as_ref().get(..*tag_len).unwrap_or_default().to_vec();
-            return Ok(Ciphertext {
-                data,
-                iv: Some(nonce.to_vec()),
-                tag: Some(tag),
-            });
+            return None;
         }
-        self.delegate.encrypt(alg, plaintext)
+        Some(self.seal(iv.as_deref(), aad, *tag_len, plaintext))
     }
 
-    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
-        if let CipherAlgorithm::AesGcm {
+    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Option<Result<SecretBytes>> {
+        let CipherAlgorithm::AesGcm {
             key_bits,
             iv: Some(iv),
             aad,
             tag_len: GCM_TAG_LEN,
         } = alg
-            && self.bits_fit(*key_bits)
-            && let Ok(nonce) = Nonce::try_assume_unique_for_key(iv)
-            && let Some(split) = ciphertext.len().checked_sub(GCM_TAG_LEN)
-        {
-            let (data, tag) = ciphertext.split_at(split);
-            let mut buf = Zeroizing::new(data.to_vec());
-            self.gcm
-                .open_in_place_separate_tag(nonce, Aad::from(aad), tag, &mut buf)
-                .map_err(|_| Error::DecryptionFailed)?;
-            return Ok(SecretBytes::from(buf));
+        else {
+            return None;
+        };
+        if !self.bits_fit(*key_bits) {
+            return None;
         }
-        self.delegate.decrypt(alg, ciphertext)
+        let nonce = Nonce::try_assume_unique_for_key(iv).ok()?;
+        let split = ciphertext.len().checked_sub(GCM_TAG_LEN)?;
+        let (data, tag) = ciphertext.split_at(split);
+        let mut buf = Zeroizing::new(data.to_vec());
+        let opened = self
+            .gcm
+            .open_in_place_separate_tag(nonce, Aad::from(aad), tag, &mut buf)
+            .is_ok();
+        Some(match opened {
+            true => Ok(SecretBytes::from(buf)),
+            false => Err(Error::DecryptionFailed),
+        })
     }
 
-    fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
-        // Input the scheme cannot take goes to the delegate, for its precise error.
+    fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Option<Result<Vec<u8>>> {
+        // Input the scheme cannot take is passed on, for the full provider's precise error.
         let fits = match alg {
             WrapAlgorithm::AesKw { .. } => key.len() >= 16 && key.len().is_multiple_of(8),
             _ => !key.is_empty() && u32::try_from(key.len()).is_ok(),
         };
-        if let Some(kek) = self.kek(alg).filter(|_| fits) {
-            let mut out = vec![0; key.len().div_ceil(8) * 8 + KW_IV_LEN];
-            let len = match alg {
-                WrapAlgorithm::AesKw { .. } => kek.wrap(key, &mut out),
-                _ => kek.wrap_with_padding(key, &mut out),
-            }
-            .map_err(|_| Error::internal("AES key wrap failed"))?
-            .len();
-            out.truncate(len);
-            return Ok(out);
+        let kek = self.kek(alg).filter(|_| fits)?;
+        let mut out = vec![0; key.len().div_ceil(8) * 8 + KW_IV_LEN];
+        let len = match alg {
+            WrapAlgorithm::AesKw { .. } => kek.wrap(key, &mut out),
+            _ => kek.wrap_with_padding(key, &mut out),
         }
-        self.delegate.wrap(alg, key)
+        .map(|w| w.len())
+        .map_err(|_| Error::internal("AES key wrap failed"));
+        Some(len.map(|len| {
+            out.truncate(len);
+            out
+        }))
     }
 
-    fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
+    fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Option<Result<SecretBytes>> {
         let min = match alg {
             WrapAlgorithm::AesKw { .. } => 24,
             _ => 16,
         };
-        if wrapped.len() >= min
-            && wrapped.len().is_multiple_of(8)
-            && let Some(kek) = self.kek(alg)
-        {
-            let mut out = Zeroizing::new(vec![0; wrapped.len() - KW_IV_LEN]);
-            let len = match alg {
-                WrapAlgorithm::AesKw { .. } => kek.unwrap(wrapped, &mut out),
-                _ => kek.unwrap_with_padding(wrapped, &mut out),
-            }
-            .map_err(|_| Error::DecryptionFailed)?
-            .len();
-            out.truncate(len);
-            return Ok(SecretBytes::from(out));
+        if wrapped.len() < min || !wrapped.len().is_multiple_of(8) {
+            return None;
         }
-        self.delegate.unwrap(alg, wrapped)
+        let kek = self.kek(alg)?;
+        let mut out = Zeroizing::new(vec![0; wrapped.len() - KW_IV_LEN]);
+        let len = match alg {
+            WrapAlgorithm::AesKw { .. } => kek.unwrap(wrapped, &mut out),
+            _ => kek.unwrap_with_padding(wrapped, &mut out),
+        }
+        .map(|w| w.len())
+        .map_err(|_| Error::DecryptionFailed);
+        Some(len.map(|len| {
+            out.truncate(len);
+            SecretBytes::from(out)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let key = AesKey::new(&[0x11; 16]).unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "AesKey(128 bits, aws-lc, [REDACTED])");
+        assert!(!shown.contains("1111"));
     }
 
-    fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
-        self.delegate.ecdh(peer_point)
+    #[test]
+    fn invalid_lengths_are_passed_on() {
+        assert!(AesKey::new(&[1; 15]).is_none());
+        assert!(AesKey::new(&[]).is_none());
+        let key = AesKey::new(&[1; 24]).unwrap();
+        assert_eq!(key.spec(), KeySpec::Aes { bits: 192 });
+        // CBC is not this key's: the full provider does it.
+        assert!(
+            key.encrypt(
+                &CipherAlgorithm::AesCbc {
+                    key_bits: None,
+                    iv: [0; 16],
+                    padding: true,
+                },
+                b"m"
+            )
+            .is_none()
+        );
     }
 }

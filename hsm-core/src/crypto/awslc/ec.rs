@@ -1,7 +1,7 @@
 //! ECDSA on P-256, P-384 and P-521 (raw `r || s`) with aws-lc-rs; ECDH and what it cannot
-//! sign go to the RustCrypto key, made on first use.
+//! sign are passed on.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsBigEndian;
 use aws_lc_rs::signature::{
@@ -11,10 +11,10 @@ use aws_lc_rs::signature::{
 use zeroize::Zeroizing;
 
 use super::import_digest;
-use crate::crypto::alg::{CipherAlgorithm, Ciphertext, HashAlg, SignAlgorithm, WrapAlgorithm};
+use crate::crypto::alg::{HashAlg, SignAlgorithm};
 use crate::crypto::material::{Curve, KeyMaterial, KeySpec, PublicKey};
-use crate::crypto::provider::LoadedKey;
-use crate::crypto::rustcrypto::ec as rc;
+use crate::crypto::provider::PartialKey;
+use crate::crypto::shared::{bits2field, field_bytes};
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 
@@ -52,11 +52,12 @@ fn algs(
 }
 
 /// Generates a key on `curve`, as material and loaded.
-pub fn generate_loaded(curve: Curve) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+pub fn generate(curve: Curve) -> Result<(KeyMaterial, Arc<dyn PartialKey>)> {
     let (signing, ..) = algs(curve)?;
     let pair = EcdsaKeyPair::generate(signing).map_err(|_| Error::RandomFailure)?;
     let d = scalar_of(&pair)?;
-    let key = EcKey::new(curve, Some(pair), None)?;
+    let point = pair.public_key().as_ref().to_vec();
+    let key = EcKey::new(curve, Some(pair), &point)?;
     Ok((KeyMaterial::Ec { curve, d }, Arc::new(key)))
 }
 
@@ -69,10 +70,11 @@ fn scalar_of(pair: &EcdsaKeyPair) -> Result<SecretBytes> {
     Ok(SecretBytes::from_slice(bin.as_ref()))
 }
 
-/// Loads a private key from its scalar (left-padded to the field length, in `[1, n - 1]`).
-pub fn load(curve: Curve, d: &SecretBytes) -> Result<Arc<dyn LoadedKey>> {
-    let (signing, _, _, oid) = algs(curve)?;
-    let d = rc::field_bytes(curve, d.expose_secret(), "private scalar")?;
+/// Loads a private key from its scalar (left-padded to the field length, in `[1, n - 1]`);
+/// `None` for a scalar it refuses (the full provider then says why).
+pub fn load(curve: Curve, d: &SecretBytes) -> Option<Result<Arc<dyn PartialKey>>> {
+    let (signing, _, _, oid) = algs(curve).ok()?;
+    let d = field_bytes(curve, d.expose_secret(), "private scalar").ok()?;
     // RFC 5915 ECPrivateKey without the public key: AWS-LC computes it, once.
     let inner_len = 3 + 2 + d.len() + 2 + oid.len();
     let mut der = Zeroizing::new(Vec::with_capacity(2 + inner_len));
@@ -81,26 +83,23 @@ pub fn load(curve: Curve, d: &SecretBytes) -> Result<Arc<dyn LoadedKey>> {
     der.extend_from_slice(&d);
     der.extend_from_slice(&[0xa0, len_byte(oid.len())?]);
     der.extend_from_slice(oid);
-    let pair = EcdsaKeyPair::from_private_key_der(signing, &der).map_err(|_| {
-        Error::material(format!(
-            "the private scalar is not in [1, n - 1] for {curve}"
-        ))
-    })?;
-    Ok(Arc::new(EcKey::new(curve, Some(pair), None)?))
+    let pair = EcdsaKeyPair::from_private_key_der(signing, &der).ok()?;
+    let point = pair.public_key().as_ref().to_vec();
+    Some(EcKey::new(curve, Some(pair), &point).map(|k| Arc::new(k) as Arc<dyn PartialKey>))
 }
 
-fn len_byte(len: usize) -> Result<u8> {
-    u8::try_from(len)
-        .ok()
-        .filter(|l| *l < 0x80)
-        .ok_or_else(|| Error::internal("DER length"))
+/// A short DER length (all of an ECPrivateKey's are).
+fn len_byte(len: usize) -> Option<u8> {
+    u8::try_from(len).ok().filter(|l| *l < 0x80)
 }
 
-/// Loads a public key from its affine coordinates (checked to be on the curve).
-pub fn load_public(curve: Curve, x: &[u8], y: &[u8]) -> Result<Arc<dyn LoadedKey>> {
-    // The RustCrypto parse gives the same errors as the other provider, and is the delegate.
-    let delegate = rc::load_public(curve, x, y)?;
-    Ok(Arc::new(EcKey::new(curve, None, Some(delegate))?))
+/// Loads a public key from its affine coordinates (which the full provider has checked to be
+/// on the curve); `None` for coordinates longer than the field.
+pub fn load_public(curve: Curve, x: &[u8], y: &[u8]) -> Option<Result<Arc<dyn PartialKey>>> {
+    let mut point = vec![4];
+    point.extend_from_slice(&field_bytes(curve, x, "x coordinate").ok()?);
+    point.extend_from_slice(&field_bytes(curve, y, "y coordinate").ok()?);
+    Some(EcKey::new(curve, None, &point).map(|k| Arc::new(k) as Arc<dyn PartialKey>))
 }
 
 /// A loaded EC key: the aws-lc key pair (unless public only) and the parsed public key.
@@ -109,7 +108,6 @@ pub struct EcKey {
     pair: Option<EcdsaKeyPair>,
     verifying: ParsedPublicKey,
     public: PublicKey,
-    delegate: OnceLock<Arc<dyn LoadedKey>>,
 }
 
 impl std::fmt::Debug for EcKey {
@@ -122,21 +120,10 @@ impl std::fmt::Debug for EcKey {
 }
 
 impl EcKey {
-    fn new(
-        curve: Curve,
-        pair: Option<EcdsaKeyPair>,
-        delegate: Option<Arc<dyn LoadedKey>>,
-    ) -> Result<Self> {
+    /// The key of `pair` (None: public only) whose public point is `point` (uncompressed SEC1).
+    fn new(curve: Curve, pair: Option<EcdsaKeyPair>, point: &[u8]) -> Result<Self> {
         let (_, verifying_alg, ..) = algs(curve)?;
         let flen = curve.field_len();
-        let point: Vec<u8> = match (&pair, &delegate) {
-            (Some(pair), _) => pair.public_key().as_ref().to_vec(),
-            (None, Some(d)) => d
-                .public_key()
-                .and_then(|p| p.ec_point_uncompressed())
-                .ok_or_else(|| Error::internal("EC public key"))?,
-            (None, None) => return Err(Error::internal("an EC key of nothing")),
-        };
         let (x, y) = match point.split_first() {
             Some((4, rest)) if rest.len() == 2 * flen => rest.split_at(flen),
             _ => return Err(Error::internal("EC public point encoding")),
@@ -146,43 +133,20 @@ impl EcKey {
             x: x.to_vec(),
             y: y.to_vec(),
         };
-        let verifying = UnparsedPublicKey::new(verifying_alg, &point)
+        let verifying = UnparsedPublicKey::new(verifying_alg, point)
             .parse()
             .map_err(|_| Error::material(format!("the point is not on {curve}")))?;
-        let cell = OnceLock::new();
-        if let Some(d) = delegate {
-            let _ = cell.set(d);
-        }
         Ok(Self {
             curve,
             pair,
             verifying,
             public,
-            delegate: cell,
         })
     }
 
-    /// The RustCrypto key of the same material, for what aws-lc-rs does not do.
-    fn delegate(&self) -> Result<&Arc<dyn LoadedKey>> {
-        if let Some(d) = self.delegate.get() {
-            return Ok(d);
-        }
-        let made = match &self.pair {
-            Some(pair) => rc::load(self.curve, &scalar_of(pair)?)?,
-            None => match &self.public {
-                PublicKey::Ec { x, y, .. } => rc::load_public(self.curve, x, y)?,
-                PublicKey::Rsa { .. } => return Err(Error::internal("EC key with RSA point")),
-            },
-        };
-        let _ = self.delegate.set(made);
-        self.delegate
-            .get()
-            .ok_or_else(|| Error::internal("EC delegate"))
-    }
-
     /// The input as the digest AWS-LC signs or verifies, when the fast path takes it: the
-    /// algorithm fits this key and the input its length (otherwise the delegate answers,
-    /// with its errors), and `bits2int` of the input fits the digest AWS-LC takes (it does
+    /// algorithm fits this key and the input its length (otherwise it is passed on, for the
+    /// full provider's errors), and `bits2int` of the input fits the digest AWS-LC takes (it does
     /// not truncate a digest no longer than the order, so the value is kept).
     fn z_digest(&self, alg: &SignAlgorithm, input: &[u8]) -> Option<aws_lc_rs::digest::Digest> {
         let SignAlgorithm::Ecdsa { hash, curve } = alg else {
@@ -197,7 +161,7 @@ impl EcKey {
             _ => {}
         }
         let (_, _, hash, _) = algs(self.curve).ok()?;
-        let z = rc::bits2field(self.curve, input).ok()?;
+        let z = bits2field(self.curve, input).ok()?;
         let (high, low) = z.split_at(z.len().checked_sub(hash.output_len())?);
         if high.iter().any(|b| *b != 0) {
             return None;
@@ -206,7 +170,7 @@ impl EcKey {
     }
 }
 
-impl LoadedKey for EcKey {
+impl PartialKey for EcKey {
     fn spec(&self) -> KeySpec {
         KeySpec::Ec { curve: self.curve }
     }
@@ -219,40 +183,18 @@ impl LoadedKey for EcKey {
         Some(self.public.clone())
     }
 
-    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
-        if let (Some(pair), Some(z)) = (&self.pair, self.z_digest(alg, input)) {
-            let sig = pair
-                .sign_digest(&z)
-                .map_err(|_| Error::internal("ECDSA signing failed"))?;
-            return Ok(sig.as_ref().to_vec());
-        }
-        self.delegate()?.sign(alg, input)
+    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Option<Result<Vec<u8>>> {
+        let pair = self.pair.as_ref()?;
+        let z = self.z_digest(alg, input)?;
+        Some(
+            pair.sign_digest(&z)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| Error::internal("ECDSA signing failed")),
+        )
     }
 
-    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
-        match self.z_digest(alg, input) {
-            Some(z) => Ok(self.verifying.verify_digest_sig(&z, signature).is_ok()),
-            None => self.delegate()?.verify(alg, input, signature),
-        }
-    }
-
-    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
-        self.delegate()?.encrypt(alg, plaintext)
-    }
-
-    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
-        self.delegate()?.decrypt(alg, ciphertext)
-    }
-
-    fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
-        self.delegate()?.wrap(alg, key)
-    }
-
-    fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
-        self.delegate()?.unwrap(alg, wrapped)
-    }
-
-    fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
-        self.delegate()?.ecdh(peer_point)
+    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Option<Result<bool>> {
+        let z = self.z_digest(alg, input)?;
+        Some(Ok(self.verifying.verify_digest_sig(&z, signature).is_ok()))
     }
 }

@@ -2,23 +2,22 @@
 //! `aws-lc` feature), several times faster than the RustCrypto provider for RSA and ECDSA, and
 //! with constant-time RSA (no Marvin timing advisory, unlike the `rsa` crate).
 //!
-//! One file per key family (`rsa.rs`, `ec.rs`, `aes.rs`), like the RustCrypto provider. Each
-//! loaded key holds the parsed aws-lc key and, for whatever aws-lc-rs cannot do, delegates that
-//! one operation to the RustCrypto provider's key (built eagerly for RSA, where it also
-//! validates imported material exactly as the other provider does, lazily for EC). Delegated:
+//! One file per key family (`rsa.rs`, `ec.rs`, `aes.rs`), like the RustCrypto provider. This is
+//! a [`PartialProvider`]: it answers what AWS-LC does well and passes the rest on (`None`), and
+//! [`Composite`](crate::crypto::composite::Composite) gives that to the RustCrypto provider,
+//! which this module never names. Passed on:
 //! - RSA: raw RSA, PKCS#1 v1.5 signatures with SHA-1/SHA-224 or arbitrary (non-DigestInfo)
 //!   input, PSS with a salt other than the hash length or an MGF1 hash other than the message
 //!   hash or SHA-1/SHA-224, OAEP with MGF1 differing from the label hash or SHA-224, and every
 //!   operation of keys under 2048 bits;
 //! - EC: secp256k1 keys entirely, ECDH, and raw ECDSA input on P-521 whose value does not fit
 //!   512 bits;
-//! - AES: CBC, ECB, CTR, key wrap, CMAC, and GCM decryption with tags shorter than 16 bytes.
-//!
-//! Errors (bad lengths, wrong families, constraints) come from the same code as the RustCrypto
-//! provider's: a request the fast path does not take as it is goes to the delegate, which
-//! answers exactly as it would alone. Two differences remain, both documented where they are:
-//! RSAES-PKCS1-v1_5 decryption reports bad padding as `DecryptionFailed` (AWS-LC has no implicit
-//! rejection), and ECDSA nonces are random rather than RFC 6979 hedged.
+//! - AES: CBC, ECB, CTR, key wrap with 192-bit keys, CMAC, and GCM decryption with tags
+//!   shorter than 16 bytes;
+//! - anything whose parameters or lengths it does not take as they are, so that errors come
+//!   from one place. Two differences remain, both documented where they are: RSAES-PKCS1-v1_5
+//!   decryption reports bad padding as `DecryptionFailed` (AWS-LC has no implicit
+//!   rejection), and ECDSA nonces are random rather than RFC 6979 hedged.
 //!
 //! Secrets: AWS-LC wipes key objects when it frees them (`OPENSSL_free` cleanses), and every
 //! byte copy made here lives in `Zeroizing` or [`SecretBytes`](crate::secret::SecretBytes).
@@ -33,68 +32,27 @@ use aws_lc_rs::{digest, hmac};
 
 use crate::crypto::alg::HashAlg;
 use crate::crypto::material::{Curve, KeyMaterial, KeySpec, PublicKey};
-use crate::crypto::provider::{CryptoProvider, Hasher, LoadedKey};
-use crate::crypto::rustcrypto::RustCryptoProvider;
+use crate::crypto::provider::{Hasher, PartialKey, PartialProvider};
 use crate::error::{Error, Result};
 
-/// The provider built on aws-lc-rs, with the RustCrypto provider for what it lacks.
+/// The provider built on aws-lc-rs (the fast half of the `aws-lc` composite).
 #[derive(Debug, Default)]
-pub struct AwsLcProvider {
-    fallback: RustCryptoProvider,
-}
+pub struct AwsLcProvider;
 
 impl AwsLcProvider {
     /// A new provider.
     pub fn new() -> Self {
-        Self::default()
+        Self
     }
 }
 
-impl CryptoProvider for AwsLcProvider {
+impl PartialProvider for AwsLcProvider {
     fn name(&self) -> &'static str {
         "aws-lc"
     }
 
     fn fill_random(&self, out: &mut [u8]) -> Result<()> {
         fill(out)
-    }
-
-    fn generate(&self, spec: KeySpec) -> Result<KeyMaterial> {
-        Ok(self.generate_loaded(spec)?.0)
-    }
-
-    fn generate_loaded(&self, spec: KeySpec) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
-        match spec {
-            KeySpec::Rsa { bits } if rsa::fast_size(bits) => rsa::generate_loaded(bits),
-            KeySpec::Ec { curve } if curve != Curve::Secp256k1 => ec::generate_loaded(curve),
-            KeySpec::Aes { bits } if matches!(bits, 128 | 192 | 256) => {
-                let mut key = crate::secret::SecretBytes::zeroed(bits as usize / 8);
-                fill(key.expose_secret_mut())?;
-                let loaded: Arc<dyn LoadedKey> = Arc::new(aes::AesKey::new(key.expose_secret())?);
-                Ok((KeyMaterial::Aes(key), loaded))
-            }
-            // Sizes and curves aws-lc-rs does not make (and the errors for invalid ones).
-            _ => self.fallback.generate_loaded(spec),
-        }
-    }
-
-    fn load(&self, material: &KeyMaterial) -> Result<Arc<dyn LoadedKey>> {
-        match material {
-            KeyMaterial::Rsa(parts) => rsa::load(parts),
-            KeyMaterial::Ec { curve, d } if *curve != Curve::Secp256k1 => ec::load(*curve, d),
-            KeyMaterial::Aes(key) => Ok(Arc::new(aes::AesKey::new(key.expose_secret())?)),
-            KeyMaterial::Ec { .. } => self.fallback.load(material),
-        }
-    }
-
-    fn load_public(&self, public: &PublicKey) -> Result<Arc<dyn LoadedKey>> {
-        match public {
-            PublicKey::Rsa { n, e } => rsa::load_public(n, e),
-            PublicKey::Ec { curve, x, y } if *curve != Curve::Secp256k1 => {
-                ec::load_public(*curve, x, y)
-            }
-            PublicKey::Ec { .. } => self.fallback.load_public(public),
-        }
     }
 
     fn hasher(&self, alg: HashAlg) -> Box<dyn Hasher> {
@@ -104,6 +62,38 @@ impl CryptoProvider for AwsLcProvider {
     fn verify_hmac(&self, hash: HashAlg, key: &[u8], message: &[u8], tag: &[u8]) -> Result<bool> {
         let key = hmac::Key::new(hmac_alg(hash), key);
         Ok(hmac::verify(&key, message, tag).is_ok())
+    }
+
+    fn generate(&self, spec: KeySpec) -> Option<Result<(KeyMaterial, Arc<dyn PartialKey>)>> {
+        match spec {
+            KeySpec::Rsa { bits } if rsa::fast_size(bits) => Some(rsa::generate(bits)),
+            KeySpec::Ec { curve } if curve != Curve::Secp256k1 => Some(ec::generate(curve)),
+            KeySpec::Aes { bits } if matches!(bits, 128 | 192 | 256) => Some(aes::generate(bits)),
+            // Sizes and curves aws-lc-rs does not make (and invalid ones).
+            _ => None,
+        }
+    }
+
+    fn load(&self, material: &KeyMaterial) -> Option<Result<Arc<dyn PartialKey>>> {
+        match material {
+            KeyMaterial::Rsa(parts) => rsa::load(parts),
+            KeyMaterial::Ec { curve, d } if *curve != Curve::Secp256k1 => ec::load(*curve, d),
+            KeyMaterial::Ec { .. } => None,
+            KeyMaterial::Aes(key) => {
+                let key = aes::AesKey::new(key.expose_secret())?;
+                Some(Ok(Arc::new(key)))
+            }
+        }
+    }
+
+    fn load_public(&self, public: &PublicKey) -> Option<Result<Arc<dyn PartialKey>>> {
+        match public {
+            PublicKey::Rsa { n, e } => rsa::load_public(n, e),
+            PublicKey::Ec { curve, x, y } if *curve != Curve::Secp256k1 => {
+                ec::load_public(*curve, x, y)
+            }
+            PublicKey::Ec { .. } => None,
+        }
     }
 }
 
@@ -155,6 +145,3 @@ fn hmac_alg(alg: HashAlg) -> hmac::Algorithm {
 fn import_digest(alg: HashAlg, value: &[u8]) -> Option<digest::Digest> {
     digest::Digest::import_less_safe(value, digest_alg(alg)).ok()
 }
-
-#[cfg(test)]
-mod tests;

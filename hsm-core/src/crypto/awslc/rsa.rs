@@ -1,7 +1,8 @@
 //! RSA with aws-lc-rs: PKCS#1 v1.5 and PSS signatures over a digest, their verification,
 //! OAEP and PKCS#1 v1.5 encryption and decryption, and key generation. Everything else (raw RSA,
-//! unusual hash, salt and MGF1 combinations, keys under 2048 bits) goes to the RustCrypto key,
-//! which is also what validates imported material, so both providers accept the same keys.
+//! unusual hash, salt and MGF1 combinations, keys under 2048 bits) is passed on; imported
+//! material arrives validated and complete from the full provider, so the composite accepts
+//! exactly the keys that provider accepts.
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,10 +20,9 @@ use zeroize::Zeroizing;
 
 use super::import_digest;
 use crate::crypto::alg::{CipherAlgorithm, Ciphertext, HashAlg, SignAlgorithm, WrapAlgorithm};
-use crate::crypto::material::{KeyMaterial, KeySpec, PublicKey, RsaPrivateParts};
-use crate::crypto::provider::LoadedKey;
-use crate::crypto::rustcrypto::rsa::RsaKey as RcRsaKey;
-use crate::crypto::rustcrypto::trim_leading_zeros;
+use crate::crypto::material::{KeyMaterial, KeySpec, PublicKey, RsaPrivateParts, bit_len};
+use crate::crypto::provider::PartialKey;
+use crate::crypto::shared::trim_leading_zeros;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 
@@ -32,7 +32,7 @@ pub fn fast_size(bits: u32) -> bool {
 }
 
 /// Generates a key (e = 65537) with AWS-LC, as material and loaded.
-pub fn generate_loaded(bits: u32) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+pub fn generate(bits: u32) -> Result<(KeyMaterial, Arc<dyn PartialKey>)> {
     let size = match bits {
         2048 => KeySize::Rsa2048,
         3072 => KeySize::Rsa3072,
@@ -45,54 +45,41 @@ pub fn generate_loaded(bits: u32) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
         .as_der()
         .map_err(|_| Error::internal("RSA key export"))?;
     let parts = parts_from_pkcs8(pkcs8.as_ref())?;
-    // The RustCrypto key is the delegate; the material is AWS-LC's own, so it is consistent.
-    let delegate = RcRsaKey::from_parts(&parts)?;
-    let key = RsaKey::new(delegate, Some(pair))?;
+    let key = RsaKey::new(&parts.n, &parts.e, Some(pair))?;
     Ok((KeyMaterial::Rsa(parts), Arc::new(key)))
 }
 
-/// Parses and validates private key material (by the RustCrypto provider's rules).
-pub fn load(parts: &RsaPrivateParts) -> Result<Arc<dyn LoadedKey>> {
-    let delegate = RcRsaKey::from_parts(parts)?;
-    let pair = if delegate_bits(&delegate) >= 2048 {
-        // With the CRT values the delegate computed when they were absent.
-        let full = delegate.parts()?;
-        let components = KeyPairComponents {
-            public_key: PublicKeyComponents {
-                n: trim_leading_zeros(&full.n),
-                e: trim_leading_zeros(&full.e),
-            },
-            d: full.d.expose_secret(),
-            p: full.p.expose_secret(),
-            q: full.q.expose_secret(),
-            dP: secret_or_empty(&full.dp),
-            dQ: secret_or_empty(&full.dq),
-            qInv: secret_or_empty(&full.qi),
-        };
-        Some(
-            KeyPair::from_components(&components)
-                .map_err(|_| Error::material("the RSA key is inconsistent"))?,
-        )
-    } else {
-        None
-    };
-    Ok(Arc::new(RsaKey::new(delegate, pair)?))
-}
-
-fn secret_or_empty(s: &Option<SecretBytes>) -> &[u8] {
-    s.as_ref().map_or(&[], SecretBytes::expose_secret)
-}
-
-/// Parses a public key (checked by the RustCrypto provider's rules).
-pub fn load_public(n: &[u8], e: &[u8]) -> Result<Arc<dyn LoadedKey>> {
-    Ok(Arc::new(RsaKey::new(RcRsaKey::from_public(n, e)?, None)?))
-}
-
-fn delegate_bits(key: &RcRsaKey) -> u32 {
-    match key.spec() {
-        KeySpec::Rsa { bits } => bits,
-        _ => 0,
+/// Loads private key material the full provider has validated and completed (with its CRT
+/// values); `None` for keys under 2048 bits, which are not this provider's.
+pub fn load(parts: &RsaPrivateParts) -> Option<Result<Arc<dyn PartialKey>>> {
+    if bit_len(&parts.n) < 2048 {
+        return None;
     }
+    let (dp, dq, qi) = (parts.dp.as_ref()?, parts.dq.as_ref()?, parts.qi.as_ref()?);
+    let components = KeyPairComponents {
+        public_key: PublicKeyComponents {
+            n: trim_leading_zeros(&parts.n),
+            e: trim_leading_zeros(&parts.e),
+        },
+        d: parts.d.expose_secret(),
+        p: parts.p.expose_secret(),
+        q: parts.q.expose_secret(),
+        dP: dp.expose_secret(),
+        dQ: dq.expose_secret(),
+        qInv: qi.expose_secret(),
+    };
+    let key = KeyPair::from_components(&components)
+        .map_err(|_| Error::material("the RSA key is inconsistent"))
+        .and_then(|pair| RsaKey::new(&parts.n, &parts.e, Some(pair)));
+    Some(key.map(|k| Arc::new(k) as Arc<dyn PartialKey>))
+}
+
+/// Loads a public key the full provider has accepted; `None` under 2048 bits.
+pub fn load_public(n: &[u8], e: &[u8]) -> Option<Result<Arc<dyn PartialKey>>> {
+    if bit_len(n) < 2048 {
+        return None;
+    }
+    Some(RsaKey::new(n, e, None).map(|k| Arc::new(k) as Arc<dyn PartialKey>))
 }
 
 /// The JWK-style components of an unencrypted PKCS#8 RSA key.
@@ -147,14 +134,14 @@ struct Decryptors {
     pkcs1: Pkcs1PrivateDecryptingKey,
 }
 
-/// A loaded RSA key: the RustCrypto key (validation, public parts, delegate), the aws-lc key
-/// pair (None for public-only keys and keys under 2048 bits), and aws-lc objects made on
-/// first use.
+/// A loaded RSA key of 2048 bits or more: the aws-lc key pair (None for public-only keys), the
+/// public numbers, and aws-lc objects made on first use.
 pub struct RsaKey {
-    delegate: RcRsaKey,
     pair: Option<KeyPair>,
-    /// n and e without leading zeros, when the fast path is on (2048 bits and more).
-    fast_public: Option<(Vec<u8>, Vec<u8>)>,
+    /// n and e without leading zeros.
+    n: Vec<u8>,
+    e: Vec<u8>,
+    bits: u32,
     k: usize,
     verifiers: [OnceLock<Option<ParsedPublicKey>>; 6],
     encryptor: OnceLock<Option<PublicEncryptingKey>>,
@@ -163,33 +150,26 @@ pub struct RsaKey {
 
 impl std::fmt::Debug for RsaKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let bits = delegate_bits(&self.delegate);
-        match self.has_private() {
-            true => write!(f, "RsaKey({bits} bits, aws-lc, private: [REDACTED])"),
-            false => write!(f, "RsaKey({bits} bits, aws-lc, public only)"),
+        let bits = self.bits;
+        match self.pair {
+            Some(_) => write!(f, "RsaKey({bits} bits, aws-lc, private: [REDACTED])"),
+            None => write!(f, "RsaKey({bits} bits, aws-lc, public only)"),
         }
     }
 }
 
 impl RsaKey {
-    fn new(delegate: RcRsaKey, pair: Option<KeyPair>) -> Result<Self> {
-        let bits = delegate_bits(&delegate);
-        let Some(PublicKey::Rsa { n, e }) = delegate.public_key() else {
-            return Err(Error::internal("RSA key without public parts"));
-        };
+    fn new(n: &[u8], e: &[u8], pair: Option<KeyPair>) -> Result<Self> {
+        let (n, e) = (trim_leading_zeros(n), trim_leading_zeros(e));
+        let bits = bit_len(n);
         let k = usize::try_from(bits)
             .map_err(|_| Error::internal("RSA size"))?
             .div_ceil(8);
-        let fast_public = (bits >= 2048).then(|| {
-            (
-                trim_leading_zeros(&n).to_vec(),
-                trim_leading_zeros(&e).to_vec(),
-            )
-        });
         Ok(Self {
-            delegate,
             pair,
-            fast_public,
+            n: n.to_vec(),
+            e: e.to_vec(),
+            bits,
             k,
             verifiers: Default::default(),
             encryptor: OnceLock::new(),
@@ -197,25 +177,25 @@ impl RsaKey {
         })
     }
 
-    fn components(&self) -> Option<PublicKeyComponents<&[u8]>> {
-        self.fast_public.as_ref().map(|(n, e)| PublicKeyComponents {
-            n: n.as_slice(),
-            e: e.as_slice(),
-        })
+    fn components(&self) -> PublicKeyComponents<&[u8]> {
+        PublicKeyComponents {
+            n: self.n.as_slice(),
+            e: self.e.as_slice(),
+        }
     }
 
     fn verifier(&self, slot: usize) -> Option<&ParsedPublicKey> {
         let cell = self.verifiers.get(slot)?;
         cell.get_or_init(|| {
             let params = VERIFIERS.get(slot)?;
-            self.components()?.to_parsed_public_key(params).ok()
+            self.components().to_parsed_public_key(params).ok()
         })
         .as_ref()
     }
 
     fn encryptor(&self) -> Option<&PublicEncryptingKey> {
         self.encryptor
-            .get_or_init(|| self.components()?.try_into().ok())
+            .get_or_init(|| self.components().try_into().ok())
             .as_ref()
     }
 
@@ -240,7 +220,6 @@ impl RsaKey {
         alg: &SignAlgorithm,
         input: &[u8],
     ) -> Option<(&'static dyn RsaEncoding, usize, aws_lc_rs::digest::Digest)> {
-        self.fast_public.as_ref()?;
         let (pss, hash, digest) = match alg {
             SignAlgorithm::RsaPkcs1v15 { hash: Some(h) } => (false, *h, input),
             SignAlgorithm::RsaPkcs1v15 { hash: None } => {
@@ -296,37 +275,40 @@ impl RsaKey {
         })
     }
 
-    fn encrypt_bytes(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>> {
-        match self.fast_encrypt(alg, plaintext) {
-            Some(result) => result,
-            None => Ok(self.delegate.encrypt(alg, plaintext)?.data),
-        }
-    }
-
     /// The fast path of decryption: a private key of 2048 bits or more, a ciphertext of the
     /// modulus' length, PKCS#1 v1.5 or OAEP that AWS-LC offers.
     ///
     /// PKCS#1 v1.5 with bad padding is `DecryptionFailed` here (AWS-LC checks the padding in
     /// constant time but has no implicit rejection); the RustCrypto provider returns a
     /// synthetic message instead.
-    fn decrypt_bytes(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
-        if ciphertext.len() == self.k
-            && let Some(d) = self.decryptors()
-        {
-            let mut out = Zeroizing::new(vec![0; self.k]);
-            let result = match alg {
-                CipherAlgorithm::RsaPkcs1v15 => Some(d.pkcs1.decrypt(ciphertext, &mut out)),
-                CipherAlgorithm::RsaOaep { hash, mgf1, label } => oaep_alg(*hash, *mgf1)
-                    .map(|oaep| d.oaep.decrypt(oaep, ciphertext, &mut out, label_of(label))),
-                _ => None,
-            };
-            if let Some(result) = result {
-                let len = result.map_err(|_| Error::DecryptionFailed)?.len();
-                out.truncate(len);
-                return Ok(SecretBytes::from(out));
-            }
+    fn fast_decrypt(
+        &self,
+        alg: &CipherAlgorithm,
+        ciphertext: &[u8],
+    ) -> Option<Result<SecretBytes>> {
+        if ciphertext.len() != self.k {
+            return None;
         }
-        self.delegate.decrypt(alg, ciphertext)
+        let d = self.decryptors()?;
+        let mut out = Zeroizing::new(vec![0; self.k]);
+        let result = match alg {
+            CipherAlgorithm::RsaPkcs1v15 => d.pkcs1.decrypt(ciphertext, &mut out),
+            CipherAlgorithm::RsaOaep { hash, mgf1, label } => d.oaep.decrypt(
+                oaep_alg(*hash, *mgf1)?,
+                ciphertext,
+                &mut out,
+                label_of(label),
+            ),
+            _ => return None,
+        };
+        Some(match result {
+            Ok(plain) => {
+                let len = plain.len();
+                out.truncate(len);
+                Ok(SecretBytes::from(out))
+            }
+            Err(_) => Err(Error::DecryptionFailed),
+        })
     }
 }
 
@@ -378,67 +360,57 @@ fn split_digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
     })
 }
 
-impl LoadedKey for RsaKey {
+impl PartialKey for RsaKey {
     fn spec(&self) -> KeySpec {
-        self.delegate.spec()
+        KeySpec::Rsa { bits: self.bits }
     }
 
     fn has_private(&self) -> bool {
-        self.delegate.has_private()
+        self.pair.is_some()
     }
 
     fn public_key(&self) -> Option<PublicKey> {
-        self.delegate.public_key()
-    }
-
-    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
-        if let Some(pair) = &self.pair
-            && let Some((encoding, _, digest)) = self.fast_scheme(alg, input)
-        {
-            let mut sig = vec![0; pair.public_modulus_len()];
-            pair.sign_digest(encoding, &digest, &mut sig)
-                .map_err(|_| Error::internal("RSA signing failed"))?;
-            return Ok(sig);
-        }
-        self.delegate.sign(alg, input)
-    }
-
-    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
-        if let Some((_, slot, digest)) = self.fast_scheme(alg, input)
-            && let Some(verifier) = self.verifier(slot)
-        {
-            return Ok(verifier.verify_digest_sig(&digest, signature).is_ok());
-        }
-        self.delegate.verify(alg, input, signature)
-    }
-
-    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
-        Ok(Ciphertext {
-            data: self.encrypt_bytes(alg, plaintext)?,
-            iv: None,
-            tag: None,
+        Some(PublicKey::Rsa {
+            n: self.n.clone(),
+            e: self.e.clone(),
         })
     }
 
-    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
-        self.decrypt_bytes(alg, ciphertext)
+    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Option<Result<Vec<u8>>> {
+        let pair = self.pair.as_ref()?;
+        let (encoding, _, digest) = self.fast_scheme(alg, input)?;
+        let mut sig = vec![0; pair.public_modulus_len()];
+        Some(
+            pair.sign_digest(encoding, &digest, &mut sig)
+                .map(|()| sig)
+                .map_err(|_| Error::internal("RSA signing failed")),
+        )
     }
 
-    fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
-        match alg.as_rsa_cipher() {
-            Some(cipher) => self.encrypt_bytes(&cipher, key),
-            None => self.delegate.wrap(alg, key),
-        }
+    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Option<Result<bool>> {
+        let (_, slot, digest) = self.fast_scheme(alg, input)?;
+        let verifier = self.verifier(slot)?;
+        Some(Ok(verifier.verify_digest_sig(&digest, signature).is_ok()))
     }
 
-    fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
-        match alg.as_rsa_cipher() {
-            Some(cipher) => self.decrypt_bytes(&cipher, wrapped),
-            None => self.delegate.unwrap(alg, wrapped),
-        }
+    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Option<Result<Ciphertext>> {
+        let data = self.fast_encrypt(alg, plaintext)?;
+        Some(data.map(|data| Ciphertext {
+            data,
+            iv: None,
+            tag: None,
+        }))
     }
 
-    fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
-        self.delegate.ecdh(peer_point)
+    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Option<Result<SecretBytes>> {
+        self.fast_decrypt(alg, ciphertext)
+    }
+
+    fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Option<Result<Vec<u8>>> {
+        self.fast_encrypt(&alg.as_rsa_cipher()?, key)
+    }
+
+    fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Option<Result<SecretBytes>> {
+        self.fast_decrypt(&alg.as_rsa_cipher()?, wrapped)
     }
 }

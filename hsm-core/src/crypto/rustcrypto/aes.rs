@@ -115,12 +115,6 @@ impl AesKey {
     fn key(&self) -> &[u8] {
         self.key.expose_secret()
     }
-
-    /// The key bytes, for another provider's HMAC under the same key.
-    #[cfg(feature = "aws-lc")]
-    pub(crate) fn key_bytes(&self) -> &[u8] {
-        self.key()
-    }
 }
 
 impl LoadedKey for AesKey {

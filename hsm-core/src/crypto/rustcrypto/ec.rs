@@ -17,6 +17,7 @@ use super::{private_key_needed, wrong_family};
 use crate::crypto::alg::{CipherAlgorithm, Ciphertext, SignAlgorithm, WrapAlgorithm};
 use crate::crypto::material::{Curve, KeyMaterial, KeySpec, PublicKey};
 use crate::crypto::provider::LoadedKey;
+use crate::crypto::shared::{bits2field, field_bytes};
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 
@@ -124,22 +125,6 @@ pub fn load_public(curve: Curve, x: &[u8], y: &[u8]) -> Result<Arc<dyn LoadedKey
     })
 }
 
-/// `bytes` left-padded to the curve's field length; longer input is refused.
-pub(crate) fn field_bytes(curve: Curve, bytes: &[u8], what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let len = curve.field_len();
-    let pad = len.checked_sub(bytes.len()).ok_or_else(|| {
-        Error::material(format!(
-            "the {what} is {} bytes, longer than the {len} bytes of {curve}",
-            bytes.len()
-        ))
-    })?;
-    let mut out = Zeroizing::new(vec![0; len]);
-    out.get_mut(pad..)
-        .ok_or_else(|| Error::internal("field padding"))?
-        .copy_from_slice(bytes);
-    Ok(out)
-}
-
 /// The signing key of scalar `d` (big-endian, at most the field length), in `[1, n - 1]`.
 pub(crate) fn signing_key<C: EcCurve>(d: &[u8]) -> Result<SigningKey<C>> {
     let d = field_bytes(C::CURVE, d, "private scalar")?;
@@ -238,32 +223,6 @@ impl<C: EcCurve> EcKey<C> {
         }
         bits2field(C::CURVE, input)
     }
-}
-
-/// FIPS 186-5 `bits2int` of `input` for the curve's order, as a big-endian integer of the
-/// field length: input longer than the order's bit length keeps its leftmost bits, shorter
-/// input is a smaller integer.
-pub(crate) fn bits2field(curve: Curve, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let qlen = usize::try_from(curve.bits()).map_err(|_| Error::internal("curve size"))?;
-    let flen = curve.field_len();
-    if input.len() * 8 <= qlen {
-        return field_bytes(curve, input, "ECDSA input");
-    }
-    let qbytes = qlen.div_ceil(8);
-    let shift = qbytes * 8 - qlen;
-    let taken = input
-        .get(..qbytes)
-        .ok_or_else(|| Error::internal("ECDSA truncation"))?;
-    let mut out = Zeroizing::new(vec![0; flen]);
-    let dst = out
-        .get_mut(flen - qbytes..)
-        .ok_or_else(|| Error::internal("ECDSA truncation"))?;
-    let mut carry = 0u8;
-    for (d, s) in dst.iter_mut().zip(taken) {
-        *d = (s >> shift) | carry;
-        carry = if shift == 0 { 0 } else { s << (8 - shift) };
-    }
-    Ok(out)
 }
 
 /// Parses a peer's SEC1 point (uncompressed or compressed) on `C`.
@@ -497,24 +456,6 @@ mod tests {
             assert!(!public.verify(&ecdsa(None), &[1, 2, 3, 0], &sig).unwrap());
             assert_eq!(code(private.sign(&ecdsa(None), &[])), "InvalidInputLength");
         }
-    }
-
-    #[test]
-    fn bits2field_truncates_to_the_order_length() {
-        // P-521: 66 bytes of ones keep their leftmost 521 bits.
-        let out = bits2field(Curve::P521, &[0xff; 66]).unwrap();
-        assert_eq!(out[0], 0x01);
-        assert!(out[1..].iter().all(|b| *b == 0xff));
-        let out = bits2field(Curve::P521, &[0x80; 70]).unwrap();
-        assert_eq!(&out[..3], &[0x01, 0x01, 0x01]);
-        let out = bits2field(Curve::P256, &(0..40u8).collect::<Vec<_>>()).unwrap();
-        assert_eq!(&out[..], &(0..32u8).collect::<Vec<_>>()[..]);
-        let out = bits2field(Curve::P384, &[9, 9]).unwrap();
-        assert_eq!(out.len(), 48);
-        assert_eq!(&out[46..], &[9, 9]);
-        assert!(out[..46].iter().all(|b| *b == 0));
-        let out = bits2field(Curve::P521, &[7; 65]).unwrap();
-        assert_eq!((out[0], out[1]), (0, 7));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   Bleichenbacher/Marvin oracles): a ciphertext with bad padding decrypts to a deterministic
 //!   synthetic message instead of failing, so it is not reported as `DecryptionFailed`.
 
-pub(crate) mod aes;
+mod aes;
 pub(crate) mod ec;
 mod hash;
 mod hmac;
@@ -78,6 +78,16 @@ impl CryptoProvider for RustCryptoProvider {
         }
     }
 
+    fn load_complete(&self, material: &KeyMaterial) -> Result<(KeyMaterial, Arc<dyn LoadedKey>)> {
+        match material {
+            KeyMaterial::Rsa(parts) => {
+                let key = rsa::RsaKey::from_parts(parts)?;
+                Ok((KeyMaterial::Rsa(key.parts()?), Arc::new(key)))
+            }
+            _ => Ok((material.duplicate(), self.load(material)?)),
+        }
+    }
+
     fn load_public(&self, public: &PublicKey) -> Result<Arc<dyn LoadedKey>> {
         match public {
             PublicKey::Rsa { n, e } => Ok(Arc::new(rsa::RsaKey::from_public(n, e)?)),
@@ -138,12 +148,6 @@ pub(crate) fn wrong_family(what: &str, spec: &KeySpec) -> Error {
     ))
 }
 
-/// `bytes` without its leading zero bytes (big-endian integers).
-pub(crate) fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    bytes.get(first..).unwrap_or_default()
-}
-
 /// Keys shared by the unit tests of this provider (RSA generation is slow: once per binary).
 #[cfg(test)]
 pub(crate) mod test_keys {
@@ -162,14 +166,6 @@ pub(crate) mod test_keys {
 mod tests {
     use super::*;
     use crate::crypto::material::Curve;
-
-    #[test]
-    fn trim_keeps_value() {
-        assert_eq!(trim_leading_zeros(&[0, 0, 1, 0]), &[1, 0]);
-        assert_eq!(trim_leading_zeros(&[0, 0]), &[] as &[u8]);
-        assert_eq!(trim_leading_zeros(&[]), &[] as &[u8]);
-        assert_eq!(trim_leading_zeros(&[5]), &[5]);
-    }
 
     #[test]
     fn provider_dispatches_generate_and_load() {

@@ -9,10 +9,11 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::random::SysRng;
-use super::{private_key_needed, trim_leading_zeros, with_hash, wrong_family};
+use super::{private_key_needed, with_hash, wrong_family};
 use crate::crypto::alg::{CipherAlgorithm, Ciphertext, HashAlg, SignAlgorithm, WrapAlgorithm};
 use crate::crypto::material::{KeyMaterial, KeySpec, PublicKey, RsaPrivateParts, bit_len};
 use crate::crypto::provider::LoadedKey;
+use crate::crypto::shared::trim_leading_zeros;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 
