@@ -142,13 +142,22 @@ mod tests {
 
     #[test]
     fn azure_errors_and_garbage_read_leniently() {
-        let azure = br#"{"error":{"code":"Forbidden","message":"m","innererror":{"code":"AccessDenied"}}}"#;
+        let azure =
+            br#"{"error":{"code":"Forbidden","message":"m","innererror":{"code":"AccessDenied"}}}"#;
         let e = ErrorEnvelope::read(azure).error;
-        assert_eq!((e.code.as_ref(), e.inner_code()), ("Forbidden", "AccessDenied"));
+        assert_eq!(
+            (e.code.as_ref(), e.inner_code()),
+            ("Forbidden", "AccessDenied")
+        );
         assert_eq!(e.core_error(), None);
         let none = ErrorEnvelope::read(b"<html>");
         assert_eq!(none.error.code, "");
-        let plain = serde_json::to_string(&ErrorEnvelope { error: ErrorBody::new("NotFound", "x") });
-        assert_eq!(plain.unwrap(), r#"{"error":{"code":"NotFound","message":"x"}}"#);
+        let plain = serde_json::to_string(&ErrorEnvelope {
+            error: ErrorBody::new("NotFound", "x"),
+        });
+        assert_eq!(
+            plain.unwrap(),
+            r#"{"error":{"code":"NotFound","message":"x"}}"#
+        );
     }
 }

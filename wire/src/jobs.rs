@@ -103,7 +103,10 @@ mod tests {
             json!({"azureStorageBlobContainerUri": null, "endTime": null, "error": null,
                    "jobId": "j", "startTime": 1, "status": "InProgress", "statusDetails": null})
         );
-        let restore = JobStatus { container_uri: None, ..s };
+        let restore = JobStatus {
+            container_uri: None,
+            ..s
+        };
         assert!(json!(restore).get("azureStorageBlobContainerUri").is_none());
     }
 }

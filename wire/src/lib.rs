@@ -44,5 +44,6 @@ pub type Result<T, E = WireError> = std::result::Result<T, E>;
 
 /// Parses a JSON body into its wire type.
 pub fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| WireError::invalid(format!("the body is not valid: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| WireError::invalid(format!("the body is not valid: {e}")))
 }

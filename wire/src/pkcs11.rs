@@ -61,6 +61,14 @@ impl Drop for DocumentBody {
 }
 
 impl DocumentBody {
+    /// The body of a document.
+    pub fn of(id: &str, value: &[u8]) -> DocumentBody {
+        DocumentBody {
+            id: id.to_string(),
+            value: crate::b64(value),
+        }
+    }
+
     /// The bytes.
     pub fn bytes(&self) -> Result<SecretBytes> {
         unb64(&self.value, "value").map(SecretBytes::new)
@@ -221,7 +229,10 @@ mod tests {
         let snake: PinPolicyBody =
             crate::parse(br#"{"min_len":4,"max_len":8,"max_failures":3}"#).unwrap();
         assert_eq!(PinPolicy::from(snake).max_len, 8);
-        assert!(crate::parse::<PinPolicyBody>(br#"{"minLen":4,"maxLen":8,"maxFailures":3,"x":1}"#).is_err());
+        assert!(
+            crate::parse::<PinPolicyBody>(br#"{"minLen":4,"maxLen":8,"maxFailures":3,"x":1}"#)
+                .is_err()
+        );
         assert_eq!(PinBody::of(b"1234").pin().unwrap().expose_secret(), b"1234");
     }
 }

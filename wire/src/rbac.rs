@@ -212,6 +212,8 @@ mod tests {
             serde_json::to_string(&shown).unwrap(),
             json!(shown).to_string()
         );
-        assert!(crate::parse::<RoleAssignmentCreate>(br#"{"properties":{"principalId":"p"}}"#).is_err());
+        assert!(
+            crate::parse::<RoleAssignmentCreate>(br#"{"properties":{"principalId":"p"}}"#).is_err()
+        );
     }
 }

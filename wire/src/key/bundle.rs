@@ -267,12 +267,20 @@ pub struct KeyBundle {
     #[serde(default)]
     pub attributes: Attributes,
     /// When it was deleted (deleted bundles).
-    #[serde(rename = "deletedDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "deletedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deleted_date: Option<i64>,
     /// The public key.
     pub key: JsonWebKey,
     /// `https://host/deletedkeys/{name}` (deleted bundles).
-    #[serde(rename = "recoveryId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recoveryId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recovery_id: Option<String>,
     /// The release policy, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -390,12 +398,20 @@ pub struct KeyItem {
     #[serde(default)]
     pub attributes: Attributes,
     /// When it was deleted (deleted items).
-    #[serde(rename = "deletedDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "deletedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deleted_date: Option<i64>,
     /// `https://host/keys/{name}` (or with `/{version}` in version lists).
     pub kid: String,
     /// `https://host/deletedkeys/{name}` (deleted items).
-    #[serde(rename = "recoveryId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "recoveryId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recovery_id: Option<String>,
     /// When it will be purged (deleted items).
     #[serde(
@@ -421,7 +437,10 @@ impl KeyItem {
             attributes: Attributes::of(info),
             deleted_date: info.deletion.as_ref().map(|d| d.deleted_on.0),
             kid,
-            recovery_id: info.deletion.as_ref().map(|_| recovery_id(host, &info.name)),
+            recovery_id: info
+                .deletion
+                .as_ref()
+                .map(|_| recovery_id(host, &info.name)),
             scheduled_purge_date: info.deletion.as_ref().map(|d| d.scheduled_purge.0),
             tags: info.tags.clone(),
         }
@@ -510,7 +529,10 @@ mod tests {
                 );
             }
             let item = KeyItem::of("h", &info, true);
-            assert_eq!(serde_json::to_string(&item).unwrap(), json!(item).to_string());
+            assert_eq!(
+                serde_json::to_string(&item).unwrap(),
+                json!(item).to_string()
+            );
         }
         assert_eq!(version_id("h:1", "k", "v"), "https://h:1/keys/k/v");
     }
@@ -524,7 +546,10 @@ mod tests {
                 KeyBundle::extended("h:1", &info)
             };
             let text = serde_json::to_vec(&shown).unwrap();
-            let back = crate::parse::<KeyBundle>(&text).unwrap().into_info().unwrap();
+            let back = crate::parse::<KeyBundle>(&text)
+                .unwrap()
+                .into_info()
+                .unwrap();
             let mut expected = info.clone();
             expected.rotation_policy = None;
             // A policy is JSON on the wire: it comes back as serde_json prints it.
@@ -578,7 +603,10 @@ mod tests {
             None,
         ))
         .unwrap();
-        assert_eq!((info.name.as_str(), info.version.as_str()), ("k1", "0123abcd"));
+        assert_eq!(
+            (info.name.as_str(), info.version.as_str()),
+            ("k1", "0123abcd")
+        );
         assert_eq!(info.spec, KeySpec::Rsa { bits: 2048 });
         assert_eq!(
             info.ops,
@@ -588,7 +616,12 @@ mod tests {
         assert!(!a.enabled && a.exportable);
         assert_eq!(
             (a.not_before, a.expires, a.created, a.updated),
-            (Some(UnixTime(10)), Some(UnixTime(20)), UnixTime(5), UnixTime(6))
+            (
+                Some(UnixTime(10)),
+                Some(UnixTime(20)),
+                UnixTime(5),
+                UnixTime(6)
+            )
         );
         assert_eq!(info.recovery_level, RecoveryLevel::CustomizedRecoverable);
         assert_eq!(info.recoverable_days, 7);

@@ -12,8 +12,8 @@ pub use bundle::{
     name_of_kid, split_kid, version_id,
 };
 pub use ops::{
-    KeyOperationRequest, KeyOperationResult, RandomRequest, SecretValue, SignRequest,
-    ValueBody, VerifyRequest, VerifyResult,
+    KeyOperationRequest, KeyOperationResult, RandomRequest, SecretValue, SignRequest, ValueBody,
+    VerifyRequest, VerifyResult,
 };
 pub use params::{
     AttributesIn, JsonWebKeyPrivate, KeyCreate, KeyExtensionIn, KeyImport, KeyUpdateParameters,

@@ -23,7 +23,10 @@ pub struct SignRequest {
 impl SignRequest {
     /// The algorithm and the input.
     pub fn to_core(&self) -> Result<(SignAlgorithm, Vec<u8>)> {
-        Ok((jwa::sign_algorithm(&self.alg)?, unb64(&self.value, "value")?))
+        Ok((
+            jwa::sign_algorithm(&self.alg)?,
+            unb64(&self.value, "value")?,
+        ))
     }
 }
 
@@ -272,7 +275,10 @@ mod tests {
         assert_eq!(dec.decrypt_input().unwrap().1, [1, 2]);
         let enc = KeyOperationRequest::new("A256GCM", b"hi", None, Some(b"a"));
         let (_, plain, aad) = enc.encrypt_input().unwrap();
-        assert_eq!((plain.expose_secret(), aad.as_deref()), (&b"hi"[..], Some(&b"a"[..])));
+        assert_eq!(
+            (plain.expose_secret(), aad.as_deref()),
+            (&b"hi"[..], Some(&b"a"[..]))
+        );
         let bad_iv: KeyOperationRequest =
             crate::parse(br#"{"alg":"A256CBC","value":"AQ","iv":"*"}"#).unwrap();
         assert_eq!(
@@ -292,7 +298,7 @@ mod tests {
         assert_eq!(back.value().unwrap(), [0xff; 40]);
         assert_eq!(back.tag().unwrap(), Some(vec![1; 16]));
         assert_eq!(back.iv().unwrap(), None);
-        assert_eq!(RandomRequest { count: 0 }.to_core().is_err(), true);
+        assert!(RandomRequest { count: 0 }.to_core().is_err());
         assert_eq!(RandomRequest { count: 128 }.to_core().unwrap(), 128);
         assert_eq!(SecretValue::of(&[4]).bytes().unwrap().expose_secret(), [4]);
     }

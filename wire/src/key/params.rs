@@ -67,7 +67,11 @@ impl KeyExtensionIn {
     /// The block carrying a new key's front-end attributes and `new_key_only`.
     pub fn of(opts: &KeyOptions) -> KeyExtensionIn {
         KeyExtensionIn {
-            extra: opts.extra.iter().map(|(k, v)| (k.clone(), b64(v))).collect(),
+            extra: opts
+                .extra
+                .iter()
+                .map(|(k, v)| (k.clone(), b64(v)))
+                .collect(),
             new_key_only: opts.new_key_only,
         }
     }
@@ -172,7 +176,11 @@ impl KeyCreate {
             key_ops: opts.ops.map(key_op_names),
             attributes: Some(attributes_of(opts)),
             tags: opts.tags.clone(),
-            release_policy: opts.release_policy.as_deref().map(policy_json).transpose()?,
+            release_policy: opts
+                .release_policy
+                .as_deref()
+                .map(policy_json)
+                .transpose()?,
             x_mhsm: ext.then(|| KeyExtensionIn::of(opts)),
         })
     }
@@ -281,10 +289,11 @@ impl Drop for JsonWebKeyPrivate {
             &mut self.p,
             &mut self.q,
             &mut self.k,
-        ] {
-            if let Some(s) = part {
-                s.zeroize();
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            part.zeroize();
         }
     }
 }
@@ -401,7 +410,11 @@ impl KeyImport {
             hsm: Some(true),
             attributes: Some(attributes_of(opts)),
             tags: opts.tags.clone(),
-            release_policy: opts.release_policy.as_deref().map(policy_json).transpose()?,
+            release_policy: opts
+                .release_policy
+                .as_deref()
+                .map(policy_json)
+                .transpose()?,
             x_mhsm: ext.then(|| KeyExtensionIn::of(opts)),
         })
     }
@@ -506,7 +519,8 @@ mod tests {
             ..KeyOptions::default()
         };
         opts.extra.insert("id".into(), vec![7]);
-        let plain = json!(KeyCreate::new(KeySpec::Ec { curve: Curve::P384 }, &opts, false).unwrap());
+        let plain =
+            json!(KeyCreate::new(KeySpec::Ec { curve: Curve::P384 }, &opts, false).unwrap());
         assert_eq!(plain["kty"], "EC-HSM");
         assert_eq!(plain["crv"], "P-384");
         assert_eq!(plain["key_ops"], json!(["sign"]));
@@ -530,13 +544,19 @@ mod tests {
         let bad = |body: Value| crate::parse::<KeyCreate>(body.to_string().as_bytes())?.to_core();
         assert!(bad(json!({"kty": "RSA", "public_exponent": 3})).is_err());
         assert!(bad(json!({"kty": "EC", "crv": "P-384", "key_size": 256})).is_err());
-        assert!(matches!(bad(json!({"kty": "EC", "crv": "P-999"})), Err(WireError::Core(_))));
+        assert!(matches!(
+            bad(json!({"kty": "EC", "crv": "P-999"})),
+            Err(WireError::Core(_))
+        ));
         assert!(bad(json!({"kty": "DSA"})).is_err());
         assert!(bad(json!({"kty": "oct", "key_ops": ["frobnicate"]})).is_err());
         assert!(bad(json!({"kty": "oct", "x-mhsm": {"extra": {"id": "!"}}})).is_err());
         assert!(bad(json!({"kty": "oct", "x-mhsm": {"unknown": 1}})).is_err());
         let (spec, opts) = bad(json!({"kty": "RSA-HSM"})).unwrap();
-        assert_eq!((spec, opts), (KeySpec::Rsa { bits: 2048 }, KeyOptions::default()));
+        assert_eq!(
+            (spec, opts),
+            (KeySpec::Rsa { bits: 2048 }, KeyOptions::default())
+        );
     }
 
     #[test]

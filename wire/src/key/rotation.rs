@@ -28,7 +28,11 @@ pub struct RotationAttributes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<i64>,
     /// New versions expire this long after creation (ISO 8601 duration).
-    #[serde(rename = "expiryTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "expiryTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiry_time: Option<String>,
     /// When it last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,10 +62,18 @@ pub struct ActionBody {
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct TriggerBody {
     /// This long after the latest version was created.
-    #[serde(rename = "timeAfterCreate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeAfterCreate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time_after_create: Option<String>,
     /// This long before the latest version expires.
-    #[serde(rename = "timeBeforeExpiry", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "timeBeforeExpiry",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time_before_expiry: Option<String>,
 }
 
@@ -179,7 +191,10 @@ mod tests {
         let shown = RotationPolicyBody::of("i".into(), Some(&policy));
         assert_eq!(shown.attributes.expiry_time.as_deref(), Some("P1Y"));
         assert_eq!(shown.lifetime_actions[0].action.kind, "Rotate");
-        assert_eq!(json!(shown).to_string(), serde_json::to_string(&shown).unwrap());
+        assert_eq!(
+            json!(shown).to_string(),
+            serde_json::to_string(&shown).unwrap()
+        );
         for bad in [
             json!({"lifetimeActions": [{"trigger": {}, "action": {"type": "Rotate"}}]}),
             json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P1D"}, "action": {}}]}),
