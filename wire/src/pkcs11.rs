@@ -38,6 +38,13 @@ pub struct ExtraValue {
 }
 
 impl ExtraValue {
+    /// The body setting (`Some`) or removing (`None`) an attribute.
+    pub fn of(value: Option<&[u8]>) -> ExtraValue {
+        ExtraValue {
+            value: value.map(crate::b64),
+        }
+    }
+
     /// The value's bytes, if set.
     pub fn bytes(&self) -> Result<Option<Vec<u8>>> {
         self.value.as_deref().map(|v| unb64(v, "value")).transpose()

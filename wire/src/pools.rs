@@ -50,9 +50,9 @@ impl std::fmt::Debug for PoolCreate {
     }
 }
 
-/// A pool as the management API shows it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all = "camelCase")]
+/// A pool as the management API shows it (read leniently: a client may need the name only).
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
 pub struct PoolBody {
     /// Creation time.
     pub created: i64,
@@ -125,5 +125,7 @@ mod tests {
         let shown = format!("{req:?}");
         assert!(!shown.contains("s3cret") && !shown.contains("u53r") && shown.contains("REDACTED"));
         assert!(crate::parse::<PoolCreate>(br#"{"name":"p","colour":"red"}"#).is_err());
+        let list: ValueList<PoolBody> = crate::parse(br#"{"value":[{"name":"a"}]}"#).unwrap();
+        assert_eq!(list.value[0].name, "a");
     }
 }

@@ -21,6 +21,14 @@ pub struct SignRequest {
 }
 
 impl SignRequest {
+    /// The body signing `input` with the JWA (or vendor) algorithm `alg`.
+    pub fn new(alg: &str, input: &[u8]) -> SignRequest {
+        SignRequest {
+            alg: alg.to_string(),
+            value: crate::b64(input),
+        }
+    }
+
     /// The algorithm and the input.
     pub fn to_core(&self) -> Result<(SignAlgorithm, Vec<u8>)> {
         Ok((
@@ -45,6 +53,15 @@ pub struct VerifyRequest {
 pub type VerifyInput = (SignAlgorithm, Vec<u8>, Vec<u8>);
 
 impl VerifyRequest {
+    /// The body verifying `signature` over `digest` with `alg`.
+    pub fn new(alg: &str, digest: &[u8], signature: &[u8]) -> VerifyRequest {
+        VerifyRequest {
+            alg: alg.to_string(),
+            digest: crate::b64(digest),
+            value: crate::b64(signature),
+        }
+    }
+
     /// The algorithm, the digest and the signature.
     pub fn to_core(&self) -> Result<VerifyInput> {
         Ok((
