@@ -50,7 +50,7 @@ pub(super) async fn dispatch(
     let handled = handle(&state, &parts, &edge, body)
         .instrument(span.clone())
         .await;
-    let _entered = span.enter();
+    let entered = span.enter();
     let mut response = match handled {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -65,74 +65,80 @@ pub(super) async fn dispatch(
     let latency = started.elapsed();
     let (method, path) = (&parts.method, parts.uri.path());
     tracing::debug!(%method, %path, status = response.status().as_u16(), micros = latency.as_micros() as u64, "request");
+    drop(entered);
     if let Some(pool) = edge.pool.as_deref()
         && !path.starts_with("/mhsm/")
+        && let Some(days) = access_log_days(&state, pool)
     {
         let operation = response
             .extensions_mut()
             .remove::<Operation>()
             .unwrap_or_default();
-        let anonymous = Principal::anonymous();
         let principal = match &edge.principal {
-            Some(Ok(p)) => p,
-            _ => &anonymous,
+            Some(Ok(p)) => p.clone(),
+            _ => Principal::anonymous(),
         };
-        log_access(
-            &state,
-            pool,
+        let record = AccessRecord {
+            pool: pool.to_string(),
             principal,
             client,
-            method,
-            path,
+            request: format!("{method} {path}"),
             operation,
-            response.status().as_u16(),
+            status: response.status().as_u16(),
             latency,
-        );
+        };
+        // The line is written (a file append, now and then a new file and old ones pruned)
+        // on the blocking pool, never on the async worker; answered once it is written.
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || record.write(&state, days)).await;
     }
     response
 }
 
-/// Writes the request into the pool's access log, if the pool has it on.
-#[allow(clippy::too_many_arguments)]
-fn log_access(
-    state: &AppState,
-    pool_name: &str,
-    principal: &Principal,
+/// The days the pool keeps its access log, if it has it on (a read of its settings).
+fn access_log_days(state: &AppState, pool_name: &str) -> Option<u32> {
+    state.hsm.pool(pool_name).ok()?.access_log_policy().ok()?
+}
+
+/// A request as its pool's access log records it.
+struct AccessRecord {
+    pool: String,
+    principal: Principal,
     client: SocketAddr,
-    method: &Method,
-    path: &str,
-    mut operation: Operation,
+    /// `{method} {path}`.
+    request: String,
+    operation: Operation,
     status: u16,
     latency: Duration,
-) {
-    let Ok(pool) = state.hsm.pool(pool_name) else {
-        return;
-    };
-    let Ok(Some(days)) = pool.access_log_policy() else {
-        return;
-    };
-    if operation.version.is_none() {
-        // `/keys/{name}/{version}/...`: the version, when the path names one.
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        if let ["keys", _, v, ..] = segments.as_slice()
-            && hsm_core::names::validate_version(v)
-        {
-            operation.version = Some(v.to_string());
+}
+
+impl AccessRecord {
+    /// Writes the line into the pool's access log.
+    fn write(mut self, state: &AppState, days: u32) {
+        if self.operation.version.is_none() {
+            // `/keys/{name}/{version}/...`: the version, when the path names one.
+            let path = self.request.split_once(' ').map_or("", |(_, p)| p);
+            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            if let ["keys", _, v, ..] = segments.as_slice()
+                && hsm_core::names::validate_version(v)
+            {
+                self.operation.version = Some(v.to_string());
+            }
         }
+        state.access_log.record(
+            state.hsm.now().0,
+            days,
+            &crate::access_log::Entry {
+                pool: &self.pool,
+                principal: &self.principal,
+                ip: Some(self.client.ip()),
+                method: &self.request,
+                operation: &self.operation,
+                status: self.status,
+                latency_ms: self.latency.as_secs_f64() * 1000.0,
+            },
+        );
     }
-    state.access_log.record(
-        state.hsm.now().0,
-        days,
-        &crate::access_log::Entry {
-            pool: pool_name,
-            principal,
-            ip: Some(client.ip()),
-            method: &format!("{method} {path}"),
-            operation: &operation,
-            status,
-            latency_ms: latency.as_secs_f64() * 1000.0,
-        },
-    );
 }
 
 /// A request past the edge's checks, as [`super::route::route`] takes it.
