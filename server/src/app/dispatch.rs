@@ -33,20 +33,7 @@ pub(super) async fn dispatch(
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let edge = Edge::read(&state, &parts);
-    // One span per request: pool, method and path now; the data action, key and version
-    // when the route knows them. Never bodies, tokens or query strings.
-    let span = tracing::info_span!(
-        "request",
-        pool = Empty,
-        method = %parts.method,
-        path = %parts.uri.path(),
-        action = Empty,
-        key = Empty,
-        version = Empty,
-    );
-    if let Some(pool) = &edge.pool {
-        span.record("pool", pool.as_str());
-    }
+    let span = request_span(&parts.method, parts.uri.path(), edge.pool.as_deref());
     let handled = handle(&state, &parts, &edge, body)
         .instrument(span.clone())
         .await;
@@ -93,6 +80,25 @@ pub(super) async fn dispatch(
         let _ = tokio::task::spawn_blocking(move || record.write(&state, days)).await;
     }
     response
+}
+
+/// One span per request: pool, method and path now; the data action, key and version
+/// when the route knows them (`app::route`, `routes::key_ops`). Never bodies, tokens or
+/// query strings.
+pub(super) fn request_span(method: &Method, path: &str, pool: Option<&str>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "request",
+        pool = Empty,
+        method = %method,
+        path = %path,
+        action = Empty,
+        key = Empty,
+        version = Empty,
+    );
+    if let Some(pool) = pool {
+        span.record("pool", pool);
+    }
+    span
 }
 
 /// The days the pool keeps its access log, if it has it on (a read of its settings).

@@ -104,7 +104,110 @@ pub(super) fn route(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{Method, StatusCode};
+    use hsm_core::PoolSettings;
+    use hsm_core::crypto::{Curve, KeySpec};
+    use hsm_core::key::KeyOptions;
+    use hsm_core::names::Tags;
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
     use super::*;
+    use crate::app::dispatch::request_span;
+    use crate::auth::Principal;
+    use crate::routes::key_ops::OpBody;
+
+    /// The fields recorded on spans, as `name=value`.
+    #[derive(Clone, Default)]
+    struct Fields(Arc<Mutex<Vec<String>>>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let text = format!("{}={:?}", field.name(), value).replace('"', "");
+            self.0.lock().unwrap().push(text);
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Fields {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: Context<'_, S>,
+        ) {
+            attrs.record(&mut self.clone());
+        }
+
+        fn on_record(
+            &self,
+            _: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            _: Context<'_, S>,
+        ) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    /// A sign call's span names the pool, the action, the key and the version that signed
+    /// (the latest, looked up), and nothing of the body.
+    #[test]
+    fn the_request_span_carries_pool_action_key_and_version() {
+        let state = AppState::for_tests(&[]);
+        state
+            .hsm
+            .create_pool("pool-a", PoolSettings::default(), Tags::new())
+            .unwrap();
+        let info = state
+            .hsm
+            .pool("pool-a")
+            .unwrap()
+            .create_key(
+                "k",
+                KeySpec::Ec { curve: Curve::P256 },
+                &KeyOptions::default(),
+            )
+            .unwrap();
+        let digest = "SECRETSECRETSECRETSECRETSECRETSECRETSECRET0";
+        let body = format!(r#"{{"alg":"ES256","value":"{digest}"}}"#);
+        let path = "/keys/k//sign";
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let op = OpBody::parse(&Method::POST, &segments, body.as_bytes());
+        let principal = Principal::anonymous();
+        let call = Call {
+            pool: "pool-a",
+            host: "pool-a.localhost:1",
+            api_version: "7.4",
+            method: &Method::POST,
+            path,
+            segments: &segments,
+            query: &[],
+            body: body.as_bytes(),
+            op: op.as_ref(),
+            principal: &principal,
+        };
+        let fields = Fields::default();
+        let subscriber = tracing_subscriber::registry().with(fields.clone());
+        let status = tracing::subscriber::with_default(subscriber, || {
+            let span = request_span(&Method::POST, path, Some("pool-a"));
+            let _entered = span.enter();
+            let operation = RefCell::new(Operation::default());
+            route(&state, &call, &operation).unwrap().status()
+        });
+        assert_eq!(status, StatusCode::OK);
+        let seen = fields.0.lock().unwrap().clone();
+        for want in [
+            "pool=pool-a".to_string(),
+            format!("path={path}"),
+            "action=Microsoft.KeyVault/managedHsm/keys/sign/action".to_string(),
+            "key=k".to_string(),
+            format!("version={}", info.version),
+        ] {
+            assert!(seen.contains(&want), "{want} not in {seen:?}");
+        }
+        assert!(!seen.iter().any(|f| f.contains("SECRET")), "{seen:?}");
+    }
 
     #[test]
     fn versions_come_from_key_paths_only() {
