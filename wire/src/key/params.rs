@@ -576,6 +576,48 @@ mod tests {
     }
 
     #[test]
+    fn private_jwks_carry_material_both_ways() {
+        let s = |b: u8, n: usize| SecretBytes::new(vec![b; n]);
+        let rsa = KeyMaterial::Rsa(RsaPrivateParts {
+            n: vec![0xc1; 256],
+            e: vec![1, 0, 1],
+            d: s(2, 256),
+            p: s(3, 128),
+            q: s(4, 128),
+            dp: Some(s(5, 128)),
+            dq: None,
+            qi: Some(s(6, 128)),
+        });
+        let jwk = JsonWebKeyPrivate::of(&rsa).unwrap();
+        assert_eq!((jwk.kty.as_str(), jwk.e.as_deref()), ("RSA", Some("AQAB")));
+        let KeyMaterial::Rsa(back) = jwk.to_material().unwrap() else {
+            panic!("not RSA")
+        };
+        assert_eq!((back.n, back.e), (vec![0xc1; 256], vec![1, 0, 1]));
+        assert_eq!(back.q.expose_secret(), [4; 128]);
+        assert!(back.dq.is_none());
+        assert_eq!(back.qi.unwrap().expose_secret(), [6; 128]);
+        // EC: the public point comes with the scalar, computed by the core's provider.
+        let ec = KeyMaterial::Ec {
+            curve: Curve::P256,
+            d: s(1, 32),
+        };
+        let jwk = JsonWebKeyPrivate::of(&ec).unwrap();
+        assert_eq!(jwk.crv.as_deref(), Some("P-256"));
+        assert_eq!(unb64(jwk.x.as_deref().unwrap(), "x").unwrap().len(), 32);
+        let KeyMaterial::Ec { curve, d } = jwk.to_material().unwrap() else {
+            panic!("not EC")
+        };
+        assert_eq!((curve, d.expose_secret()), (Curve::P256, &[1u8; 32][..]));
+        let missing_p: JsonWebKeyPrivate =
+            crate::parse(br#"{"kty":"RSA-HSM","n":"AQ","e":"AQAB","d":"AQ","q":"AQ"}"#).unwrap();
+        assert_eq!(
+            missing_p.to_material().err().map(|e| e.to_string()),
+            Some("the key has no 'p'".to_string())
+        );
+    }
+
+    #[test]
     fn update_bodies_send_and_take_cleared_dates_as_null() {
         let update = KeyUpdate {
             enabled: Some(false),
