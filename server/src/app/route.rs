@@ -78,7 +78,6 @@ pub(super) fn route(
             api_version: call.api_version,
         },
         hsm: &state.hsm,
-        pool_name: call.pool,
         method: call.method,
         path: call.path,
         query: call.query,

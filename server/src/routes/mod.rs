@@ -53,8 +53,6 @@ pub struct Request<'a> {
     pub ctx: Ctx<'a>,
     /// The HSM (random bytes, jobs).
     pub hsm: &'a Hsm,
-    /// The pool's name as addressed.
-    pub pool_name: &'a str,
     /// The method.
     pub method: &'a Method,
     /// The path.
