@@ -7,7 +7,6 @@
 //! pass through in request and answer bodies only: never in messages or logs.
 
 use axum::http::{Method, StatusCode};
-use hsm_core::crypto::KeyMaterial;
 use hsm_core::document;
 use hsm_core::pin::{PinPolicy, PinRole};
 use hsm_core::rbac::{DataAction as A, Scope};
@@ -31,16 +30,6 @@ fn role(name: &str) -> PinRole {
 
 fn not_found(what: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFound", what)
-}
-
-/// The material of an exported key as the answer carries it: PKCS#8 DER for RSA and EC
-/// private keys (`KeyMaterial::from_pkcs8_der` reads it back), the raw key for AES
-/// (`KeyMaterial::Aes`).
-fn export_bytes(material: &KeyMaterial) -> Result<hsm_core::SecretBytes, ApiError> {
-    Ok(match material {
-        KeyMaterial::Aes(k) => k.duplicate(),
-        KeyMaterial::Rsa(_) | KeyMaterial::Ec { .. } => material.to_pkcs8_der()?,
-    })
 }
 
 /// The extension's table: `/x-mhsm/pkcs11/{segments...}`.
@@ -85,8 +74,7 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
         (Method::POST, ["keys", name, v, "export"]) => {
             allow(A::ExportKey, &key(name)?)?;
             let (_, material) = pool.export_key(name, version(v))?;
-            let bytes = export_bytes(&material)?;
-            ok(SecretValue::of(bytes.expose_secret()))
+            ok(SecretValue::of_material(&material)?)
         }
         (Method::GET, ["documents", kind] | ["documents", kind, ""]) => {
             allow(A::ReadKey, &Scope::Keys)?;

@@ -3,7 +3,7 @@
 //! the conversion of each request to the core's arguments.
 
 use hsm_core::SecretBytes;
-use hsm_core::crypto::{CipherAlgorithm, SignAlgorithm, WrapAlgorithm, jwa};
+use hsm_core::crypto::{CipherAlgorithm, KeyMaterial, KeySpec, SignAlgorithm, WrapAlgorithm, jwa};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use zeroize::Zeroize;
@@ -252,6 +252,38 @@ impl SecretValue {
     pub fn bytes(&self) -> Result<SecretBytes> {
         unb64(&self.value, "value").map(SecretBytes::new)
     }
+
+    /// The answer of an export (`/x-mhsm/pkcs11/keys/{name}/{version}/export`): PKCS#8 DER
+    /// for RSA and EC private keys, the raw key for AES.
+    pub fn of_material(material: &KeyMaterial) -> Result<SecretValue> {
+        let bytes = match material {
+            KeyMaterial::Aes(k) => k.duplicate(),
+            KeyMaterial::Rsa(_) | KeyMaterial::Ec { .. } => material.to_pkcs8_der()?,
+        };
+        Ok(SecretValue::of(bytes.expose_secret()))
+    }
+
+    /// The material of an export answer, for a key of `spec` (which tells PKCS#8 from a
+    /// raw AES key); material of another type than `spec` is refused.
+    pub fn to_material(&self, spec: &KeySpec) -> Result<KeyMaterial> {
+        let bytes = self.bytes()?;
+        let material = match spec {
+            KeySpec::Aes { .. } => KeyMaterial::Aes(bytes),
+            KeySpec::Rsa { .. } | KeySpec::Ec { .. } => {
+                KeyMaterial::from_pkcs8_der(bytes.expose_secret())?
+            }
+        };
+        let fits = matches!(
+            (&material, spec),
+            (KeyMaterial::Aes(_), KeySpec::Aes { .. }) | (KeyMaterial::Rsa(_), KeySpec::Rsa { .. })
+        ) || matches!((&material, spec), (KeyMaterial::Ec { curve, .. }, KeySpec::Ec { curve: c }) if curve == c);
+        if !fits {
+            return Err(WireError::invalid(
+                "the exported material is not of the key's type",
+            ));
+        }
+        Ok(material)
+    }
 }
 
 /// Azure's limit on one random-bytes request.
@@ -318,5 +350,33 @@ mod tests {
         assert!(RandomRequest { count: 0 }.to_core().is_err());
         assert_eq!(RandomRequest { count: 128 }.to_core().unwrap(), 128);
         assert_eq!(SecretValue::of(&[4]).bytes().unwrap().expose_secret(), [4]);
+    }
+
+    #[test]
+    fn exported_material_is_pkcs8_or_a_raw_aes_key() {
+        use hsm_core::crypto::Curve;
+        let ec = KeyMaterial::Ec {
+            curve: Curve::P256,
+            d: SecretBytes::new(vec![1; 32]),
+        };
+        let answer = SecretValue::of_material(&ec).unwrap();
+        // PKCS#8 DER: a SEQUENCE.
+        assert_eq!(answer.bytes().unwrap().expose_secret()[0], 0x30);
+        let back = answer
+            .to_material(&KeySpec::Ec { curve: Curve::P256 })
+            .unwrap();
+        assert!(
+            matches!(back, KeyMaterial::Ec { curve: Curve::P256, ref d } if d.expose_secret() == [1; 32])
+        );
+        assert!(
+            answer
+                .to_material(&KeySpec::Ec { curve: Curve::P384 })
+                .is_err()
+        );
+        assert!(answer.to_material(&KeySpec::Rsa { bits: 2048 }).is_err());
+        let aes =
+            SecretValue::of_material(&KeyMaterial::Aes(SecretBytes::new(vec![7; 16]))).unwrap();
+        let back = aes.to_material(&KeySpec::Aes { bits: 128 }).unwrap();
+        assert!(matches!(back, KeyMaterial::Aes(ref k) if k.expose_secret() == [7; 16]));
     }
 }
