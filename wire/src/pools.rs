@@ -98,6 +98,23 @@ impl PoolBody {
     }
 }
 
+/// The file in a data directory that tells other processes a server holds it.
+pub const DISCOVERY_FILE: &str = "server.json";
+
+/// What `server.json` holds while a server runs: where to reach it (the `mhsm pool`
+/// commands, the PKCS#11 module).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Discovery {
+    /// The CA certificate to trust (null over plain HTTP).
+    #[serde(default)]
+    pub ca: Option<std::path::PathBuf>,
+    /// The server's process id.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// The base URL of the default pool.
+    pub url: String,
+}
+
 /// `POST /mhsm/time-shift` (a test hook).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TimeShift {
@@ -117,6 +134,19 @@ pub struct TimeShifted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discovery_files_print_as_before() {
+        let d = Discovery {
+            ca: None,
+            pid: Some(7),
+            url: "http://127.0.0.1:1".into(),
+        };
+        let text = serde_json::to_string(&d).unwrap();
+        assert_eq!(text, r#"{"ca":null,"pid":7,"url":"http://127.0.0.1:1"}"#);
+        assert_eq!(crate::parse::<Discovery>(text.as_bytes()).unwrap(), d);
+        assert!(crate::parse::<Discovery>(br#"{"ca":null}"#).is_err());
+    }
 
     #[test]
     fn pins_stay_out_of_debug_and_unknown_fields_are_refused() {

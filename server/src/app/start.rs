@@ -80,8 +80,7 @@ pub struct Running {
     discovery: Discovery,
 }
 
-/// The file in the data directory that tells other processes a server holds it.
-pub const DISCOVERY_FILE: &str = "server.json";
+pub use mhsm_wire::pools::DISCOVERY_FILE;
 
 /// `server.json` while the server runs: written whole (a temporary file renamed over it, so
 /// a reader never sees half of it), removed when dropped, so every way the server stops
@@ -90,7 +89,7 @@ pub const DISCOVERY_FILE: &str = "server.json";
 struct Discovery(PathBuf);
 
 impl Discovery {
-    fn write(data_dir: &std::path::Path, info: &serde_json::Value) -> Result<Discovery> {
+    fn write(data_dir: &std::path::Path, info: &mhsm_wire::pools::Discovery) -> Result<Discovery> {
         let path = data_dir.join(DISCOVERY_FILE);
         let tmp = data_dir.join(format!("{DISCOVERY_FILE}.{}.tmp", std::process::id()));
         let written = std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
@@ -205,7 +204,11 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
     let url = format!("{scheme}://{host}");
     let ca_path = identity.map(|i| i.ca_path);
     // Tell other processes (the `mhsm pool` commands, the PKCS#11 module) where to reach us.
-    let info = serde_json::json!({ "url": url, "ca": ca_path, "pid": std::process::id() });
+    let info = mhsm_wire::pools::Discovery {
+        ca: ca_path.clone(),
+        pid: Some(std::process::id()),
+        url: url.clone(),
+    };
     let discovery = Discovery::write(&config.data_dir, &info)?;
     Ok(Running {
         addr,
