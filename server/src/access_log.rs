@@ -134,7 +134,7 @@ impl AccessLog {
 
 /// `YYYYMMDD` of a day number (days since the unix epoch).
 fn day_name(day: i64) -> String {
-    crate::jobs::timestamp(day * 86_400)[..8].to_string()
+    crate::routes::jobs::timestamp(day * 86_400)[..8].to_string()
 }
 
 #[cfg(test)]

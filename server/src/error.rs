@@ -1,11 +1,13 @@
 //! The one error type of the server, and the one mapping of core errors to Azure's
-//! `{"error":{"code":...,"message":...}}` with Azure's status codes. An error from the core
-//! also carries the core error itself as `innererror` (its serialized form: `"code"`, the
-//! core's stable name, and the variant's fields), so a client of mhsm reads it back whole.
+//! `{"error":{"code":...,"message":...}}` ([`mhsm_wire::ErrorEnvelope`]) with Azure's status
+//! codes. An error from the core also carries the core error itself as `innererror` (its
+//! serialized form: `"code"`, the core's stable name, and the variant's fields), so a
+//! client of mhsm reads it back whole.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hsm_core::Error as CoreError;
+use mhsm_wire::{ErrorBody, ErrorEnvelope, WireError};
 
 /// An error answered to a client in Azure's shape.
 #[derive(Debug, Clone)]
@@ -100,17 +102,22 @@ impl From<CoreError> for ApiError {
     }
 }
 
+impl From<WireError> for ApiError {
+    fn from(e: WireError) -> ApiError {
+        match e {
+            WireError::Invalid { message } => ApiError::bad_parameter(message),
+            WireError::Core(core) => ApiError::from(core),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({
-            "error": { "code": self.code, "message": self.message }
-        });
-        if let Some(inner) = self.inner {
-            // A core error always serializes (strings, numbers and paths only).
-            body["error"]["innererror"] =
-                serde_json::to_value(&*inner).unwrap_or(serde_json::Value::Null);
-        }
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let error = match &self.inner {
+            Some(inner) => ErrorBody::with_core(self.code, self.message, inner),
+            None => ErrorBody::new(self.code, self.message),
+        };
+        let mut response = (self.status, axum::Json(ErrorEnvelope { error })).into_response();
         if let Some(challenge) = self.challenge {
             response
                 .headers_mut()

@@ -1,12 +1,13 @@
 //! `mhsm`: the managed HSM emulator's command line.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use hsm_core::{Hsm, HsmConfig};
-use serde_json::{Value, json};
+use mhsm_wire::pools::{Discovery, TimeShift};
+use serde_json::Value;
 use server::app::DISCOVERY_FILE;
 use server::pools::{self, PoolCreate};
 use server::{ServeConfig, start};
@@ -185,7 +186,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::TimeShift { dir, days, seconds } => {
-            let body = json!({ "seconds": days * 86_400 + seconds });
+            let body = serde_json::to_value(TimeShift {
+                seconds: days * 86_400 + seconds,
+            })?;
             let out = remote(&dir)?
                 .ok_or_else(|| anyhow!("no server runs on {}", dir.data_dir.display()))?
                 .call("POST", "time-shift", Some(body))?;
@@ -275,16 +278,13 @@ fn remote(dir: &DataDir) -> Result<Option<Remote>> {
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(None);
     };
-    let info: Value =
+    let info: Discovery =
         serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
-    let url = info["url"]
-        .as_str()
-        .ok_or_else(|| anyhow!("{} names no url", path.display()))?
-        .to_string();
+    let url = info.url;
     let mut builder =
         reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(60));
-    if let Some(ca) = info["ca"].as_str() {
-        let pem = std::fs::read(Path::new(ca)).with_context(|| format!("reading {ca}"))?;
+    if let Some(ca) = &info.ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
         builder = builder
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
             .tls_built_in_root_certs(false);

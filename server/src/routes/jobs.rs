@@ -14,17 +14,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hsm_core::backup::RestoreMode;
 use hsm_core::names::new_id;
+use hsm_core::rbac::{DataAction as A, Scope};
 use hsm_core::{Error as CoreError, Hsm};
+use mhsm_wire::jobs::{
+    JobError, JobStatus, RestoreRequest, SelectiveKeyRestoreRequest, StorageParameters,
+};
 use parking_lot::Mutex;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::{Request, Routed, body, key_scope, ok};
 use crate::error::ApiError;
-use crate::keys::body;
 
 /// How many finished jobs are remembered.
 const KEEP: usize = 1000;
@@ -64,24 +66,34 @@ pub struct Jobs {
     map: Mutex<HashMap<String, Job>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Sas {
-    storage_resource_uri: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RestoreIn {
-    sas_token_parameters: Sas,
-    folder_to_restore: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SelectiveIn {
-    sas_token_parameters: Sas,
-    folder: String,
+/// The jobs' routes: starting them (each answered 202 with its status URL) and their
+/// status.
+pub fn route(req: &Request, segments: &[&str]) -> Routed {
+    let (allow, ctx) = (req.allow, &req.jobs);
+    let response = match (req.method.clone(), segments) {
+        (Method::POST, [op @ ("backup" | "prebackup")]) => {
+            allow(A::StartBackup, &Scope::All)?;
+            backup(ctx, req.body, *op == "prebackup")?
+        }
+        (Method::PUT, [op @ ("restore" | "prerestore")]) => {
+            allow(A::StartRestore, &Scope::All)?;
+            restore(ctx, req.body, *op == "prerestore")?
+        }
+        (Method::GET, ["backup", id, "pending"]) => {
+            allow(A::BackupStatus, &Scope::All)?;
+            ok(ctx.jobs.status(Kind::Backup, ctx.pool, id)?)
+        }
+        (Method::GET, ["restore", id, "pending"]) => {
+            allow(A::RestoreStatus, &Scope::All)?;
+            ok(ctx.jobs.status(Kind::Restore, ctx.pool, id)?)
+        }
+        (Method::PUT, ["keys", name, "restore"]) => {
+            allow(A::StartRestore, &key_scope(name)?)?;
+            restore_key(ctx, name, req.body)?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(response))
 }
 
 fn safe_name(part: &str, what: &str) -> Result<(), ApiError> {
@@ -238,7 +250,7 @@ impl Jobs {
     }
 
     /// `GET /{backup|restore}/{jobId}/pending`.
-    pub fn status(&self, kind: Kind, pool: &str, id: &str) -> Result<Value, ApiError> {
+    pub fn status(&self, kind: Kind, pool: &str, id: &str) -> Result<JobStatus, ApiError> {
         let map = self.map.lock();
         match map.get(id) {
             Some(job) if job.kind == kind && job.pool == pool => Ok(job_json(id, job)),
@@ -251,19 +263,20 @@ impl Jobs {
     }
 }
 
-fn job_json(id: &str, job: &Job) -> Value {
-    let mut v = json!({
-        "status": job.status,
-        "statusDetails": null,
-        "error": job.error.as_ref().map(|(code, message)| json!({"code": code, "message": message, "innererror": null})),
-        "startTime": job.start,
-        "endTime": job.end,
-        "jobId": id,
-    });
-    if job.kind == Kind::Backup {
-        v["azureStorageBlobContainerUri"] = json!(job.container_uri);
+fn job_json(id: &str, job: &Job) -> JobStatus {
+    JobStatus {
+        container_uri: (job.kind == Kind::Backup).then(|| job.container_uri.clone()),
+        end_time: job.end,
+        error: job.error.as_ref().map(|(code, message)| JobError {
+            code: code.to_string(),
+            innererror: None,
+            message: message.clone(),
+        }),
+        job_id: id.to_string(),
+        start_time: job.start,
+        status: job.status.to_string(),
+        status_details: None,
     }
-    v
 }
 
 /// What a job needs from the request.
@@ -284,7 +297,7 @@ pub struct JobCtx<'a> {
 
 /// `POST /backup` (and `POST /prebackup`, which only checks the URI).
 pub fn backup(ctx: &JobCtx, bytes: &[u8], check_only: bool) -> Result<Response, ApiError> {
-    let req: Sas = body(bytes)?;
+    let req: StorageParameters = body(bytes)?;
     let container = container_dir(ctx.data_dir, &req.storage_resource_uri)?;
     let (hsm, pool) = (ctx.hsm.clone(), ctx.pool.to_string());
     let uri = req.storage_resource_uri.trim_end_matches('/').to_string();
@@ -308,7 +321,7 @@ pub fn backup(ctx: &JobCtx, bytes: &[u8], check_only: bool) -> Result<Response, 
 
 /// `PUT /restore` (and `PUT /prerestore`, which only reads the backup).
 pub fn restore(ctx: &JobCtx, bytes: &[u8], check_only: bool) -> Result<Response, ApiError> {
-    let req: RestoreIn = body(bytes)?;
+    let req: RestoreRequest = body(bytes)?;
     let dir = folder_dir(
         ctx.data_dir,
         &req.sas_token_parameters.storage_resource_uri,
@@ -337,7 +350,7 @@ pub fn restore(ctx: &JobCtx, bytes: &[u8], check_only: bool) -> Result<Response,
 
 /// `PUT /keys/{name}/restore`.
 pub fn restore_key(ctx: &JobCtx, name: &str, bytes: &[u8]) -> Result<Response, ApiError> {
-    let req: SelectiveIn = body(bytes)?;
+    let req: SelectiveKeyRestoreRequest = body(bytes)?;
     let dir = folder_dir(
         ctx.data_dir,
         &req.sas_token_parameters.storage_resource_uri,

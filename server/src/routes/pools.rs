@@ -9,38 +9,15 @@
 //!   `DELETE /mhsm/deletedpools/{name}` (purge, 204)
 //! - `POST /mhsm/time-shift` `{"seconds": N}` — only with `mhsm serve --test-hooks`.
 
-use std::collections::BTreeMap;
-
 use hsm_core::pin::{PinPolicy, PinRole};
 use hsm_core::time::OffsetClock;
 use hsm_core::{Error as CoreError, Hsm, PoolInfo, PoolSettings};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+pub use mhsm_wire::pools::PoolCreate;
+use mhsm_wire::pools::{PoolBody, TimeShift, TimeShifted, ValueList};
+use serde_json::Value;
 
+use super::body;
 use crate::error::ApiError;
-
-/// What creating a pool takes.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PoolCreate {
-    /// The pool's name.
-    pub name: String,
-    /// Soft-delete retention (7–90 days; default 90).
-    pub retention_days: Option<u32>,
-    /// Purge protection.
-    #[serde(default)]
-    pub purge_protection: bool,
-    /// Tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Object ids of administrators: naming any makes the pool's RBAC strict.
-    #[serde(default)]
-    pub admins: Vec<String>,
-    /// The PKCS#11 token's SO PIN.
-    pub so_pin: Option<String>,
-    /// The PKCS#11 token's user PIN.
-    pub user_pin: Option<String>,
-}
 
 /// Creates a pool with its settings, administrators and PINs. If a later step fails, the
 /// new pool is deleted and purged again, so no half-made pool is left.
@@ -93,29 +70,24 @@ pub fn create(hsm: &Hsm, req: &PoolCreate) -> Result<PoolInfo, CoreError> {
 }
 
 /// A pool as the management API shows it.
-pub fn pool_json(hsm: &Hsm, info: &PoolInfo) -> Value {
+pub fn pool_json(hsm: &Hsm, info: &PoolInfo) -> PoolBody {
     let strict = hsm
         .pool(&info.name)
         .ok()
         .and_then(|p| hsm_core::rbac::mode(&p).ok())
         .map(|m| m == hsm_core::rbac::Mode::Strict);
-    let mut v = json!({
-        "name": info.name,
-        "retentionDays": info.settings.soft_delete_retention_days,
-        "purgeProtection": info.settings.purge_protection,
-        "tags": info.tags,
-        "created": info.created.0,
-        "updated": info.updated.0,
-        "securityDomain": info.security_domain,
-    });
-    if let Some(strict) = strict {
-        v["rbac"] = json!(if strict { "strict" } else { "open" });
-    }
-    if let Some(d) = &info.deletion {
-        v["deletedDate"] = json!(d.deleted_on.0);
-        v["scheduledPurgeDate"] = json!(d.scheduled_purge.0);
-    }
-    v
+    PoolBody::of(info, strict)
+}
+
+/// A wire body as the JSON value the management routes answer.
+fn value(body: impl serde::Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+fn pool_list(hsm: &Hsm, pools: &[PoolInfo]) -> Value {
+    value(ValueList {
+        value: pools.iter().map(|p| pool_json(hsm, p)).collect(),
+    })
 }
 
 /// The management routes; `segments` follow `/mhsm/`. `Ok(None)`: 204.
@@ -124,38 +96,23 @@ pub fn route(
     clock: Option<&OffsetClock>,
     method: &axum::http::Method,
     segments: &[&str],
-    body: &[u8],
+    bytes: &[u8],
 ) -> Result<(axum::http::StatusCode, Option<Value>), ApiError> {
     use axum::http::{Method, StatusCode};
     let ok = |v: Value| Ok((StatusCode::OK, Some(v)));
+    let pool = |info: &PoolInfo| value(pool_json(hsm, info));
     match (method.clone(), segments) {
-        (Method::GET, ["pools"]) => {
-            let all: Vec<Value> = hsm
-                .list_pools()?
-                .iter()
-                .map(|p| pool_json(hsm, p))
-                .collect();
-            ok(json!({ "value": all }))
-        }
+        (Method::GET, ["pools"]) => ok(pool_list(hsm, &hsm.list_pools()?)),
         (Method::POST, ["pools"]) => {
-            let req: PoolCreate = crate::keys::body(body)?;
+            let req: PoolCreate = body(bytes)?;
             let info = create(hsm, &req)?;
-            Ok((StatusCode::CREATED, Some(pool_json(hsm, &info))))
+            Ok((StatusCode::CREATED, Some(pool(&info))))
         }
-        (Method::GET, ["pools", name]) => ok(pool_json(hsm, &hsm.get_pool(name)?)),
-        (Method::DELETE, ["pools", name]) => ok(pool_json(hsm, &hsm.delete_pool(name)?)),
-        (Method::GET, ["deletedpools"]) => {
-            let all: Vec<Value> = hsm
-                .list_deleted_pools()?
-                .iter()
-                .map(|p| pool_json(hsm, p))
-                .collect();
-            ok(json!({ "value": all }))
-        }
-        (Method::GET, ["deletedpools", name]) => ok(pool_json(hsm, &hsm.get_deleted_pool(name)?)),
-        (Method::POST, ["deletedpools", name, "recover"]) => {
-            ok(pool_json(hsm, &hsm.recover_pool(name)?))
-        }
+        (Method::GET, ["pools", name]) => ok(pool(&hsm.get_pool(name)?)),
+        (Method::DELETE, ["pools", name]) => ok(pool(&hsm.delete_pool(name)?)),
+        (Method::GET, ["deletedpools"]) => ok(pool_list(hsm, &hsm.list_deleted_pools()?)),
+        (Method::GET, ["deletedpools", name]) => ok(pool(&hsm.get_deleted_pool(name)?)),
+        (Method::POST, ["deletedpools", name, "recover"]) => ok(pool(&hsm.recover_pool(name)?)),
         (Method::DELETE, ["deletedpools", name]) => {
             hsm.purge_pool(name)?;
             Ok((StatusCode::NO_CONTENT, None))
@@ -168,15 +125,14 @@ pub fn route(
                     "the time shift is a test hook: start the server with --test-hooks",
                 )
             })?;
-            #[derive(Deserialize)]
-            struct Shift {
-                seconds: i64,
-            }
-            let shift: Shift = crate::keys::body(body)?;
+            let shift: TimeShift = body(bytes)?;
             let now = clock.advance(shift.seconds)?;
             // Purges and rotations that came due happen now, not at the next timer tick.
             hsm.maintain()?;
-            ok(json!({ "now": now.0, "offset": clock.offset() }))
+            ok(value(TimeShifted {
+                now: now.0,
+                offset: clock.offset(),
+            }))
         }
         _ => Err(ApiError::no_route(
             method.as_str(),

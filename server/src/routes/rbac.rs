@@ -1,17 +1,78 @@
 //! The RBAC routes, `/{scope}/providers/Microsoft.Authorization/roleDefinitions[/{name}]` and
 //! `.../roleAssignments[/{name}]` for the scopes `/`, `/keys` and `/keys/{name}`: JSON in,
 //! [`hsm_core::rbac`] calls, Azure-shaped JSON out. The rules (built-in roles, validation,
-//! filters, what a role grants) are the core's; who may call these routes is checked in
-//! `app::route` like every other route.
+//! filters, what a role grants) are the core's; each route names the data action it needs,
+//! like every other route.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use hsm_core::Pool;
-use hsm_core::rbac::{self, AssignmentFilter, RoleDefinitionInput, Scope};
-use serde_json::{Value, json};
+use hsm_core::rbac::{self, AssignmentFilter, DataAction as A, Scope};
+use mhsm_wire::rbac::{
+    RoleAssignmentBody, RoleAssignmentCreate, RoleDefinitionBody, RoleDefinitionCreate, ValueList,
+};
 
+use super::{Request, Routed, body, created, ok};
 use crate::error::ApiError;
-use crate::keys::body;
-use crate::model::{self, RoleAssignmentIn, RoleDefinitionIn, ValueList};
+
+const P: &str = "providers";
+const AUTHZ: &str = "Microsoft.Authorization";
+
+/// The RBAC routes' table. Their paths carry a scope (`/`, `/keys`, `/keys/{name}`) before
+/// `providers`, so they are matched before the key routes.
+pub fn route(req: &Request, segments: &[&str]) -> Routed {
+    let (pool, allow, query) = (req.ctx.pool, req.allow, req.query);
+    let response = match (req.method.clone(), segments) {
+        (
+            Method::GET,
+            [s @ .., P, AUTHZ, "roleDefinitions"] | [s @ .., P, AUTHZ, "roleDefinitions", ""],
+        ) => {
+            let scope = scope(s)?;
+            allow(A::ReadRoleDefinition, &scope)?;
+            ok(list_definitions(pool, &scope, query)?)
+        }
+        (Method::GET, [s @ .., P, AUTHZ, "roleDefinitions", name]) => {
+            let scope = scope(s)?;
+            allow(A::ReadRoleDefinition, &scope)?;
+            ok(get_definition(pool, &scope, name)?)
+        }
+        (Method::PUT, [s @ .., P, AUTHZ, "roleDefinitions", name]) => {
+            let scope = scope(s)?;
+            allow(A::WriteRoleDefinition, &scope)?;
+            created(set_definition(pool, &scope, name, req.body)?)
+        }
+        (Method::DELETE, [s @ .., P, AUTHZ, "roleDefinitions", name]) => {
+            let scope = scope(s)?;
+            allow(A::DeleteRoleDefinition, &scope)?;
+            ok(delete_definition(pool, &scope, name)?)
+        }
+        (
+            Method::GET,
+            [s @ .., P, AUTHZ, "roleAssignments"] | [s @ .., P, AUTHZ, "roleAssignments", ""],
+        ) => {
+            let scope = scope(s)?;
+            allow(A::ReadRoleAssignment, &scope)?;
+            ok(list_assignments(pool, &scope, query)?)
+        }
+        (Method::GET, [s @ .., P, AUTHZ, "roleAssignments", name]) => {
+            let scope = scope(s)?;
+            allow(A::ReadRoleAssignment, &scope)?;
+            ok(get_assignment(pool, &scope, name)?)
+        }
+        (Method::PUT, [s @ .., P, AUTHZ, "roleAssignments", name]) => {
+            let scope = scope(s)?;
+            allow(A::WriteRoleAssignment, &scope)?;
+            created(create_assignment(pool, &scope, name, req.body)?)
+        }
+        (Method::DELETE, [s @ .., P, AUTHZ, "roleAssignments", name]) => {
+            let scope = scope(s)?;
+            allow(A::DeleteRoleAssignment, &scope)?;
+            ok(delete_assignment(pool, &scope, name)?)
+        }
+        (_, [.., P, AUTHZ, _] | [.., P, AUTHZ, _, _]) => return Err(req.no_route()),
+        _ => return Ok(None),
+    };
+    Ok(Some(response))
+}
 
 /// The scope named by the path segments before `providers` (none for `/`).
 pub fn scope(segments: &[&str]) -> Result<Scope, ApiError> {
@@ -82,21 +143,25 @@ pub fn list_definitions(
     pool: &Pool,
     _scope: &Scope,
     query: &[(String, String)],
-) -> Result<Value, ApiError> {
+) -> Result<ValueList<RoleDefinitionBody>, ApiError> {
     let wanted = filter(query).map(role_name_filter).transpose()?.flatten();
     let value = rbac::list_role_definitions(pool)?
         .iter()
         .filter(|d| wanted.as_ref().is_none_or(|n| *n == d.role_name))
-        .map(model::role_definition)
+        .map(RoleDefinitionBody::of)
         .collect();
-    Ok(json!(ValueList { value }))
+    Ok(ValueList { value })
 }
 
 /// `GET /{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`.
-pub fn get_definition(pool: &Pool, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+pub fn get_definition(
+    pool: &Pool,
+    scope: &Scope,
+    name: &str,
+) -> Result<RoleDefinitionBody, ApiError> {
     definitions_scope(scope)?;
     let d = rbac::get_role_definition(pool, name)?.ok_or_else(|| definition_not_found(name))?;
-    Ok(json!(model::role_definition(&d)))
+    Ok(RoleDefinitionBody::of(&d))
 }
 
 /// `PUT /{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}` (answered 201).
@@ -105,30 +170,22 @@ pub fn set_definition(
     scope: &Scope,
     name: &str,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<RoleDefinitionBody, ApiError> {
     definitions_scope(scope)?;
-    let p = body::<RoleDefinitionIn>(bytes)?.properties;
-    let input = RoleDefinitionInput {
-        role_name: p.role_name,
-        description: p.description,
-        role_type: p.role_type,
-        permissions: p
-            .permissions
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-        assignable_scopes: p.assignable_scopes,
-    };
+    let input = body::<RoleDefinitionCreate>(bytes)?.into_core();
     let d = rbac::set_role_definition(pool, name, input)?;
-    Ok(json!(model::role_definition(&d)))
+    Ok(RoleDefinitionBody::of(&d))
 }
 
 /// `DELETE /{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`.
-pub fn delete_definition(pool: &Pool, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+pub fn delete_definition(
+    pool: &Pool,
+    scope: &Scope,
+    name: &str,
+) -> Result<RoleDefinitionBody, ApiError> {
     definitions_scope(scope)?;
     let d = rbac::delete_role_definition(pool, name)?.ok_or_else(|| definition_not_found(name))?;
-    Ok(json!(model::role_definition(&d)))
+    Ok(RoleDefinitionBody::of(&d))
 }
 
 /// `GET /{scope}/providers/Microsoft.Authorization/roleAssignments[?$filter=...]`.
@@ -136,20 +193,24 @@ pub fn list_assignments(
     pool: &Pool,
     scope: &Scope,
     query: &[(String, String)],
-) -> Result<Value, ApiError> {
+) -> Result<ValueList<RoleAssignmentBody>, ApiError> {
     let filter = AssignmentFilter::parse(filter(query).unwrap_or(""))?;
     let value = rbac::list_role_assignments(pool, scope, &filter)?
         .iter()
-        .map(model::role_assignment)
+        .map(RoleAssignmentBody::of)
         .collect();
-    Ok(json!(ValueList { value }))
+    Ok(ValueList { value })
 }
 
 /// `GET /{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
-pub fn get_assignment(pool: &Pool, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+pub fn get_assignment(
+    pool: &Pool,
+    scope: &Scope,
+    name: &str,
+) -> Result<RoleAssignmentBody, ApiError> {
     let a =
         rbac::get_role_assignment(pool, scope, name)?.ok_or_else(|| assignment_not_found(name))?;
-    Ok(json!(model::role_assignment(&a)))
+    Ok(RoleAssignmentBody::of(&a))
 }
 
 /// `PUT /{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` (answered 201).
@@ -158,18 +219,22 @@ pub fn create_assignment(
     scope: &Scope,
     name: &str,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
-    let p = body::<RoleAssignmentIn>(bytes)?.properties;
+) -> Result<RoleAssignmentBody, ApiError> {
+    let p = body::<RoleAssignmentCreate>(bytes)?.properties;
     let a =
         rbac::create_role_assignment(pool, scope, name, &p.role_definition_id, &p.principal_id)?;
-    Ok(json!(model::role_assignment(&a)))
+    Ok(RoleAssignmentBody::of(&a))
 }
 
 /// `DELETE /{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
-pub fn delete_assignment(pool: &Pool, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+pub fn delete_assignment(
+    pool: &Pool,
+    scope: &Scope,
+    name: &str,
+) -> Result<RoleAssignmentBody, ApiError> {
     let a = rbac::delete_role_assignment(pool, scope, name)?
         .ok_or_else(|| assignment_not_found(name))?;
-    Ok(json!(model::role_assignment(&a)))
+    Ok(RoleAssignmentBody::of(&a))
 }
 
 #[cfg(test)]
