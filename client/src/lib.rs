@@ -33,6 +33,7 @@ use hsm_core::key::{KeyInfo, KeyOperation, KeyOptions, KeyUpdate};
 use hsm_core::pin::{FixedPins, InitialPins, PinPolicy, PinRole, PinStatus};
 use hsm_core::rbac::DataAction;
 use hsm_core::{Error, HsmApi, KeyRef, PoolApi, PoolChanges, Result, SecretBytes};
+use mhsm_wire::pkcs11::WrapStored;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -944,22 +945,15 @@ impl RemotePool {
         }
         let spec = self.spec(wrapping.name, wrapping.version)?;
         let req = alg::wrap_request(alg, &spec);
-        let mut body = json!({
-            "alg": req.alg,
-            "target": target.name,
-            "targetVersion": target.version.unwrap_or_default(),
-        });
-        add_iv_aad(&mut body, &req);
+        let body = WrapStored::new(&req.alg, req.aad.as_deref(), target.name, target.version);
+        let body = serde_json::to_vec(&body).map_err(|e| Error::Internal {
+            message: e.to_string(),
+        })?;
         let path = format!(
             "{EXT}{}",
             Self::crypto_path(wrapping.name, wrapping.version, "wrapstored")
         );
-        let reply = self.send(
-            "POST",
-            &path,
-            Some(body.to_string().as_bytes()),
-            Replay::Safe,
-        )?;
+        let reply = self.send("POST", &path, Some(&body), Replay::Safe)?;
         let ctx = Context::key(&self.name, wrapping.name, DataAction::Wrap)
             .crypto(KeyOperation::WrapKey, Some(&req.alg));
         value_bytes(&expect(reply, &ctx)?)

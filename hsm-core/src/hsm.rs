@@ -14,7 +14,7 @@ use crate::crypto::{
 use crate::error::{Error, Result};
 use crate::key::Deletion;
 use crate::names::{Tags, new_id, validate_pool_name, validate_tags};
-use crate::pin::{self, InitialPins};
+use crate::pin::InitialPins;
 use crate::pool::{
     Documents, KeyEntry, Pool, PoolInfo, PoolSettings, PoolState, PoolUpdate, VersionEntry,
 };
@@ -191,6 +191,17 @@ impl HsmInner {
             .unwrap_or(i64::MAX);
         self.next_pool_purge.store(next, Ordering::SeqCst);
     }
+}
+
+/// What a new pool starts with besides its settings and tags
+/// ([`Hsm::create_pool_with`]): its PINs, and administrators (object ids) that make its RBAC
+/// strict from the first moment.
+#[derive(Clone, Debug, Default)]
+pub struct NewPool<'a> {
+    /// The PIN policy and PINs.
+    pub pins: InitialPins<'a>,
+    /// Object ids granted the Administrator role at `/`; any makes the pool strict.
+    pub admins: Vec<String>,
 }
 
 /// An HSM: pools of keys in one security domain. `Send + Sync`; clone it freely.
@@ -419,11 +430,10 @@ impl Hsm {
 
     /// Creates a pool with a fresh master key.
     pub fn create_pool(&self, name: &str, settings: PoolSettings, tags: Tags) -> Result<PoolInfo> {
-        self.create_pool_with_pins(name, settings, tags, &InitialPins::default())
+        self.create_pool_with(name, settings, tags, &NewPool::default())
     }
 
-    /// Creates a pool with a fresh master key and its PINs, in one commit: the pool exists
-    /// with its PIN policy and PINs, or not at all.
+    /// Creates a pool with a fresh master key and its PINs, in one commit.
     pub fn create_pool_with_pins(
         &self,
         name: &str,
@@ -431,11 +441,29 @@ impl Hsm {
         tags: Tags,
         pins: &InitialPins<'_>,
     ) -> Result<PoolInfo> {
+        let new = NewPool {
+            pins: *pins,
+            admins: Vec::new(),
+        };
+        self.create_pool_with(name, settings, tags, &new)
+    }
+
+    /// Creates a pool with a fresh master key, its PINs and its administrators, in one
+    /// commit: the pool exists with all of them (purge protection included, when the
+    /// settings ask for it), or not at all.
+    pub fn create_pool_with(
+        &self,
+        name: &str,
+        settings: PoolSettings,
+        tags: Tags,
+        new: &NewPool<'_>,
+    ) -> Result<PoolInfo> {
         validate_pool_name(name)?;
         settings.validate()?;
         validate_tags(&tags)?;
         // PINs are hashed (slowly) before the writer lock is taken.
-        let pin_documents = pins.documents()?;
+        let mut documents = new.pins.documents()?;
+        documents.extend(crate::rbac::strict_documents(&new.admins)?);
         self.maintain_pools()?;
         let _writer = self.inner.pools_write.lock();
         // Pool names are host names (`{pool}.localhost`), which DNS compares without case:
@@ -476,10 +504,10 @@ impl Hsm {
         let mut batch = Batch::new();
         batch.put(pool_path(name), self.inner.seal_pool_record(&record)?);
         let mut docs = Documents::new();
-        for (id, json) in pin_documents {
-            let path = doc_path(name, pin::KIND, id);
+        for (kind, id, json) in documents {
+            let path = doc_path(name, kind, &id);
             batch.put(path.clone(), seal.seal(&record_aad(&path), &json)?);
-            docs.insert((pin::KIND.to_string(), id.to_string()), Arc::new(json));
+            docs.insert((kind.to_string(), id), Arc::new(json));
         }
         self.inner.check_writable()?;
         self.inner.store.commit(batch)?;

@@ -61,6 +61,6 @@ pub mod time;
 
 pub use api::{HsmApi, PoolApi};
 pub use error::{Error, Result};
-pub use hsm::{Hsm, HsmConfig};
+pub use hsm::{Hsm, HsmConfig, NewPool};
 pub use pool::{KeyRef, Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate};
 pub use secret::SecretBytes;

@@ -128,7 +128,7 @@ impl PinPolicy {
 }
 
 /// The PINs a new pool starts with, written in the same commit as the pool
-/// ([`crate::Hsm::create_pool_with_pins`]): a policy (default: [`PinPolicy::default`]), the
+/// ([`crate::Hsm::create_pool_with`]): a policy (default: [`PinPolicy::default`]), the
 /// SO PIN, and a user PIN (only with an SO PIN, who could otherwise never reset it).
 #[derive(Clone, Copy, Default)]
 pub struct InitialPins<'a> {
@@ -151,9 +151,9 @@ impl std::fmt::Debug for InitialPins<'_> {
 }
 
 impl InitialPins<'_> {
-    /// Checks them and returns the pool documents that hold them: (id, JSON) of kind
-    /// [`KIND`], hashed and salted (nothing is stored when nothing is set).
-    pub(crate) fn documents(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    /// Checks them and returns the pool documents that hold them: (kind, id, JSON), hashed
+    /// and salted (nothing is stored when nothing is set).
+    pub(crate) fn documents(&self) -> Result<Vec<(&'static str, String, Vec<u8>)>> {
         if self.user.is_some() && self.so.is_none() {
             return Err(Error::bad_parameter(
                 "a user PIN needs an SO PIN (only the SO can reset it)",
@@ -163,12 +163,12 @@ impl InitialPins<'_> {
         let policy = self.policy.unwrap_or_default();
         if let Some(p) = self.policy {
             p.validate()?;
-            docs.push((POLICY_ID, to_json(&p)?));
+            docs.push((KIND, POLICY_ID.to_string(), to_json(&p)?));
         }
         for (role, pin) in [(PinRole::So, self.so), (PinRole::User, self.user)] {
             if let Some(pin) = pin {
                 policy.check(pin)?;
-                docs.push((role.id(), to_json(&new_record(pin)?)?));
+                docs.push((KIND, role.id().to_string(), to_json(&new_record(pin)?)?));
             }
         }
         Ok(docs)

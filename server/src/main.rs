@@ -326,6 +326,7 @@ fn pool_request(action: PoolAction) -> Result<(&'static str, String, Option<Valu
                 admins,
                 so_pin,
                 user_pin,
+                pin_policy: None,
             };
             ("POST", "pools".into(), Some(serde_json::to_value(req)?))
         }

@@ -11,6 +11,49 @@ use crate::Result;
 use crate::b64::unb64;
 use crate::key::KeyBundle;
 
+/// `POST /x-mhsm/pkcs11/keys/{name}/{version}/wrapstored`: wraps the pool's key `target`
+/// under the key the path names, on the server (the target's material never leaves it). The
+/// answer is `{"value": b64url}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WrapStored {
+    /// The wrapping algorithm's JWA (or vendor) name.
+    pub alg: String,
+    /// The name of the key to wrap.
+    pub target: String,
+    /// Its version (empty: the latest).
+    #[serde(default)]
+    pub target_version: String,
+    /// The OAEP label of vendor names, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aad: Option<String>,
+}
+
+impl WrapStored {
+    /// The request: `alg` with its label, for `target` at `target_version`.
+    pub fn new(alg: &str, aad: Option<&[u8]>, target: &str, target_version: Option<&str>) -> Self {
+        WrapStored {
+            alg: alg.to_string(),
+            target: target.to_string(),
+            target_version: target_version.unwrap_or_default().to_string(),
+            aad: aad.map(crate::b64),
+        }
+    }
+
+    /// The wrapping algorithm.
+    pub fn algorithm(&self) -> Result<hsm_core::crypto::WrapAlgorithm> {
+        let aad = crate::b64::unb64_opt(self.aad.as_deref(), "aad")?;
+        Ok(hsm_core::crypto::jwa::wrap_algorithm_with_aad(
+            &self.alg, aad,
+        )?)
+    }
+
+    /// The target's version (`None`: the latest).
+    pub fn target_version(&self) -> Option<&str> {
+        (!self.target_version.is_empty()).then_some(self.target_version.as_str())
+    }
+}
+
 /// `GET /x-mhsm/pkcs11/state`: the pool's generation.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct GenerationState {

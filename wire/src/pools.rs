@@ -33,6 +33,9 @@ pub struct PoolCreate {
     /// The PKCS#11 token's user PIN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_pin: Option<String>,
+    /// The PKCS#11 token's PIN policy (default: the core's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_policy: Option<crate::pkcs11::PinPolicyBody>,
 }
 
 impl std::fmt::Debug for PoolCreate {

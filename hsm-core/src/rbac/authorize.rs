@@ -74,6 +74,36 @@ pub fn make_strict(pool: &Pool, admins: &[&str]) -> Result<Vec<RoleAssignment>> 
     Ok(made)
 }
 
+/// The documents that make a new pool strict with `admins` as its administrators (each an
+/// assignment of the Administrator role at `/`), for a pool created in one commit
+/// ([`crate::Hsm::create_pool_with`]): (kind, id, value). None for no administrators.
+pub(crate) fn strict_documents(admins: &[String]) -> Result<Vec<(&'static str, String, Vec<u8>)>> {
+    if admins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut principals = Vec::new();
+    for a in admins {
+        let admin = guid(a, "administrator object id")?;
+        if !principals.contains(&admin) {
+            principals.push(admin);
+        }
+    }
+    let mut docs = Vec::new();
+    for principal_id in principals {
+        let name = new_guid()?;
+        let assignment = RoleAssignment {
+            name: name.clone(),
+            scope: Scope::All,
+            role_definition: ADMINISTRATOR.to_string(),
+            principal_id,
+        };
+        docs.push((super::ASSIGNMENT_KIND, name, encode(&assignment)?));
+    }
+    let mode = encode(&ModeDoc { mode: Mode::Strict })?;
+    docs.push((MODE_KIND, MODE_ID.to_string(), mode));
+    Ok(docs)
+}
+
 /// May `principal` (an object id; `None` for an anonymous caller) perform `action` at
 /// `scope`? In an open pool everyone may; in a strict pool one of the principal's
 /// assignments at or above `scope` must grant it. `ForbiddenByRbac` otherwise.

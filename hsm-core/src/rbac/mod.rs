@@ -36,6 +36,7 @@ pub use assignments::{
     AssignmentFilter, RoleAssignment, create_role_assignment, delete_role_assignment,
     get_role_assignment, list_role_assignments,
 };
+pub(crate) use authorize::strict_documents;
 pub use authorize::{Mode, authorize, make_strict, mode};
 pub use builtin::{
     ADMINISTRATOR, ARM_USER, BACKUP_USER, CRYPTO_AUDITOR, CRYPTO_OFFICER,

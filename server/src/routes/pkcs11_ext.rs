@@ -7,13 +7,13 @@
 //! pass through in request and answer bodies only: never in messages or logs.
 
 use axum::http::{Method, StatusCode};
-use hsm_core::document;
 use hsm_core::pin::{PinPolicy, PinRole};
 use hsm_core::rbac::{DataAction as A, Scope};
+use hsm_core::{KeyRef, document};
 use mhsm_wire::key::{KeyBundle, SecretValue, ValueBody};
 use mhsm_wire::pkcs11::{
     DocumentBody, DocumentList, ExtraValue, GenerationState, KeySnapshot, PinBody, PinPolicyBody,
-    PinsBody, Removed,
+    PinsBody, Removed, WrapStored,
 };
 
 use super::{Request, Routed, body, key_scope, no_content, ok, version};
@@ -75,6 +75,23 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
             allow(A::ExportKey, &key(name)?)?;
             let (_, material) = pool.export_key(name, version(v))?;
             ok(SecretValue::of_material(&material)?)
+        }
+        (Method::POST, ["keys", name, v, "wrapstored"]) => {
+            let req: WrapStored = body(bytes)?;
+            // Wrapping needs the wrapping key's wrap action; the target leaves the HSM, so
+            // its export action too.
+            allow(A::ExportKey, &key(&req.target)?)?;
+            allow(A::Wrap, &key(name)?)?;
+            let wrapping = KeyRef {
+                name,
+                version: version(v),
+            };
+            let target = KeyRef {
+                name: &req.target,
+                version: req.target_version(),
+            };
+            let wrapped = pool.wrap_stored_key(wrapping, &req.algorithm()?, target)?;
+            ok(ValueBody::of(&wrapped))
         }
         (Method::GET, ["documents", kind] | ["documents", kind, ""]) => {
             allow(A::ReadKey, &Scope::Keys)?;

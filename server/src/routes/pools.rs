@@ -9,9 +9,9 @@
 //!   `DELETE /mhsm/deletedpools/{name}` (purge, 204)
 //! - `POST /mhsm/time-shift` `{"seconds": N}` — only with `mhsm serve --test-hooks`.
 
-use hsm_core::pin::{PinPolicy, PinRole};
+use hsm_core::pin::{InitialPins, PinPolicy};
 use hsm_core::time::OffsetClock;
-use hsm_core::{Error as CoreError, Hsm, PoolInfo, PoolSettings};
+use hsm_core::{Error as CoreError, Hsm, NewPool, PoolInfo, PoolSettings};
 pub use mhsm_wire::pools::PoolCreate;
 use mhsm_wire::pools::{PoolBody, TimeShift, TimeShifted, ValueList};
 use serde_json::Value;
@@ -19,54 +19,22 @@ use serde_json::Value;
 use super::body;
 use crate::error::ApiError;
 
-/// Creates a pool with its settings, administrators and PINs. If a later step fails, the
-/// new pool is deleted and purged again, so no half-made pool is left.
+/// Creates a pool with its settings, administrators, PIN policy and PINs: one commit of the
+/// core, so a refusal leaves nothing behind.
 pub fn create(hsm: &Hsm, req: &PoolCreate) -> Result<PoolInfo, CoreError> {
-    // Purge protection is turned on last: until then a failed creation can be undone.
     let settings = PoolSettings {
         soft_delete_retention_days: req.retention_days.unwrap_or(90),
-        purge_protection: false,
+        purge_protection: req.purge_protection,
     };
-    if req.user_pin.is_some() && req.so_pin.is_none() {
-        return Err(CoreError::BadParameter {
-            message: "a user PIN needs an SO PIN".into(),
-        });
-    }
-    for pin in [&req.so_pin, &req.user_pin].into_iter().flatten() {
-        PinPolicy::default().check(pin.as_bytes())?;
-    }
-    let info = hsm.create_pool(&req.name, settings.clone(), req.tags.clone())?;
-    let rest = || -> Result<(), CoreError> {
-        let pool = hsm.pool(&req.name)?;
-        if !req.admins.is_empty() {
-            let admins: Vec<&str> = req.admins.iter().map(String::as_str).collect();
-            hsm_core::rbac::make_strict(&pool, &admins)?;
-        }
-        if let Some(so) = &req.so_pin {
-            pool.set_pin(PinRole::So, so.as_bytes())?;
-        }
-        if let Some(user) = &req.user_pin {
-            pool.set_pin(PinRole::User, user.as_bytes())?;
-        }
-        Ok(())
+    let new = NewPool {
+        pins: InitialPins {
+            policy: req.pin_policy.clone().map(PinPolicy::from),
+            so: req.so_pin.as_deref().map(str::as_bytes),
+            user: req.user_pin.as_deref().map(str::as_bytes),
+        },
+        admins: req.admins.clone(),
     };
-    if let Err(e) = rest() {
-        let undo = hsm
-            .delete_pool(&req.name)
-            .and_then(|_| hsm.purge_pool(&req.name));
-        if let Err(u) = undo {
-            tracing::error!(pool = %req.name, error = %u, "could not undo a failed pool creation");
-        }
-        return Err(e);
-    }
-    if req.purge_protection {
-        let update = hsm_core::PoolUpdate {
-            purge_protection: Some(true),
-            ..hsm_core::PoolUpdate::default()
-        };
-        return hsm.update_pool(&req.name, &update);
-    }
-    Ok(info)
+    hsm.create_pool_with(&req.name, settings, req.tags.clone(), &new)
 }
 
 /// A pool as the management API shows it.
