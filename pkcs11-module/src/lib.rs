@@ -29,6 +29,9 @@ pub mod crypt;
 pub mod digest;
 pub mod entry;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod general;
 pub mod keys;
 pub mod logging;
