@@ -3,8 +3,9 @@
 //! parameter structures (GCM in both layouts, OAEP, ECDH1, PSS, CTR) with arbitrary fields
 //! and the buffers it names, read by the module's own parsers (see
 //! `mhsm_pkcs11::fuzzing::mechanism`). Every non-NULL pointer is valid for the length given
-//! with it, as the caller's contract says; raw bytes never have the size of a structure
-//! holding pointers (that would hand the module wild pointers, which no caller may do).
+//! with it, as the caller's contract says: raw bytes never have the size of a structure
+//! holding pointers, and a structure holding pointers goes with the one mechanism that
+//! reads it (anything else would hand the module wild pointers, which no caller may do).
 #![no_main]
 
 use std::ffi::c_void;
@@ -99,12 +100,17 @@ fn as_bytes<T: Copy>(v: &T) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()).to_vec() }
 }
 
-fn parameter(u: &mut Unstructured<'_>, bufs: &mut Buffers) -> Result<Option<Vec<u8>>> {
+/// A parameter, and the mechanism it must go with if it holds pointers.
+fn parameter(
+    u: &mut Unstructured<'_>,
+    bufs: &mut Buffers,
+) -> Result<(Option<Vec<u8>>, Option<CK_MECHANISM_TYPE>)> {
     const HASHES: &[CK_ULONG] = &[CKM_SHA_1, CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_MD5];
     const MGFS: &[CK_ULONG] = &[CKG_MGF1_SHA1, CKG_MGF1_SHA256, CKG_MGF1_SHA512, 0];
     const SIZES: &[CK_ULONG] = &[0, 12, 16, 96, 128, 64, 120, 32];
-    Ok(Some(match u.int_in_range(0..=7u8)? {
-        0 => return Ok(None),
+    let mut only_for = None;
+    let bytes = match u.int_in_range(0..=7u8)? {
+        0 => return Ok((None, None)),
         1 => {
             let n = u.arbitrary_len::<u8>()?.min(256);
             let mut b = u.bytes(n)?.to_vec();
@@ -114,6 +120,7 @@ fn parameter(u: &mut Unstructured<'_>, bufs: &mut Buffers) -> Result<Option<Vec<
             b
         }
         2 => {
+            only_for = Some(CKM_AES_GCM);
             let (iv, iv_len) = bufs.named(u)?;
             let (aad, aad_len) = bufs.named(u)?;
             as_bytes(&CK_GCM_PARAMS {
@@ -126,6 +133,7 @@ fn parameter(u: &mut Unstructured<'_>, bufs: &mut Buffers) -> Result<Option<Vec<
             })
         }
         3 => {
+            only_for = Some(CKM_AES_GCM);
             let (iv, iv_len) = bufs.named(u)?;
             let (aad, aad_len) = bufs.named(u)?;
             as_bytes(&GcmParamsNoIvBits {
@@ -137,6 +145,7 @@ fn parameter(u: &mut Unstructured<'_>, bufs: &mut Buffers) -> Result<Option<Vec<
             })
         }
         4 => {
+            only_for = Some(CKM_RSA_PKCS_OAEP);
             let (label, label_len) = bufs.named(u)?;
             as_bytes(&CK_RSA_PKCS_OAEP_PARAMS {
                 hashAlg: ulong(u, HASHES)?,
@@ -147,6 +156,7 @@ fn parameter(u: &mut Unstructured<'_>, bufs: &mut Buffers) -> Result<Option<Vec<
             })
         }
         5 => {
+            only_for = Some(CKM_ECDH1_DERIVE);
             let (shared, shared_len) = bufs.named(u)?;
             let (public, public_len) = bufs.named(u)?;
             as_bytes(&CK_ECDH1_DERIVE_PARAMS {
@@ -170,7 +180,8 @@ fn parameter(u: &mut Unstructured<'_>, bufs: &mut Buffers) -> Result<Option<Vec<
                 cb,
             })
         }
-    }))
+    };
+    Ok((Some(bytes), only_for))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -183,10 +194,10 @@ fuzz_target!(|data: &[u8]| {
     }) else {
         return;
     };
-    let Ok(param) = parameter(&mut u, &mut bufs) else {
+    let Ok((mut param, only_for)) = parameter(&mut u, &mut bufs) else {
         return;
     };
-    let mut param = param;
+    let mechanism = only_for.unwrap_or(mechanism);
     let m = match param.as_mut() {
         None => CK_MECHANISM {
             mechanism,
