@@ -146,3 +146,15 @@ pub unsafe fn mechanism(m: &CK_MECHANISM) {
         let _ = mechanism_params::ecdh(m);
     }
 }
+
+/// Decodes an attribute map as the module keeps certificates and data objects in pool
+/// documents (`attributes::decode`), and checks that what decodes encodes back the same.
+pub fn stored_object(bytes: &[u8]) {
+    if let Some(attrs) = attributes::decode(bytes) {
+        assert_eq!(
+            attributes::decode(&attributes::encode(&attrs)).as_ref(),
+            Some(&attrs),
+            "an attribute map decodes to itself after encoding"
+        );
+    }
+}
