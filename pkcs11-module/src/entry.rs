@@ -33,6 +33,11 @@
 //! context (`deny(unsafe_op_in_unsafe_fn)`): each dereference goes through an `unsafe fn`
 //! of [`crate::ptr`] in its own `unsafe` block, whose `// SAFETY:` comment names the
 //! argument and the contract it meets.
+//!
+//! Calling one from safe Rust does not compile:
+//! ```compile_fail,E0133
+//! let _ = mhsm_pkcs11::general::C_Finalize(std::ptr::null_mut());
+//! ```
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
