@@ -421,7 +421,12 @@ impl Hsm {
                 message: format!("unknown backup format '{}'", manifest.format),
             });
         }
-        let body = open_blob(&self.inner().domain, POOL_MAGIC, &read(POOL_BLOB_FILE)?)?;
+        self.open_pool_blob(&read(POOL_BLOB_FILE)?)
+    }
+
+    /// Opens and checks the sealed body of a pool backup (`pool.bak`).
+    fn open_pool_blob(&self, blob: &[u8]) -> Result<(PoolHeader, Vec<RestoredKey>)> {
+        let body = open_blob(&self.inner().domain, POOL_MAGIC, blob)?;
         let parts = unframe(body.expose_secret())?;
         let (header, sections) = parts.split_first().ok_or_else(|| Error::BackupInvalid {
             message: "empty pool backup".into(),
@@ -469,7 +474,20 @@ impl Hsm {
     pub fn restore_pool(&self, dir: &Path, name: &str, mode: RestoreMode) -> Result<PoolInfo> {
         validate_pool_name(name)?;
         let (header, keys) = self.read_pool_backup(dir)?;
+        let count = header.keys;
+        let info = self.restore_parsed_pool(name, mode, header, keys)?;
+        tracing::info!(pool = name, dir = %dir.display(), keys = count, "pool restored");
+        Ok(info)
+    }
 
+    /// Writes a pool backup read back by [`Hsm::open_pool_blob`] into the pool `name`.
+    fn restore_parsed_pool(
+        &self,
+        name: &str,
+        mode: RestoreMode,
+        header: PoolHeader,
+        keys: Vec<RestoredKey>,
+    ) -> Result<PoolInfo> {
         self.maintain()?;
         let _pools = self.pools_write();
         let now = self.now();
@@ -585,7 +603,34 @@ impl Hsm {
         if new_record.is_some() {
             self.install_pool(state.clone());
         }
-        tracing::info!(pool = name, dir = %dir.display(), keys = header.keys, "pool restored");
         Ok(info)
+    }
+}
+
+/// Hooks for the fuzz targets (`crate::fuzzing`): authentic blobs with chosen contents.
+#[cfg(feature = "fuzzing")]
+impl Hsm {
+    /// Seals `body` as a key backup (`pool` false) or a pool backup of this HSM's domain.
+    pub(crate) fn fuzz_seal_backup(&self, pool: bool, body: &[u8]) -> Result<Vec<u8>> {
+        let magic = if pool { POOL_MAGIC } else { KEY_MAGIC };
+        seal_blob(&self.inner().domain, magic, &SecretBytes::from_slice(body))
+    }
+
+    /// Opens a blob [`Hsm::fuzz_seal_backup`] (or a backup) sealed: its plaintext body.
+    pub(crate) fn fuzz_open_backup(&self, pool: bool, blob: &[u8]) -> Result<SecretBytes> {
+        let magic = if pool { POOL_MAGIC } else { KEY_MAGIC };
+        open_blob(&self.inner().domain, magic, blob)
+    }
+
+    /// Restores the sealed body of a pool backup (`pool.bak`) into the pool `name`, as
+    /// [`Hsm::restore_pool`] does after reading the directory.
+    pub(crate) fn fuzz_restore_pool_blob(
+        &self,
+        name: &str,
+        blob: &[u8],
+        mode: RestoreMode,
+    ) -> Result<PoolInfo> {
+        let (header, keys) = self.open_pool_blob(blob)?;
+        self.restore_parsed_pool(name, mode, header, keys)
     }
 }

@@ -226,7 +226,10 @@ fn corrupted(path: &[u8]) -> Error {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(path: &[u8], plain: Option<SecretBytes>) -> Result<T> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    path: &[u8],
+    plain: Option<SecretBytes>,
+) -> Result<T> {
     let plain = plain.ok_or_else(|| corrupted(path))?;
     serde_json::from_slice(plain.expose_secret()).map_err(|_| corrupted(path))
 }
@@ -820,7 +823,7 @@ impl Hsm {
 }
 
 /// Reads every pool, key and version record, checking each one's authentication.
-fn load_pools(inner: &HsmInner) -> Result<BTreeMap<String, Arc<PoolState>>> {
+pub(crate) fn load_pools(inner: &HsmInner) -> Result<BTreeMap<String, Arc<PoolState>>> {
     let mut records = Vec::new();
     inner.store.scan_prefix(b"p/", &mut |path, sealed| {
         let path_str = std::str::from_utf8(path).map_err(|_| corrupted(path))?;

@@ -44,6 +44,9 @@ mod cache;
 pub mod crypto;
 pub mod document;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hsm;
 pub mod key;
 pub mod names;

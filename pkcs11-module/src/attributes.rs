@@ -9,7 +9,7 @@
 //!
 //! [`KeyInfo`]: hsm_core::key::KeyInfo
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cryptoki_sys::*;
 use hsm_core::crypto::{Curve, KeyKind, KeySpec, PublicKey};
@@ -156,14 +156,18 @@ pub(crate) struct Template(pub Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>);
 
 impl Template {
     /// From the pointer layer's view; a type given twice is `CKR_TEMPLATE_INCONSISTENT`
-    /// when the values differ.
+    /// when the values differ. Linear in the template's length (a caller may pass any).
     pub fn new(raw: Vec<(CK_ATTRIBUTE_TYPE, &[u8])>) -> Result<Template, CK_RV> {
         let mut out: Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)> = Vec::with_capacity(raw.len());
+        let mut seen: HashMap<CK_ATTRIBUTE_TYPE, usize> = HashMap::with_capacity(raw.len());
         for (t, v) in raw {
-            match out.iter().find(|(o, _)| *o == t) {
-                Some((_, prev)) if prev.as_slice() != v => return Err(CKR_TEMPLATE_INCONSISTENT),
+            match seen.get(&t) {
+                Some(&i) if out[i].1.as_slice() != v => return Err(CKR_TEMPLATE_INCONSISTENT),
                 Some(_) => {}
-                None => out.push((t, v.to_vec())),
+                None => {
+                    seen.insert(t, out.len());
+                    out.push((t, v.to_vec()));
+                }
             }
         }
         Ok(Template(out))
@@ -500,5 +504,30 @@ mod tests {
         assert!(!Template::new(vec![(CKA_ID, b"a")]).unwrap().matches(&attrs));
         assert_eq!(parse_bool(&[]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
         assert_eq!(parse_ulong(&[1]), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+    }
+
+    #[test]
+    fn long_templates_parse_in_linear_time() {
+        // Found while writing the attribute-template fuzz target: duplicates were looked
+        // up by a scan of the attributes so far, so a template of n attributes cost n²/2
+        // comparisons (300,000 attributes: 4.5e10, minutes of a C caller's thread).
+        let n: CK_ATTRIBUTE_TYPE = 300_000;
+        let values: Vec<[u8; 1]> = (0..n).map(|i| [i as u8]).collect();
+        let raw: Vec<(CK_ATTRIBUTE_TYPE, &[u8])> =
+            (0..n).map(|t| (t, &values[t as usize][..])).collect();
+        let start = std::time::Instant::now();
+        let t = Template::new(raw.clone()).unwrap();
+        assert_eq!(t.0.len(), n as usize);
+        let mut twice = raw;
+        twice.push((n - 1, b"other"));
+        assert!(matches!(
+            Template::new(twice),
+            Err(CKR_TEMPLATE_INCONSISTENT)
+        ));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -71,7 +71,12 @@ impl Kind {
 }
 
 /// `C_EncryptInit` and `C_DecryptInit`.
-fn init(
+///
+/// # Safety
+/// `mechanism` is as the PKCS#11 caller passed it: NULL or a `CK_MECHANISM` whose parameter
+/// (and the buffers that names) is valid for its stated length.
+#[allow(unsafe_code)]
+unsafe fn init(
     module: &Module,
     session: CK_SESSION_HANDLE,
     mechanism: CK_MECHANISM_PTR,
@@ -79,11 +84,13 @@ fn init(
     kind: Kind,
 ) -> Result<(), CK_RV> {
     let session = module.sessions.get(session)?;
-    let mechanism = ptr::read(mechanism)?;
+    // SAFETY: by this function's contract.
+    let mechanism = unsafe { ptr::read(mechanism) }?;
     if kind.slot(&mut session.ops.lock()).is_some() {
         return Err(CKR_OPERATION_ACTIVE);
     }
-    let alg = mechanism_params::cipher(&mechanism)?;
+    // SAFETY: by this function's contract.
+    let alg = unsafe { mechanism_params::cipher(&mechanism) }?;
     let usage = match kind {
         Kind::Encrypt => CKA_ENCRYPT,
         Kind::Decrypt => CKA_DECRYPT,
@@ -119,7 +126,12 @@ fn init(
 
 /// The output buffer of a call producing `len` bytes: exact, or (decrypting with padding)
 /// an upper bound.
-fn output<'a>(
+///
+/// # Safety
+/// `out_len` is NULL or readable and writable, `out` NULL or writable for `*out_len` bytes
+/// (the PKCS#11 caller's contract for an output buffer and its length).
+#[allow(unsafe_code)]
+unsafe fn output<'a>(
     kind: Kind,
     exact: bool,
     out: CK_BYTE_PTR,
@@ -127,15 +139,22 @@ fn output<'a>(
     len: usize,
 ) -> Result<Option<ptr::OutBuffer<'a>>, CK_RV> {
     if exact {
-        ptr::out_buffer(out, out_len, len)
+        // SAFETY: by this function's contract.
+        unsafe { ptr::out_buffer(out, out_len, len) }
     } else {
         debug_assert!(kind == Kind::Decrypt);
-        ptr::out_buffer_upto(out, out_len, len)
+        // SAFETY: by this function's contract.
+        unsafe { ptr::out_buffer_upto(out, out_len, len) }
     }
 }
 
 /// `C_Encrypt` and `C_Decrypt`: one call over `data`.
-fn single(
+///
+/// # Safety
+/// `out_len` is NULL or readable and writable, `out` NULL or writable for `*out_len` bytes
+/// (the PKCS#11 caller's contract for an output buffer and its length).
+#[allow(unsafe_code)]
+unsafe fn single(
     module: &Module,
     session: &Session,
     op: &mut CryptOp,
@@ -151,11 +170,13 @@ fn single(
     let buffer = match kind {
         Kind::Encrypt => {
             let len = check::ciphertext_len(&spec, &op.alg, data.len()).ck()?;
-            output(kind, true, out, out_len, len)?
+            // SAFETY: by this function's contract.
+            unsafe { output(kind, true, out, out_len, len) }?
         }
         Kind::Decrypt => {
             let len = check::plaintext_max_len(&spec, &op.alg, data.len()).ck()?;
-            output(kind, false, out, out_len, len)?
+            // SAFETY: by this function's contract.
+            unsafe { output(kind, false, out, out_len, len) }?
         }
     };
     // A length query: the data is not consumed, the caller sends it again.
@@ -184,7 +205,12 @@ fn single(
 }
 
 /// `C_EncryptUpdate` and `C_DecryptUpdate`.
-fn update(
+///
+/// # Safety
+/// `out_len` is NULL or readable and writable, `out` NULL or writable for `*out_len` bytes
+/// (the PKCS#11 caller's contract for an output buffer and its length).
+#[allow(unsafe_code)]
+unsafe fn update(
     module: &Module,
     op: &mut CryptOp,
     part: &[u8],
@@ -197,7 +223,8 @@ fn update(
         CryptParts::Single => return Err(CKR_FUNCTION_NOT_SUPPORTED),
         CryptParts::Gathered(gathered) => {
             // A length query takes nothing: the caller sends the part again.
-            let Some(buffer) = ptr::out_buffer(out, out_len, 0)? else {
+            // SAFETY: by this function's contract.
+            let Some(buffer) = unsafe { ptr::out_buffer(out, out_len, 0) }? else {
                 return Ok(Step::Pending);
             };
             check::max_input(gathered.len().saturating_add(part.len()))
@@ -211,7 +238,8 @@ fn update(
                 .update_len(part.len())
                 .ck()
                 .map_err(|rv| kind.error(rv))?;
-            let Some(buffer) = ptr::out_buffer(out, out_len, len)? else {
+            // SAFETY: by this function's contract.
+            let Some(buffer) = unsafe { ptr::out_buffer(out, out_len, len) }? else {
                 return Ok(Step::Pending);
             };
             let result = stream
@@ -227,7 +255,12 @@ fn update(
 }
 
 /// `C_EncryptFinal` and `C_DecryptFinal`.
-fn finish(
+///
+/// # Safety
+/// `out_len` is NULL or readable and writable, `out` NULL or writable for `*out_len` bytes
+/// (the PKCS#11 caller's contract for an output buffer and its length).
+#[allow(unsafe_code)]
+unsafe fn finish(
     module: &Module,
     session: &Session,
     op: &mut CryptOp,
@@ -247,7 +280,8 @@ fn finish(
         }
         CryptParts::Stream(stream) => stream.finish_len().ck().map_err(|rv| kind.error(rv))?,
     };
-    let Some(buffer) = output(kind, exact, out, out_len, len)? else {
+    // SAFETY: by this function's contract.
+    let Some(buffer) = unsafe { output(kind, exact, out, out_len, len) }? else {
         return Ok(Step::Pending);
     };
     if kind == Kind::Decrypt {
@@ -270,7 +304,8 @@ fn finish(
 cryptoki_fn! {
     /// `C_EncryptInit`: RSA PKCS#1 v1.5 and OAEP, AES ECB, CBC, CBC with padding, CTR, GCM.
     pub fn C_EncryptInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
-        init(module, session, mechanism, key, Kind::Encrypt)
+        // SAFETY: `pMechanism` as C_EncryptInit's caller passed it.
+        unsafe { init(module, session, mechanism, key, Kind::Encrypt) }
     }
 }
 
@@ -286,7 +321,9 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(data, data_len).and_then(|data| {
+        // SAFETY: `pData` is NULL or `ulDataLen` bytes; `pEncryptedData` and its length as
+        // C_Encrypt's caller passed them (its contract).
+        let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| unsafe {
             single(module, &session, op, data, encrypted, encrypted_len, Kind::Encrypt)
         });
         settle(&mut ops.encrypt, result)
@@ -306,8 +343,11 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(part, part_len)
-            .and_then(|part| update(module, op, part, encrypted, encrypted_len, Kind::Encrypt));
+        // SAFETY: `pPart` is NULL or `ulPartLen` bytes; `pEncryptedPart` and its length as
+        // C_EncryptUpdate's caller passed them (its contract).
+        let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| unsafe {
+            update(module, op, part, encrypted, encrypted_len, Kind::Encrypt)
+        });
         settle(&mut ops.encrypt, result)
     }
 }
@@ -318,7 +358,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = finish(module, &session, op, last, last_len, Kind::Encrypt);
+        // SAFETY: `pLastEncryptedPart` and its length as C_EncryptFinal's caller passed them.
+        let result = unsafe { finish(module, &session, op, last, last_len, Kind::Encrypt) };
         settle(&mut ops.encrypt, result)
     }
 }
@@ -326,7 +367,8 @@ cryptoki_fn! {
 cryptoki_fn! {
     /// `C_DecryptInit`: the mechanisms of `C_EncryptInit`.
     pub fn C_DecryptInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
-        init(module, session, mechanism, key, Kind::Decrypt)
+        // SAFETY: `pMechanism` as C_DecryptInit's caller passed it.
+        unsafe { init(module, session, mechanism, key, Kind::Decrypt) }
     }
 }
 
@@ -342,7 +384,9 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(encrypted, encrypted_len).and_then(|input| {
+        // SAFETY: `pEncryptedData` is NULL or `ulEncryptedDataLen` bytes; `pData` and its
+        // length as C_Decrypt's caller passed them (its contract).
+        let result = unsafe { ptr::slice(encrypted, encrypted_len) }.and_then(|input| unsafe {
             single(module, &session, op, input, data, data_len, Kind::Decrypt)
         });
         settle(&mut ops.decrypt, result)
@@ -363,8 +407,10 @@ cryptoki_fn! {
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let result = context_auth(&session, &mut op.needs_context_auth)
-            .and_then(|()| ptr::slice(part, part_len))
-            .and_then(|part| update(module, op, part, data, data_len, Kind::Decrypt));
+            // SAFETY: `pEncryptedPart` is NULL or `ulEncryptedPartLen` bytes; `pPart` and its
+            // length as C_DecryptUpdate's caller passed them (its contract).
+            .and_then(|()| unsafe { ptr::slice(part, part_len) })
+            .and_then(|part| unsafe { update(module, op, part, data, data_len, Kind::Decrypt) });
         settle(&mut ops.decrypt, result)
     }
 }
@@ -375,7 +421,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = finish(module, &session, op, last, last_len, Kind::Decrypt);
+        // SAFETY: `pLastPart` and its length as C_DecryptFinal's caller passed them.
+        let result = unsafe { finish(module, &session, op, last, last_len, Kind::Decrypt) };
         settle(&mut ops.decrypt, result)
     }
 }

@@ -16,7 +16,8 @@ cryptoki_fn! {
     /// `C_DigestInit`: SHA-1 and SHA-2 (224 to 512), without parameters.
     pub fn C_DigestInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR) with module {
         let session = module.sessions.get(session)?;
-        let mechanism = ptr::read(mechanism)?;
+        // SAFETY: `pMechanism` is NULL or points to a CK_MECHANISM (caller's contract).
+        let mechanism = unsafe { ptr::read(mechanism) }?;
         let mut ops = session.ops.lock();
         if ops.digest.is_some() {
             return Err(CKR_OPERATION_ACTIVE);
@@ -50,9 +51,12 @@ cryptoki_fn! {
             if op.multi_part {
                 return Err(CKR_OPERATION_ACTIVE);
             }
-            let input = ptr::slice(data, data_len)?;
+            // SAFETY: `pData` is NULL or `ulDataLen` bytes (caller's contract for C_Digest).
+            let input = unsafe { ptr::slice(data, data_len) }?;
             // With no buffer (a length query) the data is not consumed: the caller sends it again.
-            let buffer = ptr::out_buffer(out, out_len, op.alg.output_len())?;
+            // SAFETY: `pulDigestLen` is NULL or readable and writable, `pDigest` NULL or
+            // writable for `*pulDigestLen` bytes (caller's contract for C_Digest).
+            let buffer = unsafe { ptr::out_buffer(out, out_len, op.alg.output_len()) }?;
             if buffer.is_some() {
                 op.hasher.update(input);
             }
@@ -76,7 +80,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(part, part_len).map(|input| {
+        // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
+        let result = unsafe { ptr::slice(part, part_len) }.map(|input| {
             op.hasher.update(input);
             op.multi_part = true;
             Step::Pending
@@ -91,7 +96,9 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.digest.as_ref().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = match ptr::out_buffer(out, out_len, op.alg.output_len()) {
+        // SAFETY: `pulDigestLen` is NULL or readable and writable, `pDigest` NULL or
+        // writable for `*pulDigestLen` bytes (caller's contract for C_DigestFinal).
+        let result = match unsafe { ptr::out_buffer(out, out_len, op.alg.output_len()) } {
             Ok(Some(buffer)) => {
                 let op = ops.digest.take().expect("checked above");
                 buffer.fill(&op.hasher.finish()).map(|()| Step::Done)

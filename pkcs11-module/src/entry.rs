@@ -10,7 +10,9 @@
 //!     /// C_GetSessionInfo: ...
 //!     pub fn C_GetSessionInfo(h: CK_SESSION_HANDLE, info: CK_SESSION_INFO_PTR) with module {
 //!         let session = module.sessions.get(h)?;
-//!         ptr::write(info, session.info())
+//!         // SAFETY: `info` is C_GetSessionInfo's `pInfo`, NULL or writable for a
+//!         // CK_SESSION_INFO by the PKCS#11 caller's contract.
+//!         unsafe { ptr::write(info, session.info()) }
 //!     }
 //! }
 //! ```
@@ -18,6 +20,24 @@
 //! through a function table. `with NAME` binds the initialized [`Module`] to `NAME` (and
 //! answers `CKR_CRYPTOKI_NOT_INITIALIZED` without one, or in a forked child that has not
 //! initialized again); `always` runs without it (`C_Initialize`, `C_GetFunctionList`, ...).
+//!
+//! ## Why `unsafe extern "C"`
+//! Every function is declared `unsafe extern "C" fn`, with a `# Safety` section naming the
+//! PKCS#11 caller's contract (each pointer NULL or valid for what the function reads or
+//! writes). The other way to keep them out of safe Rust, private modules, would be weaker:
+//! inside the crate any code could still call a safe `extern "C" fn` with a dangling
+//! pointer, and the exported symbol stays reachable through an `extern` block anyway. With
+//! `unsafe fn` the contract travels with the type: every Rust caller (the tests, the
+//! function tables) needs an `unsafe` block, and C sees the same ABI (the tables' entries
+//! are `Option<unsafe extern "C" fn ...>` in cryptoki-sys). The body is not an unsafe
+//! context (`deny(unsafe_op_in_unsafe_fn)`): each dereference goes through an `unsafe fn`
+//! of [`crate::ptr`] in its own `unsafe` block, whose `// SAFETY:` comment names the
+//! argument and the contract it meets.
+//!
+//! Calling one from safe Rust does not compile:
+//! ```compile_fail,E0133
+//! let _ = mhsm_pkcs11::general::C_Finalize(std::ptr::null_mut());
+//! ```
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -30,16 +50,26 @@ use crate::state::{self, Module};
 macro_rules! cryptoki_fn {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $($rest:tt)+) => {
         $(#[$doc])*
-        #[allow(non_snake_case, unsafe_code)] // the C name; `no_mangle` makes it the C symbol
+        ///
+        /// # Safety
+        /// The PKCS#11 caller's contract for this function: each pointer argument is NULL or
+        /// valid for what the specification says the function reads or writes, and stays so
+        /// for the call.
+        // The C name; `no_mangle` makes it the C symbol; `unsafe` blocks in the body hand
+        // the caller's pointers to `crate::ptr`.
+        #[allow(non_snake_case, unsafe_code)]
         #[unsafe(no_mangle)]
-        pub extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
             $crate::entry::cryptoki_fn!(@body $name $($rest)+)
         }
     };
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $($rest:tt)+) => {
         $(#[$doc])*
-        #[allow(non_snake_case)]
-        pub(crate) extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
+        ///
+        /// # Safety
+        /// As the exported functions: the PKCS#11 caller's contract for this function.
+        #[allow(non_snake_case, unsafe_code)]
+        pub(crate) unsafe extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
             $crate::entry::cryptoki_fn!(@body $name $($rest)+)
         }
     };

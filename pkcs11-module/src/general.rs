@@ -25,7 +25,9 @@ cryptoki_fn! {
     /// the data directory. The module always locks with OS primitives, and is thread-safe
     /// whatever the arguments say.
     pub fn C_Initialize(init_args: CK_VOID_PTR) always {
-        if let Some(args) = ptr::read_opt(init_args as *const CK_C_INITIALIZE_ARGS) {
+        // SAFETY: `pInitArgs` is NULL or points to a CK_C_INITIALIZE_ARGS (PKCS#11 caller's
+        // contract for C_Initialize).
+        if let Some(args) = unsafe { ptr::read_opt(init_args as *const CK_C_INITIALIZE_ARGS) } {
             if !args.pReserved.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
@@ -77,28 +79,34 @@ fn info(version: CK_VERSION) -> CK_INFO {
 cryptoki_fn! {
     /// `C_GetInfo` of the 2.40 table (and of the exported symbol): Cryptoki 2.40.
     pub fn C_GetInfo(out: CK_INFO_PTR) with _module {
-        ptr::write(out, info(FUNCTION_LIST.version))
+        // SAFETY: `pInfo` is NULL or writable for a CK_INFO (caller's contract).
+        unsafe { ptr::write(out, info(FUNCTION_LIST.version)) }
     }
 }
 
 cryptoki_fn! {
     /// `C_GetInfo` of the 3.0 table: Cryptoki 3.0.
     fn C_GetInfo_v3(out: CK_INFO_PTR) with _module {
-        ptr::write(out, info(crate::tables::FUNCTION_LIST_3_0.version))
+        // SAFETY: `pInfo` is NULL or writable for a CK_INFO (caller's contract).
+        unsafe { ptr::write(out, info(crate::tables::FUNCTION_LIST_3_0.version)) }
     }
 }
 
 cryptoki_fn! {
     /// `C_GetFunctionList`: the 2.40 table.
     pub fn C_GetFunctionList(out: CK_FUNCTION_LIST_PTR_PTR) always {
-        ptr::write(out, &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST)
+        let list = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+        // SAFETY: `ppFunctionList` is NULL or writable for a pointer (caller's contract).
+        unsafe { ptr::write(out, list) }
     }
 }
 
 cryptoki_fn! {
     /// `C_GetInterfaceList`: the 3.0 and 2.40 interfaces, both named "PKCS 11".
     pub fn C_GetInterfaceList(list: CK_INTERFACE_PTR, count: CK_ULONG_PTR) always {
-        ptr::out_list(&INTERFACES.0, list, count)
+        // SAFETY: `pulCount` is NULL or readable and writable, and `pInterfacesList` NULL or
+        // room for `*pulCount` CK_INTERFACEs (caller's contract for C_GetInterfaceList).
+        unsafe { ptr::out_list(&INTERFACES.0, list, count) }
     }
 }
 
@@ -112,18 +120,22 @@ cryptoki_fn! {
         flags: CK_FLAGS,
     ) always {
         ptr::non_null(out)?;
-        if let Some(name) = ptr::c_str(name)
+        // SAFETY: `pInterfaceName` is NULL or a NUL-terminated string (caller's contract).
+        if let Some(name) = unsafe { ptr::c_str(name) }
             && name.to_bytes_with_nul() != INTERFACE_NAME
         {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let version = ptr::read_opt(version);
+        // SAFETY: `pVersion` is NULL or points to a CK_VERSION (caller's contract).
+        let version = unsafe { ptr::read_opt(version) };
         let found = INTERFACES.0.iter().zip(INTERFACE_VERSIONS).find(|(i, v)| {
             version.is_none_or(|want| want.major == v.major && want.minor == v.minor)
                 && i.flags & flags == flags
         });
         match found {
-            Some((i, _)) => ptr::write(out, i as *const CK_INTERFACE as *mut CK_INTERFACE),
+            // SAFETY: `ppInterface` is non-NULL (checked above) and writable for a pointer
+            // (caller's contract).
+            Some((i, _)) => unsafe { ptr::write(out, i as *const CK_INTERFACE as *mut CK_INTERFACE) },
             None => Err(CKR_ARGUMENTS_BAD),
         }
     }

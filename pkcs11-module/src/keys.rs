@@ -24,7 +24,7 @@ use crate::state::objects::{
 use crate::state::sessions::Session;
 
 /// The attributes of key material in import templates, by key type (read by the caller).
-fn material_attributes(kind: KeyKind) -> &'static [CK_ATTRIBUTE_TYPE] {
+pub(crate) fn material_attributes(kind: KeyKind) -> &'static [CK_ATTRIBUTE_TYPE] {
     match kind {
         KeyKind::Rsa => &[
             CKA_MODULUS,
@@ -42,7 +42,8 @@ fn material_attributes(kind: KeyKind) -> &'static [CK_ATTRIBUTE_TYPE] {
 }
 
 /// The size attributes of generation templates (read by the caller).
-const GENERATION: &[CK_ATTRIBUTE_TYPE] = &[CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS];
+pub(crate) const GENERATION: &[CK_ATTRIBUTE_TYPE] =
+    &[CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS];
 
 /// What the templates of a new key ask for.
 pub(crate) struct KeyPlan {
@@ -357,18 +358,7 @@ pub(crate) fn new_key_object(
     material: KeyMaterial,
 ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
     let kind = material.spec().kind();
-    let part = match (class, kind) {
-        (CKO_PRIVATE_KEY, KeyKind::Rsa | KeyKind::Ec) => Part::Private,
-        (CKO_SECRET_KEY, KeyKind::Oct) => Part::Secret,
-        _ => return Err(CKR_TEMPLATE_INCONSISTENT),
-    };
-    let generic = template.ulong(CKA_KEY_TYPE)? == Some(CKK_GENERIC_SECRET);
-    let plan = KeyPlan::new(
-        kind,
-        generic,
-        &[(part, template)],
-        material_attributes(kind),
-    )?;
+    let plan = import_plan(class, template, kind)?;
     plan.check_session(module, session)?;
     if plan.token {
         let name = plan.name(module)?;
@@ -391,9 +381,106 @@ pub(crate) fn new_key_object(
     }
 }
 
+/// The plan of a key object of `class` made from outside material of `kind` (see
+/// [`new_key_object`]).
+pub(crate) fn import_plan(
+    class: CK_OBJECT_CLASS,
+    template: &Template,
+    kind: KeyKind,
+) -> Result<KeyPlan, CK_RV> {
+    let part = match (class, kind) {
+        (CKO_PRIVATE_KEY, KeyKind::Rsa | KeyKind::Ec) => Part::Private,
+        (CKO_SECRET_KEY, KeyKind::Oct) => Part::Secret,
+        _ => return Err(CKR_TEMPLATE_INCONSISTENT),
+    };
+    let generic = template.ulong(CKA_KEY_TYPE)? == Some(CKK_GENERIC_SECRET);
+    KeyPlan::new(
+        kind,
+        generic,
+        &[(part, template)],
+        material_attributes(kind),
+    )
+}
+
+/// What `C_GenerateKey`'s mechanism and template ask for: the size, and whether the key is
+/// a generic secret.
+pub(crate) fn secret_key_spec(
+    mechanism: CK_MECHANISM_TYPE,
+    template: &Template,
+) -> Result<(KeySpec, bool), CK_RV> {
+    let generic = match mechanism {
+        CKM_AES_KEY_GEN => false,
+        CKM_GENERIC_SECRET_KEY_GEN => true,
+        _ => return Err(CKR_MECHANISM_INVALID),
+    };
+    if template
+        .ulong(CKA_CLASS)?
+        .is_some_and(|c| c != CKO_SECRET_KEY)
+    {
+        return Err(CKR_TEMPLATE_INCONSISTENT);
+    }
+    let len = template
+        .ulong(CKA_VALUE_LEN)?
+        .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+    if !matches!(len, 16 | 24 | 32) {
+        return Err(CKR_KEY_SIZE_RANGE);
+    }
+    if template.get(CKA_VALUE).is_some() {
+        return Err(CKR_ATTRIBUTE_READ_ONLY);
+    }
+    Ok((
+        KeySpec::Aes {
+            bits: len as u32 * 8,
+        },
+        generic,
+    ))
+}
+
+/// What `C_GenerateKeyPair`'s mechanism and templates ask for.
+pub(crate) fn key_pair_spec(
+    mechanism: CK_MECHANISM_TYPE,
+    public: &Template,
+    private: &Template,
+) -> Result<KeySpec, CK_RV> {
+    Ok(match mechanism {
+        CKM_RSA_PKCS_KEY_PAIR_GEN => {
+            let bits = public
+                .ulong(CKA_MODULUS_BITS)?
+                .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            if !matches!(bits, 2048 | 3072 | 4096) {
+                return Err(CKR_KEY_SIZE_RANGE);
+            }
+            if let Some(e) = public.get(CKA_PUBLIC_EXPONENT) {
+                let e: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
+                if e != [1, 0, 1] {
+                    tracing::warn!("only the public exponent 65537 is generated");
+                    return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+                }
+            }
+            KeySpec::Rsa { bits: bits as u32 }
+        }
+        CKM_EC_KEY_PAIR_GEN => {
+            let params = public
+                .get(CKA_EC_PARAMS)
+                .or_else(|| private.get(CKA_EC_PARAMS))
+                .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            KeySpec::Ec {
+                curve: curve_of_params(params)?,
+            }
+        }
+        _ => return Err(CKR_MECHANISM_INVALID),
+    })
+}
+
 /// Reads a mechanism that takes no parameter.
-fn plain_mechanism(mechanism: CK_MECHANISM_PTR) -> Result<CK_MECHANISM_TYPE, CK_RV> {
-    let m = ptr::read(mechanism)?;
+///
+/// # Safety
+/// `mechanism` is NULL or points to a `CK_MECHANISM` (the PKCS#11 caller's contract for
+/// `pMechanism`).
+#[allow(unsafe_code)]
+unsafe fn plain_mechanism(mechanism: CK_MECHANISM_PTR) -> Result<CK_MECHANISM_TYPE, CK_RV> {
+    // SAFETY: by this function's contract.
+    let m = unsafe { ptr::read(mechanism) }?;
     if !m.pParameter.is_null() || m.ulParameterLen != 0 {
         return Err(CKR_MECHANISM_PARAM_INVALID);
     }
@@ -411,29 +498,18 @@ cryptoki_fn! {
         key: CK_OBJECT_HANDLE_PTR,
     ) with module {
         let session = module.sessions.get(session)?;
-        let mechanism = plain_mechanism(mechanism)?;
-        let template = Template::new(ptr::template(template, count)?)?;
+        // SAFETY: `pMechanism` is NULL or a CK_MECHANISM (caller's contract).
+        let mechanism = unsafe { plain_mechanism(mechanism) }?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         ptr::non_null(key)?;
-        let generic = match mechanism {
-            CKM_AES_KEY_GEN => false,
-            CKM_GENERIC_SECRET_KEY_GEN => true,
-            _ => return Err(CKR_MECHANISM_INVALID),
-        };
-        if template.ulong(CKA_CLASS)?.is_some_and(|c| c != CKO_SECRET_KEY) {
-            return Err(CKR_TEMPLATE_INCONSISTENT);
-        }
-        let len = template.ulong(CKA_VALUE_LEN)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-        if !matches!(len, 16 | 24 | 32) {
-            return Err(CKR_KEY_SIZE_RANGE);
-        }
-        if template.get(CKA_VALUE).is_some() {
-            return Err(CKR_ATTRIBUTE_READ_ONLY);
-        }
-        let spec = KeySpec::Aes { bits: len as u32 * 8 };
+        let (spec, generic) = secret_key_spec(mechanism, &template)?;
         let plan = KeyPlan::new(KeyKind::Oct, generic, &[(Part::Secret, &template)], &[CKA_VALUE_LEN])?;
         plan.check_session(module, &session)?;
         let handles = generate(module, &session, &plan, spec)?;
-        ptr::write(key, handles[0])
+        // SAFETY: `phKey` is non-NULL (checked above), writable (caller's contract).
+        unsafe { ptr::write(key, handles[0]) }
     }
 }
 
@@ -452,37 +528,17 @@ cryptoki_fn! {
         private_key: CK_OBJECT_HANDLE_PTR,
     ) with module {
         let session = module.sessions.get(session)?;
-        let mechanism = plain_mechanism(mechanism)?;
-        let public = Template::new(ptr::template(public_template, public_count)?)?;
-        let private = Template::new(ptr::template(private_template, private_count)?)?;
+        // SAFETY: `pMechanism` is NULL or a CK_MECHANISM (caller's contract).
+        let mechanism = unsafe { plain_mechanism(mechanism) }?;
+        // SAFETY: the template is NULL or `public_count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let public = Template::new(unsafe { ptr::template(public_template, public_count) }?)?;
+        // SAFETY: the template is NULL or `private_count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let private = Template::new(unsafe { ptr::template(private_template, private_count) }?)?;
         ptr::non_null(public_key)?;
         ptr::non_null(private_key)?;
-        let spec = match mechanism {
-            CKM_RSA_PKCS_KEY_PAIR_GEN => {
-                let bits = public
-                    .ulong(CKA_MODULUS_BITS)?
-                    .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-                if !matches!(bits, 2048 | 3072 | 4096) {
-                    return Err(CKR_KEY_SIZE_RANGE);
-                }
-                if let Some(e) = public.get(CKA_PUBLIC_EXPONENT) {
-                    let e: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
-                    if e != [1, 0, 1] {
-                        tracing::warn!("only the public exponent 65537 is generated");
-                        return Err(CKR_ATTRIBUTE_VALUE_INVALID);
-                    }
-                }
-                KeySpec::Rsa { bits: bits as u32 }
-            }
-            CKM_EC_KEY_PAIR_GEN => {
-                let params = public
-                    .get(CKA_EC_PARAMS)
-                    .or_else(|| private.get(CKA_EC_PARAMS))
-                    .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-                KeySpec::Ec { curve: curve_of_params(params)? }
-            }
-            _ => return Err(CKR_MECHANISM_INVALID),
-        };
+        let spec = key_pair_spec(mechanism, &public, &private)?;
         let plan = KeyPlan::new(
             spec.kind(),
             false,
@@ -491,8 +547,11 @@ cryptoki_fn! {
         )?;
         plan.check_session(module, &session)?;
         let handles = generate(module, &session, &plan, spec)?;
-        ptr::write(private_key, handles[0])?;
-        ptr::write(public_key, handles[1])
+        // SAFETY: `phPrivateKey` and `phPublicKey` are non-NULL (checked above), writable
+        // (caller's contract for C_GenerateKeyPair).
+        unsafe { ptr::write(private_key, handles[0]) }?;
+        // SAFETY: as above.
+        unsafe { ptr::write(public_key, handles[1]) }
     }
 }
 

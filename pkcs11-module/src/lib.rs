@@ -5,9 +5,13 @@
 //! core. Each slot's token is a pool of the data directory named by `MHSM_DATA_DIR`.
 //!
 //! ## Where to start
-//! - [`entry`]: the one shape of every exported `C_*` function (`cryptoki_fn!`).
-//! - [`ptr`]: the only `unsafe` code: NULL checks, slices, blank-padded strings, the
-//!   two-call length convention.
+//! - [`entry`]: the one shape of every exported `C_*` function (`cryptoki_fn!`): each is an
+//!   `unsafe extern "C" fn` whose contract is the PKCS#11 caller's.
+//! - [`ptr`]: the raw-pointer helpers, `unsafe fn`s stating their contract: NULL checks,
+//!   slices, blank-padded strings, the two-call length convention. The `C_*` bodies (and
+//!   [`mechanism_params`], which reads mechanism parameters) call them in `unsafe` blocks
+//!   whose `// SAFETY:` comment names the argument; `unsafe_code` is denied everywhere else
+//!   (`state`, `attributes`, `config`, ...).
 //! - one file per PKCS#11 function group: [`general`], [`slot`], [`session`], [`object`],
 //!   [`keys`], [`sign`], [`crypt`], [`wrap`], [`digest`], [`random`], [`message`]; [`tables`]
 //!   holds the 2.40 and 3.0 function tables; [`mechanism_params`] turns mechanisms with their
@@ -25,6 +29,9 @@ pub mod crypt;
 pub mod digest;
 pub mod entry;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod general;
 pub mod keys;
 pub mod logging;

@@ -7,6 +7,9 @@
 //! express): whether an algorithm fits a key, and every length and size rule, is the core's
 //! (`hsm_core::crypto::check`). A mechanism the module does not offer for the function is
 //! `CKR_MECHANISM_INVALID`; malformed parameters are `CKR_MECHANISM_PARAM_INVALID`.
+//!
+//! The parameters are C memory the caller passed: the functions that read them are
+//! `unsafe fn`s whose contract is the PKCS#11 caller's for a mechanism.
 
 use cryptoki_sys::*;
 use hsm_core::crypto::{CipherAlgorithm, HashAlg, SignAlgorithm, WrapAlgorithm};
@@ -63,8 +66,16 @@ fn no_param(m: &CK_MECHANISM) -> Result<(), CK_RV> {
     }
 }
 
-fn pss(m: &CK_MECHANISM, fixed: Option<HashAlg>) -> Result<SignAlgorithm, CK_RV> {
-    let p: CK_RSA_PKCS_PSS_PARAMS = ptr::param(m)?;
+/// `CK_RSA_PKCS_PSS_PARAMS`, the hash of a hashing mechanism fixed or not.
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+unsafe fn pss(m: &CK_MECHANISM, fixed: Option<HashAlg>) -> Result<SignAlgorithm, CK_RV> {
+    // SAFETY: by this function's contract; the structure holds no pointer.
+    let p: CK_RSA_PKCS_PSS_PARAMS = unsafe { ptr::param(m) }?;
     let hash = hash_of(p.hashAlg).ok_or(CKR_MECHANISM_PARAM_INVALID)?;
     if fixed.is_some_and(|h| h != hash) {
         // CKM_SHA256_RSA_PKCS_PSS with hashAlg CKM_SHA_1, ...
@@ -78,7 +89,13 @@ fn pss(m: &CK_MECHANISM, fixed: Option<HashAlg>) -> Result<SignAlgorithm, CK_RV>
 }
 
 /// A signature or MAC mechanism (`C_SignInit`, `C_VerifyInit`).
-pub(crate) fn sign(m: &CK_MECHANISM) -> Result<SignMechanism, CK_RV> {
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn sign(m: &CK_MECHANISM) -> Result<SignMechanism, CK_RV> {
     use SignInputKind::*;
     let (alg, input) = match m.mechanism {
         CKM_RSA_PKCS => {
@@ -94,7 +111,8 @@ pub(crate) fn sign(m: &CK_MECHANISM) -> Result<SignMechanism, CK_RV> {
                 Hashed(hash),
             )
         }
-        CKM_RSA_PKCS_PSS => (pss(m, None)?, Direct),
+        // SAFETY: `m` is as this function's contract says.
+        CKM_RSA_PKCS_PSS => (unsafe { pss(m, None) }?, Direct),
         CKM_RSA_X_509 => {
             no_param(m)?;
             (SignAlgorithm::RsaRaw, Direct)
@@ -105,7 +123,8 @@ pub(crate) fn sign(m: &CK_MECHANISM) -> Result<SignMechanism, CK_RV> {
         | CKM_SHA384_RSA_PKCS_PSS
         | CKM_SHA512_RSA_PKCS_PSS => {
             let hash = rsa_pss_hash(m.mechanism);
-            (pss(m, Some(hash))?, Hashed(hash))
+            // SAFETY: `m` is as this function's contract says.
+            (unsafe { pss(m, Some(hash)) }?, Hashed(hash))
         }
         CKM_ECDSA => {
             no_param(m)?;
@@ -178,11 +197,19 @@ fn ecdsa_hash(mechanism: CK_MECHANISM_TYPE) -> HashAlg {
 }
 
 /// `CK_RSA_PKCS_OAEP_PARAMS` → (hash, MGF1 hash, label).
-fn oaep(m: &CK_MECHANISM) -> Result<(HashAlg, HashAlg, Vec<u8>), CK_RV> {
-    let p: CK_RSA_PKCS_OAEP_PARAMS = ptr::param(m)?;
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+unsafe fn oaep(m: &CK_MECHANISM) -> Result<(HashAlg, HashAlg, Vec<u8>), CK_RV> {
+    // SAFETY: by this function's contract.
+    let p: CK_RSA_PKCS_OAEP_PARAMS = unsafe { ptr::param(m) }?;
     let hash = hash_of(p.hashAlg).ok_or(CKR_MECHANISM_PARAM_INVALID)?;
     let mgf1 = mgf1_of(p.mgf).ok_or(CKR_MECHANISM_PARAM_INVALID)?;
-    let label = ptr::param_slice(p.pSourceData as *const u8, p.ulSourceDataLen)?;
+    // SAFETY: the label is a buffer the parameter names: valid by this function's contract.
+    let label = unsafe { ptr::param_slice(p.pSourceData as *const u8, p.ulSourceDataLen) }?;
     // The label comes only as CKZ_DATA_SPECIFIED; a source of 0 (seen from some callers)
     // means no label.
     match p.source {
@@ -206,9 +233,17 @@ struct GcmParamsNoIvBits {
     ulTagBits: CK_ULONG,
 }
 
-fn gcm(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
+/// `CK_GCM_PARAMS`, with or without `ulIvBits`.
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+unsafe fn gcm(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
     let p = if usize::try_from(m.ulParameterLen) == Ok(std::mem::size_of::<GcmParamsNoIvBits>()) {
-        let p: GcmParamsNoIvBits = ptr::param(m)?;
+        // SAFETY: by this function's contract.
+        let p: GcmParamsNoIvBits = unsafe { ptr::param(m) }?;
         CK_GCM_PARAMS {
             pIv: p.pIv,
             ulIvLen: p.ulIvLen,
@@ -218,14 +253,17 @@ fn gcm(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
             ulTagBits: p.ulTagBits,
         }
     } else {
-        ptr::param::<CK_GCM_PARAMS>(m)?
+        // SAFETY: by this function's contract.
+        unsafe { ptr::param::<CK_GCM_PARAMS>(m) }?
     };
-    let iv = ptr::param_slice(p.pIv, p.ulIvLen)?;
+    // SAFETY: the IV is a buffer the parameter names: valid by this function's contract.
+    let iv = unsafe { ptr::param_slice(p.pIv, p.ulIvLen) }?;
     // ulIvBits is informative; when given it must agree with ulIvLen.
     if p.ulIvBits != 0 && Some(p.ulIvBits) != p.ulIvLen.checked_mul(8) {
         return Err(CKR_MECHANISM_PARAM_INVALID);
     }
-    let aad = ptr::param_slice(p.pAAD, p.ulAADLen)?;
+    // SAFETY: the AAD is a buffer the parameter names: valid by this function's contract.
+    let aad = unsafe { ptr::param_slice(p.pAAD, p.ulAADLen) }?;
     if p.ulTagBits % 8 != 0 {
         return Err(CKR_MECHANISM_PARAM_INVALID);
     }
@@ -238,14 +276,21 @@ fn gcm(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
 }
 
 /// An encryption mechanism (`C_EncryptInit`, `C_DecryptInit`).
-pub(crate) fn cipher(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn cipher(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
     Ok(match m.mechanism {
         CKM_RSA_PKCS => {
             no_param(m)?;
             CipherAlgorithm::RsaPkcs1v15
         }
         CKM_RSA_PKCS_OAEP => {
-            let (hash, mgf1, label) = oaep(m)?;
+            // SAFETY: `m` is as this function's contract says.
+            let (hash, mgf1, label) = unsafe { oaep(m) }?;
             CipherAlgorithm::RsaOaep { hash, mgf1, label }
         }
         CKM_RSA_X_509 => {
@@ -258,20 +303,23 @@ pub(crate) fn cipher(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
         }
         CKM_AES_CBC | CKM_AES_CBC_PAD => CipherAlgorithm::AesCbc {
             key_bits: None,
-            iv: ptr::param_bytes(m)?
+            // SAFETY: by this function's contract.
+            iv: unsafe { ptr::param_bytes(m) }?
                 .try_into()
                 .map_err(|_| CKR_MECHANISM_PARAM_INVALID)?,
             padding: m.mechanism == CKM_AES_CBC_PAD,
         },
         CKM_AES_CTR => {
-            let p: CK_AES_CTR_PARAMS = ptr::param(m)?;
+            // SAFETY: by this function's contract; the structure holds no pointer.
+            let p: CK_AES_CTR_PARAMS = unsafe { ptr::param(m) }?;
             CipherAlgorithm::AesCtr {
                 counter_block: p.cb,
                 counter_bits: u32::try_from(p.ulCounterBits)
                     .map_err(|_| CKR_MECHANISM_PARAM_INVALID)?,
             }
         }
-        CKM_AES_GCM => gcm(m)?,
+        // SAFETY: `m` is as this function's contract says.
+        CKM_AES_GCM => unsafe { gcm(m) }?,
         _ => return Err(CKR_MECHANISM_INVALID),
     })
 }
@@ -283,9 +331,16 @@ const KWP_IV: [u8; 4] = [0xa6, 0x59, 0x59, 0xa6];
 
 /// A key-wrapping mechanism (`C_WrapKey`, `C_UnwrapKey`). The AES ones take an optional IV,
 /// which may only be the RFC's default.
-pub(crate) fn wrap(m: &CK_MECHANISM) -> Result<WrapAlgorithm, CK_RV> {
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn wrap(m: &CK_MECHANISM) -> Result<WrapAlgorithm, CK_RV> {
     let default_iv_only = |iv: &[u8]| {
-        let given = ptr::param_bytes(m)?;
+        // SAFETY: by this function's contract.
+        let given = unsafe { ptr::param_bytes(m) }?;
         if given.is_empty() || given == iv {
             Ok(())
         } else {
@@ -298,7 +353,8 @@ pub(crate) fn wrap(m: &CK_MECHANISM) -> Result<WrapAlgorithm, CK_RV> {
             WrapAlgorithm::RsaPkcs1v15
         }
         CKM_RSA_PKCS_OAEP => {
-            let (hash, mgf1, label) = oaep(m)?;
+            // SAFETY: `m` is as this function's contract says.
+            let (hash, mgf1, label) = unsafe { oaep(m) }?;
             WrapAlgorithm::RsaOaep { hash, mgf1, label }
         }
         CKM_AES_KEY_WRAP => {
@@ -317,16 +373,25 @@ pub(crate) fn wrap(m: &CK_MECHANISM) -> Result<WrapAlgorithm, CK_RV> {
 /// `CKM_ECDH1_DERIVE`: the peer's public value (raw or DER point). Only `CKD_NULL` (the
 /// shared secret itself, without shared data) is offered; other KDFs are
 /// `CKR_MECHANISM_PARAM_INVALID`.
-pub(crate) fn ecdh(m: &CK_MECHANISM) -> Result<Vec<u8>, CK_RV> {
+///
+/// # Safety
+/// `m` is as the PKCS#11 caller passed it: its `pParameter` NULL or valid for reading
+/// `ulParameterLen` bytes, and every buffer its parameter structure names NULL or valid for
+/// its stated length, for the call (the caller's contract for a mechanism).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn ecdh(m: &CK_MECHANISM) -> Result<Vec<u8>, CK_RV> {
     if m.mechanism != CKM_ECDH1_DERIVE {
         return Err(CKR_MECHANISM_INVALID);
     }
-    let p: CK_ECDH1_DERIVE_PARAMS = ptr::param(m)?;
-    let shared = ptr::param_slice(p.pSharedData, p.ulSharedDataLen)?;
+    // SAFETY: by this function's contract.
+    let p: CK_ECDH1_DERIVE_PARAMS = unsafe { ptr::param(m) }?;
+    // SAFETY: a buffer the parameter names: valid by this function's contract.
+    let shared = unsafe { ptr::param_slice(p.pSharedData, p.ulSharedDataLen) }?;
     if p.kdf != CKD_NULL || !shared.is_empty() {
         return Err(CKR_MECHANISM_PARAM_INVALID);
     }
-    let public = ptr::param_slice(p.pPublicData, p.ulPublicDataLen)?;
+    // SAFETY: a buffer the parameter names: valid by this function's contract.
+    let public = unsafe { ptr::param_slice(p.pPublicData, p.ulPublicDataLen) }?;
     if public.is_empty() {
         return Err(CKR_MECHANISM_PARAM_INVALID);
     }
@@ -362,6 +427,7 @@ pub(crate) fn key_type_fits(mechanism: CK_MECHANISM_TYPE, key: &Object) -> Resul
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // the parsers are `unsafe fn`s: see the wrappers below
 mod tests {
     use super::*;
     use std::ffi::c_void;
@@ -380,6 +446,30 @@ mod tests {
             pParameter: std::ptr::null_mut(),
             ulParameterLen: 0,
         }
+    }
+
+    // Every mechanism below comes from `mech` or `bare`: its parameter is NULL or a live
+    // local of the size stated, and the buffers that names are live locals (or NULL) of
+    // their stated lengths, which is the parsers' contract. These wrappers say so once.
+
+    fn sign(m: &CK_MECHANISM) -> Result<SignMechanism, CK_RV> {
+        // SAFETY: see above.
+        unsafe { super::sign(m) }
+    }
+
+    fn cipher(m: &CK_MECHANISM) -> Result<CipherAlgorithm, CK_RV> {
+        // SAFETY: see above.
+        unsafe { super::cipher(m) }
+    }
+
+    fn wrap(m: &CK_MECHANISM) -> Result<WrapAlgorithm, CK_RV> {
+        // SAFETY: see above.
+        unsafe { super::wrap(m) }
+    }
+
+    fn ecdh(m: &CK_MECHANISM) -> Result<Vec<u8>, CK_RV> {
+        // SAFETY: see above.
+        unsafe { super::ecdh(m) }
     }
 
     #[test]

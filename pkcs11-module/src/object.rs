@@ -105,7 +105,9 @@ cryptoki_fn! {
         object: CK_OBJECT_HANDLE_PTR,
     ) with module {
         let session = module.sessions.get(session)?;
-        let template = Template::new(ptr::template(template, count)?)?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         ptr::non_null(object)?;
         let class = template.ulong(CKA_CLASS)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
         let handle = match class {
@@ -119,12 +121,17 @@ cryptoki_fn! {
             }
             _ => return Err(CKR_ATTRIBUTE_VALUE_INVALID),
         };
-        ptr::write(object, handle)
+        // SAFETY: `phObject` is non-NULL (checked above), writable (caller's contract).
+        unsafe { ptr::write(object, handle) }
     }
 }
 
 /// The attributes of a new data object, certificate or public key, with their defaults.
-fn storage_attributes(hsm: &Hsm, class: CK_OBJECT_CLASS, t: &Template) -> Result<Attrs, CK_RV> {
+pub(crate) fn storage_attributes(
+    hsm: &Hsm,
+    class: CK_OBJECT_CLASS,
+    t: &Template,
+) -> Result<Attrs, CK_RV> {
     let allowed: &[CK_ATTRIBUTE_TYPE] = match class {
         CKO_DATA => DATA,
         CKO_CERTIFICATE => CERTIFICATE,
@@ -285,7 +292,7 @@ fn store(module: &Module, session: &Session, attrs: Attrs) -> Result<CK_OBJECT_H
 }
 
 /// The key material a private or secret key template carries.
-fn material_of(class: CK_OBJECT_CLASS, t: &Template) -> Result<KeyMaterial, CK_RV> {
+pub(crate) fn material_of(class: CK_OBJECT_CLASS, t: &Template) -> Result<KeyMaterial, CK_RV> {
     let need = |a| t.get(a).ok_or(CKR_TEMPLATE_INCOMPLETE);
     let secret = |a| need(a).map(SecretBytes::from_slice);
     let key_type = t.ulong(CKA_KEY_TYPE)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
@@ -349,7 +356,9 @@ cryptoki_fn! {
     ) with module {
         let session = module.sessions.get(session)?;
         let source = objects::resolve(module, &session, object)?;
-        let template = Template::new(ptr::template(template, count)?)?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         ptr::non_null(new_object)?;
         if !is_true(&source.attrs, CKA_COPYABLE) {
             return Err(CKR_ACTION_PROHIBITED);
@@ -397,7 +406,8 @@ cryptoki_fn! {
                 store(module, &session, attrs)?
             }
         };
-        ptr::write(new_object, handle)
+        // SAFETY: `phNewObject` is non-NULL (checked above), writable (caller's contract).
+        unsafe { ptr::write(new_object, handle) }
     }
 }
 
@@ -464,7 +474,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let target = objects::resolve(module, &session, object)?;
         let total: usize = target.attrs.values().map(Vec::len).sum();
-        ptr::write(size, total as CK_ULONG)
+        // SAFETY: `pulSize` is NULL or writable for a CK_ULONG (caller's contract).
+        unsafe { ptr::write(size, total as CK_ULONG) }
     }
 }
 
@@ -480,7 +491,10 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let target = objects::resolve(module, &session, object)?;
         let mut material: Option<KeyMaterial> = None;
-        let rv = ptr::answer_template(template, count, |t| {
+        // SAFETY: `pTemplate` is NULL or `ulCount` attributes the module may write, each
+        // `pValue` NULL or writable for `ulValueLen` bytes (caller's contract for
+        // C_GetAttributeValue).
+        let rv = unsafe { ptr::answer_template(template, count, |t| {
             if let Some(v) = target.attrs.get(&t) {
                 return Ok(Answer::Value(v.clone()));
             }
@@ -496,7 +510,7 @@ cryptoki_fn! {
                 material = Some(target.export()?);
             }
             Ok(component(material.as_ref().expect("set above"), t))
-        })?;
+        }) }?;
         if rv == CKR_OK { Ok(()) } else { Err(rv) }
     }
 }
@@ -530,7 +544,9 @@ cryptoki_fn! {
     ) with module {
         let session = module.sessions.get(session)?;
         let target = objects::resolve(module, &session, object)?;
-        let template = Template::new(ptr::template(template, count)?)?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         if target.is_token() && !session.rw {
             return Err(CKR_SESSION_READ_ONLY);
         }
@@ -546,7 +562,7 @@ cryptoki_fn! {
 }
 
 /// One accepted change.
-enum Change {
+pub(crate) enum Change {
     /// A stored attribute.
     Store(CK_ATTRIBUTE_TYPE, Vec<u8>),
     /// A usage attribute of a key.
@@ -554,7 +570,7 @@ enum Change {
 }
 
 /// Checks every attribute of a `C_SetAttributeValue` template before anything changes.
-fn check_changes(target: &Object, template: &Template) -> Result<Vec<Change>, CK_RV> {
+pub(crate) fn check_changes(target: &Object, template: &Template) -> Result<Vec<Change>, CK_RV> {
     let mut out = Vec::new();
     for (t, v) in &template.0 {
         let t = *t;
@@ -714,7 +730,9 @@ cryptoki_fn! {
     /// objects of this slot; private objects only for a logged-in user.
     pub fn C_FindObjectsInit(session: CK_SESSION_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) with module {
         let session = module.sessions.get(session)?;
-        let template = Template::new(ptr::template(template, count)?)?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         if session.ops.lock().find.is_some() {
             return Err(CKR_OPERATION_ACTIVE);
         }
@@ -778,9 +796,12 @@ cryptoki_fn! {
         let batch: Vec<CK_OBJECT_HANDLE> = found.drain(..n).collect();
         let mut capacity = max_count;
         if !batch.is_empty() {
-            ptr::out_list(&batch, objects, &mut capacity)?;
+            // SAFETY: `phObject` is room for `ulMaxObjectCount` handles (caller's contract
+            // for C_FindObjects); `capacity` is a local.
+            unsafe { ptr::out_list(&batch, objects, &mut capacity) }?;
         }
-        ptr::write(count, batch.len() as CK_ULONG)
+        // SAFETY: `pulObjectCount` is non-NULL (checked above), writable (caller's contract).
+        unsafe { ptr::write(count, batch.len() as CK_ULONG) }
     }
 }
 

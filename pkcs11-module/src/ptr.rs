@@ -2,10 +2,13 @@
 //!
 //! Every exported `C_*` function receives raw pointers from its caller. PKCS#11 makes the
 //! caller promise that each pointer is either NULL or valid for what the specification says
-//! the function reads or writes (one value, or `len` items). These helpers check the NULL
-//! case (`CKR_ARGUMENTS_BAD`) and rely on that promise for the rest; that promise is the
-//! contract every `// SAFETY:` comment below names. They are crate-private and must only be
-//! given pointers exactly as they arrived from a C caller.
+//! the function reads or writes (one value, or `len` items), for the length of the call.
+//! These helpers check the NULL case (`CKR_ARGUMENTS_BAD`) and rely on that promise for the
+//! rest. The promise cannot be checked, so each helper that dereferences is an `unsafe fn`
+//! whose `# Safety` section states it, and each caller names in a `// SAFETY:` comment the
+//! PKCS#11 argument it passes on (the crate denies `unsafe_op_in_unsafe_fn`, so every
+//! dereference sits in such a block). Pointers must be passed exactly as they arrived from
+//! a C caller (or, in tests, point to live memory of the stated size).
 //!
 //! Also here: the count of `fork()`s this process came through (a `pthread_atfork` child
 //! handler), blank-padded strings for the fixed-size fields of `CK_INFO` & co., and the
@@ -49,26 +52,37 @@ pub(crate) fn process_epoch() -> u64 {
 }
 
 /// Reads one value. NULL → `CKR_ARGUMENTS_BAD`.
-pub(crate) fn read<T: Copy>(p: *const T) -> Result<T, CK_RV> {
+///
+/// # Safety
+/// `p` is NULL or valid for reading a `T` (alignment not needed), and `T` is a C type any
+/// bit pattern of which is valid (integers, pointers, structs of those).
+pub(crate) unsafe fn read<T: Copy>(p: *const T) -> Result<T, CK_RV> {
     if p.is_null() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    // SAFETY: non-NULL, and the C caller promises it points to a valid `T` (PKCS#11 contract
-    // of the function that received it). `read_unaligned` tolerates callers that pack structs.
+    // SAFETY: non-NULL, and by this function's contract valid for reading a `T` of any bit
+    // pattern. `read_unaligned` tolerates callers that pack structs.
     Ok(unsafe { p.read_unaligned() })
 }
 
 /// Reads one value if the pointer is not NULL.
-pub(crate) fn read_opt<T: Copy>(p: *const T) -> Option<T> {
-    read(p).ok()
+///
+/// # Safety
+/// As [`read`].
+pub(crate) unsafe fn read_opt<T: Copy>(p: *const T) -> Option<T> {
+    // SAFETY: this function's contract is `read`'s.
+    unsafe { read(p) }.ok()
 }
 
 /// Writes one value. NULL → `CKR_ARGUMENTS_BAD`.
-pub(crate) fn write<T>(p: *mut T, value: T) -> Result<(), CK_RV> {
+///
+/// # Safety
+/// `p` is NULL or valid for writing a `T` (alignment not needed).
+pub(crate) unsafe fn write<T>(p: *mut T, value: T) -> Result<(), CK_RV> {
     if p.is_null() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    // SAFETY: non-NULL, and the C caller promises it points to writable memory for a `T`.
+    // SAFETY: non-NULL, and by this function's contract writable for a `T`.
     unsafe { p.write_unaligned(value) };
     Ok(())
 }
@@ -84,7 +98,12 @@ pub(crate) fn non_null<T>(p: *const T) -> Result<(), CK_RV> {
 }
 
 /// The `len` bytes (or items) at `p`. NULL is accepted only with `len == 0`.
-pub(crate) fn slice<'a, T>(p: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV> {
+///
+/// # Safety
+/// `p` is NULL or points to `len` initialized `T`s (of a type valid for any bit pattern)
+/// that nobody writes while `'a` lasts (the PKCS#11 contract for an input buffer and its
+/// length, `'a` being the call).
+pub(crate) unsafe fn slice<'a, T>(p: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV> {
     let len = usize::try_from(len).map_err(|_| CKR_ARGUMENTS_BAD)?;
     if len == 0 {
         return Ok(&[]);
@@ -92,22 +111,28 @@ pub(crate) fn slice<'a, T>(p: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV>
     if p.is_null() || !p.is_aligned() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    // SAFETY: non-NULL and aligned; the C caller promises `len` readable items that it does
-    // not change during the call (the PKCS#11 contract for an input buffer and its length).
+    // SAFETY: non-NULL and aligned; by this function's contract `len` readable items that
+    // do not change while `'a` lasts.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
 /// Copies a list out with the two-call convention: with `out` NULL, only `*count` is set; with
 /// `*count` too small, `*count` is set and `CKR_BUFFER_TOO_SMALL` returned; else the items are
 /// copied and `*count` set to their number.
-pub(crate) fn out_list<T: Copy>(
+///
+/// # Safety
+/// `count` is NULL or valid for reading and writing a `CK_ULONG`; `out` is NULL or valid for
+/// writing as many `T`s as `*count` says on entry.
+pub(crate) unsafe fn out_list<T: Copy>(
     items: &[T],
     out: *mut T,
     count: *mut CK_ULONG,
 ) -> Result<(), CK_RV> {
-    let capacity = read(count)?;
+    // SAFETY: `count` is NULL or readable and writable, by this function's contract.
+    let capacity = unsafe { read(count) }?;
     let needed = items.len() as CK_ULONG;
-    write(count, needed)?;
+    // SAFETY: as above.
+    unsafe { write(count, needed) }?;
     if out.is_null() {
         return Ok(());
     }
@@ -117,13 +142,14 @@ pub(crate) fn out_list<T: Copy>(
     if !out.is_aligned() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    // SAFETY: non-NULL and aligned; the C caller promises room for `capacity` items, and
-    // `capacity >= items.len()`. The regions cannot overlap: `items` is the module's memory.
+    // SAFETY: non-NULL and aligned; by this function's contract room for `capacity` items,
+    // and `capacity >= items.len()`. The regions cannot overlap: `items` is the module's.
     unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), out, items.len()) };
     Ok(())
 }
 
-/// An output byte buffer under the two-call convention, from [`out_buffer`].
+/// An output byte buffer under the two-call convention, from [`out_buffer`]. Its pointers
+/// stay valid for `'a` by the contract of the `unsafe fn` that made it, so filling it is safe.
 pub(crate) struct OutBuffer<'a> {
     data: *mut u8,
     capacity: usize,
@@ -137,13 +163,17 @@ impl OutBuffer<'_> {
     pub(crate) fn fill(self, bytes: &[u8]) -> Result<(), CK_RV> {
         if bytes.len() > self.capacity {
             // The announced upper bound was wrong: report the real need, keep the operation.
-            write(self.len_ptr, bytes.len() as CK_ULONG)?;
+            // SAFETY: `len_ptr` is non-NULL and writable for `'a` (the contract of
+            // `out_buffer`/`out_buffer_upto`, which read it).
+            unsafe { write(self.len_ptr, bytes.len() as CK_ULONG) }?;
             return Err(CKR_BUFFER_TOO_SMALL);
         }
-        // SAFETY: `data` is non-NULL and the C caller promised `capacity` writable bytes there
-        // (its `*pulLen` on entry), `bytes.len() <= capacity`; `bytes` is the module's memory.
+        // SAFETY: `data` is non-NULL and writable for `capacity` bytes (the caller's `*pulLen`
+        // on entry) while `'a` lasts, by the contract that made `self`; `bytes.len() <=
+        // capacity`; `bytes` is the module's memory.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data, bytes.len()) };
-        write(self.len_ptr, bytes.len() as CK_ULONG)
+        // SAFETY: as for the length above.
+        unsafe { write(self.len_ptr, bytes.len() as CK_ULONG) }
     }
 }
 
@@ -152,18 +182,26 @@ impl OutBuffer<'_> {
 /// `Ok(None)`: the caller answers `CKR_OK` and keeps its operation. With `*len_ptr < needed`,
 /// `*len_ptr = needed` and `Err(CKR_BUFFER_TOO_SMALL)`: the caller keeps its operation too.
 /// Otherwise a buffer to [`OutBuffer::fill`].
-pub(crate) fn out_buffer<'a>(
+///
+/// # Safety
+/// `len_ptr` is NULL or valid for reading and writing a `CK_ULONG`, and `data` NULL or valid
+/// for writing as many bytes as `*len_ptr` says on entry, both while `'a` lasts (the PKCS#11
+/// contract for an output buffer and its length, `'a` being the call).
+pub(crate) unsafe fn out_buffer<'a>(
     data: *mut u8,
     len_ptr: *mut CK_ULONG,
     needed: usize,
 ) -> Result<Option<OutBuffer<'a>>, CK_RV> {
-    let capacity = read(len_ptr)?;
+    // SAFETY: `len_ptr` is NULL or readable and writable, by this function's contract.
+    let capacity = unsafe { read(len_ptr) }?;
     if data.is_null() {
-        write(len_ptr, needed as CK_ULONG)?;
+        // SAFETY: as above.
+        unsafe { write(len_ptr, needed as CK_ULONG) }?;
         return Ok(None);
     }
     if capacity < needed as CK_ULONG {
-        write(len_ptr, needed as CK_ULONG)?;
+        // SAFETY: as above.
+        unsafe { write(len_ptr, needed as CK_ULONG) }?;
         return Err(CKR_BUFFER_TOO_SMALL);
     }
     Ok(Some(OutBuffer {
@@ -180,14 +218,19 @@ pub(crate) fn out_buffer<'a>(
 /// its size: the caller computes, and [`OutBuffer::fill`] answers `CKR_BUFFER_TOO_SMALL` with
 /// the exact length when the output does not fit (a caller whose buffer holds the real output
 /// but not the bound is served).
-pub(crate) fn out_buffer_upto<'a>(
+///
+/// # Safety
+/// As [`out_buffer`].
+pub(crate) unsafe fn out_buffer_upto<'a>(
     data: *mut u8,
     len_ptr: *mut CK_ULONG,
     max: usize,
 ) -> Result<Option<OutBuffer<'a>>, CK_RV> {
-    let capacity = read(len_ptr)?;
+    // SAFETY: `len_ptr` is NULL or readable and writable, by this function's contract.
+    let capacity = unsafe { read(len_ptr) }?;
     if data.is_null() {
-        write(len_ptr, max as CK_ULONG)?;
+        // SAFETY: as above.
+        unsafe { write(len_ptr, max as CK_ULONG) }?;
         return Ok(None);
     }
     Ok(Some(OutBuffer {
@@ -201,30 +244,50 @@ pub(crate) fn out_buffer_upto<'a>(
 /// A mechanism's parameter as one `T` (`CK_GCM_PARAMS`, `CK_RSA_PKCS_PSS_PARAMS`, ...): a
 /// NULL `pParameter`, or a `ulParameterLen` other than `size_of::<T>()`, is
 /// `CKR_MECHANISM_PARAM_INVALID`.
-pub(crate) fn param<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T, CK_RV> {
+///
+/// # Safety
+/// `mechanism.pParameter` is NULL or valid for reading `ulParameterLen` bytes (the PKCS#11
+/// contract for a mechanism), and `T` is a C parameter structure any bit pattern of which is
+/// valid.
+pub(crate) unsafe fn param<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T, CK_RV> {
     if mechanism.pParameter.is_null()
         || usize::try_from(mechanism.ulParameterLen) != Ok(std::mem::size_of::<T>())
     {
         return Err(CKR_MECHANISM_PARAM_INVALID);
     }
-    read(mechanism.pParameter as *const T)
+    // SAFETY: non-NULL and, by this function's contract, readable for `ulParameterLen` bytes,
+    // which is the size of `T`, a type valid for any bit pattern.
+    unsafe { read(mechanism.pParameter as *const T) }
 }
 
 /// A mechanism's parameter as bytes (an IV); NULL only with length 0.
 /// Bad pointers are `CKR_MECHANISM_PARAM_INVALID`.
-pub(crate) fn param_bytes<'a>(mechanism: &CK_MECHANISM) -> Result<&'a [u8], CK_RV> {
-    param_slice(mechanism.pParameter as *const u8, mechanism.ulParameterLen)
+///
+/// # Safety
+/// `mechanism.pParameter` is NULL or points to `ulParameterLen` bytes nobody writes while
+/// `'a` lasts.
+pub(crate) unsafe fn param_bytes<'a>(mechanism: &CK_MECHANISM) -> Result<&'a [u8], CK_RV> {
+    // SAFETY: this function's contract is `param_slice`'s for the mechanism's parameter.
+    unsafe { param_slice(mechanism.pParameter as *const u8, mechanism.ulParameterLen) }
 }
 
 /// A byte buffer named inside a mechanism's parameter (an IV, AAD, a label, a public value):
 /// NULL only with length 0, else `CKR_MECHANISM_PARAM_INVALID`.
-pub(crate) fn param_slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
-    slice(p, len).map_err(|_| CKR_MECHANISM_PARAM_INVALID)
+///
+/// # Safety
+/// As [`slice`]: `p` is NULL or points to `len` bytes nobody writes while `'a` lasts (the
+/// PKCS#11 contract for the buffers a mechanism's parameter names).
+pub(crate) unsafe fn param_slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
+    // SAFETY: this function's contract is `slice`'s.
+    unsafe { slice(p, len) }.map_err(|_| CKR_MECHANISM_PARAM_INVALID)
 }
 
 /// Fills a caller's buffer of exactly `len` bytes (`C_GenerateRandom`). NULL is accepted only
 /// with `len == 0`.
-pub(crate) fn fill_exact(
+///
+/// # Safety
+/// `data` is NULL or valid for writing `len` bytes that nobody else touches during the call.
+pub(crate) unsafe fn fill_exact(
     data: *mut u8,
     len: CK_ULONG,
     f: impl FnOnce(&mut [u8]) -> Result<(), CK_RV>,
@@ -236,8 +299,8 @@ pub(crate) fn fill_exact(
     if data.is_null() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    // SAFETY: non-NULL; the C caller promises `len` writable bytes it does not touch during
-    // the call. The slice does not outlive this function.
+    // SAFETY: non-NULL; by this function's contract `len` writable bytes nobody else touches
+    // during the call. The slice does not outlive this function.
     let buf = unsafe { std::slice::from_raw_parts_mut(data, len) };
     f(buf)
 }
@@ -245,13 +308,25 @@ pub(crate) fn fill_exact(
 /// An input template (`C_CreateObject`, `C_FindObjectsInit`, key generation, ...): each
 /// attribute's type and value bytes. NULL is accepted only with `count == 0`; a NULL value
 /// with a non-zero length is `CKR_ARGUMENTS_BAD`.
-pub(crate) fn template<'a>(
+///
+/// # Safety
+/// `p` is NULL or points to `count` `CK_ATTRIBUTE`s, and each one's `pValue` is NULL or
+/// points to `ulValueLen` bytes, none of which anybody writes while `'a` lasts (the PKCS#11
+/// contract for an input template).
+pub(crate) unsafe fn template<'a>(
     p: *const CK_ATTRIBUTE,
     count: CK_ULONG,
 ) -> Result<Vec<(CK_ATTRIBUTE_TYPE, &'a [u8])>, CK_RV> {
-    slice(p, count)?
+    // SAFETY: by this function's contract, `p` is NULL or `count` attributes.
+    let attributes = unsafe { slice(p, count) }?;
+    attributes
         .iter()
-        .map(|a| Ok((a.type_, slice(a.pValue as *const u8, a.ulValueLen)?)))
+        // SAFETY: by this function's contract, each value is NULL or `ulValueLen` bytes.
+        .map(|a| {
+            Ok((a.type_, unsafe {
+                slice(a.pValue as *const u8, a.ulValueLen)
+            }?))
+        })
         .collect()
 }
 
@@ -269,7 +344,12 @@ pub(crate) enum Answer {
 /// a NULL `pValue` gets the length; a short buffer, a sensitive or an unknown attribute gets
 /// `CK_UNAVAILABLE_INFORMATION` as its length; every other attribute is still answered.
 /// Returns the first such problem's code, or `CKR_OK`.
-pub(crate) fn answer_template(
+///
+/// # Safety
+/// `p` is NULL or points to `count` `CK_ATTRIBUTE`s the module may read and write, and each
+/// one's `pValue` is NULL or valid for writing `ulValueLen` bytes (the PKCS#11 contract for
+/// the template of `C_GetAttributeValue`).
+pub(crate) unsafe fn answer_template(
     p: *mut CK_ATTRIBUTE,
     count: CK_ULONG,
     mut answer: impl FnMut(CK_ATTRIBUTE_TYPE) -> Result<Answer, CK_RV>,
@@ -288,10 +368,11 @@ pub(crate) fn answer_template(
         }
     };
     for i in 0..len {
-        // SAFETY: non-NULL and aligned; the C caller promises `count` CK_ATTRIBUTEs at `p`
-        // (the template of C_GetAttributeValue). `i < count`.
+        // SAFETY: non-NULL and aligned; by this function's contract `count` CK_ATTRIBUTEs at
+        // `p`, and `i < count`.
         let attr = unsafe { p.add(i) };
-        let a = read(attr as *const CK_ATTRIBUTE)?;
+        // SAFETY: `attr` points to one of them (see above).
+        let a = unsafe { read(attr as *const CK_ATTRIBUTE) }?;
         let unavailable = CK_UNAVAILABLE_INFORMATION;
         let (length, code) = match answer(a.type_)? {
             Answer::Invalid => (unavailable, CKR_ATTRIBUTE_TYPE_INVALID),
@@ -301,8 +382,8 @@ pub(crate) fn answer_template(
                 (unavailable, CKR_BUFFER_TOO_SMALL)
             }
             Answer::Value(v) => {
-                // SAFETY: `pValue` is non-NULL and the C caller promises `ulValueLen` writable
-                // bytes there; `v.len() <= ulValueLen`; `v` is the module's memory.
+                // SAFETY: `pValue` is non-NULL, so by this function's contract `ulValueLen`
+                // writable bytes; `v.len() <= ulValueLen`; `v` is the module's memory.
                 unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), a.pValue as *mut u8, v.len()) };
                 (v.len() as CK_ULONG, CKR_OK)
             }
@@ -315,13 +396,29 @@ pub(crate) fn answer_template(
 }
 
 /// A NUL-terminated string (`C_GetInterface`'s name); `None` for NULL.
-pub(crate) fn c_str<'a>(p: *const u8) -> Option<&'a std::ffi::CStr> {
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string nobody writes while `'a` lasts
+/// (PKCS#11's contract for `pInterfaceName`).
+pub(crate) unsafe fn c_str<'a>(p: *const u8) -> Option<&'a std::ffi::CStr> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: non-NULL; the C caller promises a NUL-terminated string that lives through the
-    // call (PKCS#11's contract for `pInterfaceName`). The reference does not outlive the call.
+    // SAFETY: non-NULL, so by this function's contract a NUL-terminated string that lives
+    // and stays unchanged while `'a` lasts.
     Some(unsafe { std::ffi::CStr::from_ptr(p.cast()) })
+}
+
+/// A PIN argument (`C_Login`, `C_InitPIN`, `C_SetPIN`, `C_InitToken`). NULL →
+/// `CKR_ARGUMENTS_BAD` whatever the length: there is no protected authentication path
+/// (`CKF_PROTECTED_AUTHENTICATION_PATH` is never set).
+///
+/// # Safety
+/// As [`slice`]: `pin` is NULL or points to `len` bytes nobody writes while `'a` lasts.
+pub(crate) unsafe fn pin<'a>(pin: *const u8, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
+    non_null(pin)?;
+    // SAFETY: this function's contract is `slice`'s.
+    unsafe { slice(pin, len) }
 }
 
 /// A string as a blank-padded fixed-size field (`CK_INFO`, `CK_SLOT_INFO`, `CK_TOKEN_INFO`):
@@ -360,98 +457,118 @@ mod tests {
 
     #[test]
     fn null_pointers_are_arguments_bad() {
-        assert_eq!(read::<u64>(std::ptr::null()), Err(CKR_ARGUMENTS_BAD));
-        assert_eq!(
-            write::<u64>(std::ptr::null_mut(), 1),
-            Err(CKR_ARGUMENTS_BAD)
-        );
-        assert_eq!(slice::<u8>(std::ptr::null(), 1), Err(CKR_ARGUMENTS_BAD));
-        assert_eq!(slice::<u8>(std::ptr::null(), 0), Ok(&[][..]));
+        // SAFETY: every pointer given is NULL or points to a live local of the size given.
+        unsafe {
+            assert_eq!(read::<u64>(std::ptr::null()), Err(CKR_ARGUMENTS_BAD));
+            assert_eq!(
+                write::<u64>(std::ptr::null_mut(), 1),
+                Err(CKR_ARGUMENTS_BAD)
+            );
+            assert_eq!(slice::<u8>(std::ptr::null(), 1), Err(CKR_ARGUMENTS_BAD));
+            assert_eq!(slice::<u8>(std::ptr::null(), 0), Ok(&[][..]));
+            assert_eq!(
+                pin(std::ptr::null(), 0),
+                Err(CKR_ARGUMENTS_BAD),
+                "a NULL PIN even with length 0"
+            );
+        }
     }
 
     #[test]
     fn two_call_list() {
-        let items = [7u64, 8, 9];
-        let mut count: CK_ULONG = 0;
-        assert_eq!(out_list(&items, std::ptr::null_mut(), &mut count), Ok(()));
-        assert_eq!(count, 3);
-        let mut out = [0u64; 3];
-        count = 2;
-        assert_eq!(
-            out_list(&items, out.as_mut_ptr(), &mut count),
-            Err(CKR_BUFFER_TOO_SMALL)
-        );
-        assert_eq!(count, 3);
-        assert_eq!(out_list(&items, out.as_mut_ptr(), &mut count), Ok(()));
-        assert_eq!(out, items);
+        // SAFETY: every pointer given is NULL or points to a live local of the size given.
+        unsafe {
+            let items = [7u64, 8, 9];
+            let mut count: CK_ULONG = 0;
+            assert_eq!(out_list(&items, std::ptr::null_mut(), &mut count), Ok(()));
+            assert_eq!(count, 3);
+            let mut out = [0u64; 3];
+            count = 2;
+            assert_eq!(
+                out_list(&items, out.as_mut_ptr(), &mut count),
+                Err(CKR_BUFFER_TOO_SMALL)
+            );
+            assert_eq!(count, 3);
+            assert_eq!(out_list(&items, out.as_mut_ptr(), &mut count), Ok(()));
+            assert_eq!(out, items);
+        }
     }
 
     #[test]
     fn two_call_bytes_with_an_upper_bound() {
-        let mut len: CK_ULONG = 0;
-        assert!(matches!(
-            out_buffer_upto(std::ptr::null_mut(), &mut len, 32),
-            Ok(None)
-        ));
-        assert_eq!(len, 32);
-        // A buffer smaller than the bound still gets the output when it fits.
-        let mut buf = [0u8; 10];
-        len = 10;
-        let out = out_buffer_upto(buf.as_mut_ptr(), &mut len, 32)
-            .unwrap()
-            .unwrap();
-        out.fill(&[2; 10]).unwrap();
-        assert_eq!((len, buf), (10, [2; 10]));
-        // When it does not, the exact length comes back.
-        len = 5;
-        let out = out_buffer_upto(buf.as_mut_ptr(), &mut len, 32)
-            .unwrap()
-            .unwrap();
-        assert_eq!(out.fill(&[3; 7]), Err(CKR_BUFFER_TOO_SMALL));
-        assert_eq!(len, 7);
-        assert_eq!(buf, [2; 10], "nothing written");
+        // SAFETY: every pointer given is NULL or points to a live local of the size given.
+        unsafe {
+            let mut len: CK_ULONG = 0;
+            assert!(matches!(
+                out_buffer_upto(std::ptr::null_mut(), &mut len, 32),
+                Ok(None)
+            ));
+            assert_eq!(len, 32);
+            // A buffer smaller than the bound still gets the output when it fits.
+            let mut buf = [0u8; 10];
+            len = 10;
+            let out = out_buffer_upto(buf.as_mut_ptr(), &mut len, 32)
+                .unwrap()
+                .unwrap();
+            out.fill(&[2; 10]).unwrap();
+            assert_eq!((len, buf), (10, [2; 10]));
+            // When it does not, the exact length comes back.
+            len = 5;
+            let out = out_buffer_upto(buf.as_mut_ptr(), &mut len, 32)
+                .unwrap()
+                .unwrap();
+            assert_eq!(out.fill(&[3; 7]), Err(CKR_BUFFER_TOO_SMALL));
+            assert_eq!(len, 7);
+            assert_eq!(buf, [2; 10], "nothing written");
+        }
     }
 
     #[test]
     fn mechanism_parameters_by_exact_size() {
-        let value: u64 = 0x1122;
-        let mut m = CK_MECHANISM {
-            mechanism: 0,
-            pParameter: &value as *const u64 as *mut std::ffi::c_void,
-            ulParameterLen: 8,
-        };
-        assert_eq!(param::<u64>(&m), Ok(0x1122));
-        assert_eq!(param::<u32>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
-        assert_eq!(param_bytes(&m).map(<[u8]>::len), Ok(8));
-        m.ulParameterLen = 9;
-        assert_eq!(param::<u64>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
-        m.pParameter = std::ptr::null_mut();
-        m.ulParameterLen = 8;
-        assert_eq!(param::<u64>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
-        assert_eq!(param_bytes(&m), Err(CKR_MECHANISM_PARAM_INVALID));
-        m.ulParameterLen = 0;
-        assert_eq!(param_bytes(&m), Ok(&[][..]));
+        // SAFETY: every pointer given is NULL or points to a live local of the size given.
+        unsafe {
+            let value: u64 = 0x1122;
+            let mut m = CK_MECHANISM {
+                mechanism: 0,
+                pParameter: &value as *const u64 as *mut std::ffi::c_void,
+                ulParameterLen: 8,
+            };
+            assert_eq!(param::<u64>(&m), Ok(0x1122));
+            assert_eq!(param::<u32>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+            assert_eq!(param_bytes(&m).map(<[u8]>::len), Ok(8));
+            m.ulParameterLen = 9;
+            assert_eq!(param::<u64>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+            m.pParameter = std::ptr::null_mut();
+            m.ulParameterLen = 8;
+            assert_eq!(param::<u64>(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+            assert_eq!(param_bytes(&m), Err(CKR_MECHANISM_PARAM_INVALID));
+            m.ulParameterLen = 0;
+            assert_eq!(param_bytes(&m), Ok(&[][..]));
+        }
     }
 
     #[test]
     fn two_call_bytes() {
-        let mut len: CK_ULONG = 0;
-        assert!(matches!(
-            out_buffer(std::ptr::null_mut(), &mut len, 32),
-            Ok(None)
-        ));
-        assert_eq!(len, 32);
-        let mut buf = [0u8; 40];
-        len = 31;
-        assert!(matches!(
-            out_buffer(buf.as_mut_ptr(), &mut len, 32),
-            Err(CKR_BUFFER_TOO_SMALL)
-        ));
-        assert_eq!(len, 32);
-        len = 40;
-        let out = out_buffer(buf.as_mut_ptr(), &mut len, 32).unwrap().unwrap();
-        out.fill(&[1; 20]).unwrap();
-        assert_eq!(len, 20);
-        assert_eq!(&buf[..21], &[[1u8; 20].as_slice(), &[0]].concat()[..]);
+        // SAFETY: every pointer given is NULL or points to a live local of the size given.
+        unsafe {
+            let mut len: CK_ULONG = 0;
+            assert!(matches!(
+                out_buffer(std::ptr::null_mut(), &mut len, 32),
+                Ok(None)
+            ));
+            assert_eq!(len, 32);
+            let mut buf = [0u8; 40];
+            len = 31;
+            assert!(matches!(
+                out_buffer(buf.as_mut_ptr(), &mut len, 32),
+                Err(CKR_BUFFER_TOO_SMALL)
+            ));
+            assert_eq!(len, 32);
+            len = 40;
+            let out = out_buffer(buf.as_mut_ptr(), &mut len, 32).unwrap().unwrap();
+            out.fill(&[1; 20]).unwrap();
+            assert_eq!(len, 20);
+            assert_eq!(&buf[..21], &[[1u8; 20].as_slice(), &[0]].concat()[..]);
+        }
     }
 }

@@ -13,12 +13,14 @@ cryptoki_fn! {
     pub fn C_GenerateRandom(session: CK_SESSION_HANDLE, out: CK_BYTE_PTR, len: CK_ULONG) with module {
         module.sessions.get(session)?;
         let hsm = module.core.hsm();
-        ptr::fill_exact(out, len, |buffer| {
+        // SAFETY: `pRandomData` is NULL or writable for `ulRandomLen` bytes (caller's
+        // contract for C_GenerateRandom).
+        unsafe { ptr::fill_exact(out, len, |buffer| {
             for chunk in buffer.chunks_mut(MAX_RANDOM) {
                 chunk.copy_from_slice(&hsm.random(chunk.len()).ck()?);
             }
             Ok(())
-        })
+        }) }
     }
 }
 
@@ -26,7 +28,8 @@ cryptoki_fn! {
     /// `C_SeedRandom`: `CKR_RANDOM_SEED_NOT_SUPPORTED` (the system generator needs no seed).
     pub fn C_SeedRandom(session: CK_SESSION_HANDLE, seed: CK_BYTE_PTR, len: CK_ULONG) with module {
         module.sessions.get(session)?;
-        ptr::slice(seed, len)?;
+        // SAFETY: `pSeed` is NULL or `ulSeedLen` readable bytes (caller's contract).
+        unsafe { ptr::slice(seed, len) }?;
         Err(CKR_RANDOM_SEED_NOT_SUPPORTED)
     }
 }

@@ -48,7 +48,8 @@ cryptoki_fn! {
         let handle = module.sessions.open(slot_id, pool, rw);
         drop(logins);
         tracing::debug!(session = handle, slot = slot_id, pool = %name, "session opened");
-        ptr::write(out, handle)
+        // SAFETY: `phSession` is NULL or writable for a handle (caller's contract).
+        unsafe { ptr::write(out, handle) }
     }
 }
 
@@ -81,7 +82,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         ptr::non_null(out)?;
         let state = module.logins.state(session.slot_id);
-        ptr::write(out, session.info(state))
+        // SAFETY: `pInfo` is NULL or writable for a CK_SESSION_INFO (caller's contract).
+        unsafe { ptr::write(out, session.info(state)) }
     }
 }
 
@@ -89,7 +91,8 @@ cryptoki_fn! {
     /// `C_Login`: the SO or the user logs in to the session's token (all its sessions), or
     /// `CKU_CONTEXT_SPECIFIC` authenticates the key operation in progress in this session.
     pub fn C_Login(session: CK_SESSION_HANDLE, user_type: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) with module {
-        log_in(module, session, user_type, pin, pin_len)
+        // SAFETY: `pPin`/`ulPinLen` as C_Login's caller passed them.
+        unsafe { log_in(module, session, user_type, pin, pin_len) }
     }
 }
 
@@ -110,7 +113,8 @@ cryptoki_fn! {
             tracing::debug!("C_LoginUser: tokens have no named users; log in without a username");
             return Err(CKR_FUNCTION_NOT_SUPPORTED);
         }
-        log_in(module, session, user_type, pin, pin_len)
+        // SAFETY: `pPin`/`ulPinLen` as C_LoginUser's caller passed them.
+        unsafe { log_in(module, session, user_type, pin, pin_len) }
     }
 }
 
@@ -125,7 +129,11 @@ cryptoki_fn! {
 }
 
 /// `C_Login` and `C_LoginUser`.
-fn log_in(
+///
+/// # Safety
+/// `pin` is NULL or points to `pin_len` bytes (the PKCS#11 caller's contract for `pPin`).
+#[allow(unsafe_code)]
+unsafe fn log_in(
     module: &Module,
     handle: CK_SESSION_HANDLE,
     user_type: CK_USER_TYPE,
@@ -133,7 +141,8 @@ fn log_in(
     pin_len: CK_ULONG,
 ) -> Result<(), CK_RV> {
     let session = module.sessions.get(handle)?;
-    let pin = login::pin_arg(pin, pin_len)?;
+    // SAFETY: `pin` and `pin_len` meet `ptr::pin`'s contract, by this function's.
+    let pin = unsafe { ptr::pin(pin, pin_len) }?;
     let slot_id = session.slot_id;
     let (want, role) = match user_type {
         CKU_SO => (LoginState::So, PinRole::So),

@@ -81,7 +81,12 @@ impl Kind {
 }
 
 /// `C_SignInit` and `C_VerifyInit`.
-fn init(
+///
+/// # Safety
+/// `mechanism` is as the PKCS#11 caller passed it: NULL or a `CK_MECHANISM` whose parameter
+/// (and the buffers that names) is valid for its stated length.
+#[allow(unsafe_code)]
+unsafe fn init(
     module: &Module,
     session: CK_SESSION_HANDLE,
     mechanism: CK_MECHANISM_PTR,
@@ -89,11 +94,13 @@ fn init(
     kind: Kind,
 ) -> Result<(), CK_RV> {
     let session = module.sessions.get(session)?;
-    let mechanism = ptr::read(mechanism)?;
+    // SAFETY: by this function's contract.
+    let mechanism = unsafe { ptr::read(mechanism) }?;
     if kind.slot(&mut session.ops.lock()).is_some() {
         return Err(CKR_OPERATION_ACTIVE);
     }
-    let mech = mechanism_params::sign(&mechanism)?;
+    // SAFETY: by this function's contract.
+    let mech = unsafe { mechanism_params::sign(&mechanism) }?;
     let usage = match kind {
         Kind::Sign => CKA_SIGN,
         Kind::Verify => CKA_VERIFY,
@@ -162,7 +169,12 @@ fn final_input<'a>(
 }
 
 /// `C_Sign` (`data` given) and `C_SignFinal` (`data` None) on an active operation.
-fn sign(
+///
+/// # Safety
+/// `signature_len` is NULL or readable and writable, `signature` NULL or writable for
+/// `*signature_len` bytes (the PKCS#11 caller's contract for `pulSignatureLen`).
+#[allow(unsafe_code)]
+unsafe fn sign(
     session: &Session,
     op: &mut SignOp,
     data: Option<&[u8]>,
@@ -172,7 +184,8 @@ fn sign(
     if data.is_some() && op.multi_part {
         return Err(CKR_OPERATION_ACTIVE);
     }
-    let Some(out) = ptr::out_buffer(signature, signature_len, op.sig_len)? else {
+    // SAFETY: by this function's contract.
+    let Some(out) = unsafe { ptr::out_buffer(signature, signature_len, op.sig_len) }? else {
         // A length query: the data is not consumed, the caller sends it again.
         return Ok(Step::Pending);
     };
@@ -211,7 +224,8 @@ cryptoki_fn! {
     /// `C_SignInit`: RSA PKCS#1 v1.5 and PSS (raw and with SHA-1/SHA-2), ECDSA (raw and with
     /// SHA-1/SHA-2), HMAC (SHA-256/384/512), AES-CMAC.
     pub fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
-        init(module, session, mechanism, key, Kind::Sign)
+        // SAFETY: `pMechanism` as C_SignInit's caller passed it.
+        unsafe { init(module, session, mechanism, key, Kind::Sign) }
     }
 }
 
@@ -227,8 +241,10 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(data, data_len)
-            .and_then(|data| sign(&session, op, Some(data), signature, signature_len));
+        // SAFETY: `pData` is NULL or `ulDataLen` bytes, `pulSignatureLen` and `pSignature` as
+        // C_Sign's caller passed them (its contract).
+        let result = unsafe { ptr::slice(data, data_len) }
+            .and_then(|data| unsafe { sign(&session, op, Some(data), signature, signature_len) });
         settle(&mut ops.sign, result)
     }
 }
@@ -240,7 +256,8 @@ cryptoki_fn! {
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let result = context_auth(&session, &mut op.needs_context_auth)
-            .and_then(|()| ptr::slice(part, part_len))
+            // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
+            .and_then(|()| unsafe { ptr::slice(part, part_len) })
             .and_then(|part| update(op, part));
         settle(&mut ops.sign, result)
     }
@@ -252,7 +269,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = sign(&session, op, None, signature, signature_len);
+        // SAFETY: `pulSignatureLen` and `pSignature` as C_SignFinal's caller passed them.
+        let result = unsafe { sign(&session, op, None, signature, signature_len) };
         settle(&mut ops.sign, result)
     }
 }
@@ -260,7 +278,8 @@ cryptoki_fn! {
 cryptoki_fn! {
     /// `C_VerifyInit`: the mechanisms of `C_SignInit`, with public (or secret) keys.
     pub fn C_VerifyInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
-        init(module, session, mechanism, key, Kind::Verify)
+        // SAFETY: `pMechanism` as C_VerifyInit's caller passed it.
+        unsafe { init(module, session, mechanism, key, Kind::Verify) }
     }
 }
 
@@ -277,8 +296,11 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(data, data_len).and_then(|data| {
-            let signature = ptr::slice(signature, signature_len)?;
+        // SAFETY: `pData` and `pSignature` are NULL or as long as their lengths say
+        // (caller's contract for C_Verify).
+        let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| {
+            // SAFETY: as above.
+            let signature = unsafe { ptr::slice(signature, signature_len) }?;
             verify(module, op, Some(data), signature)
         });
         settle(&mut ops.verify, result)
@@ -291,7 +313,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(part, part_len).and_then(|part| update(op, part));
+        // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
+        let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| update(op, part));
         settle(&mut ops.verify, result)
     }
 }
@@ -302,7 +325,8 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let result = ptr::slice(signature, signature_len)
+        // SAFETY: `pSignature` is NULL or `ulSignatureLen` bytes (caller's contract).
+        let result = unsafe { ptr::slice(signature, signature_len) }
             .and_then(|signature| verify(module, op, None, signature));
         settle(&mut ops.verify, result)
     }

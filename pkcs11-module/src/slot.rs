@@ -42,7 +42,9 @@ cryptoki_fn! {
             tracing::debug!(rv, "slot list kept: the server did not answer");
         }
         let ids: Vec<CK_SLOT_ID> = module.slots.list().iter().map(|s| s.id).collect();
-        ptr::out_list(&ids, list, count)
+        // SAFETY: `pulCount` is readable and writable, `pSlotList` NULL or room for
+        // `*pulCount` ids (caller's contract for C_GetSlotList).
+        unsafe { ptr::out_list(&ids, list, count) }
     }
 }
 
@@ -54,16 +56,15 @@ cryptoki_fn! {
             Token::Pool { name } => format!("mhsm pool {name}"),
             Token::Uninitialized => "mhsm slot for a new pool".to_string(),
         };
-        ptr::write(
-            out,
-            CK_SLOT_INFO {
-                slotDescription: ptr::padded(&description),
-                manufacturerID: ptr::padded(MANUFACTURER),
-                flags: CKF_TOKEN_PRESENT,
-                hardwareVersion: HARDWARE_VERSION,
-                firmwareVersion: library_version(),
-            },
-        )
+        let info = CK_SLOT_INFO {
+            slotDescription: ptr::padded(&description),
+            manufacturerID: ptr::padded(MANUFACTURER),
+            flags: CKF_TOKEN_PRESENT,
+            hardwareVersion: HARDWARE_VERSION,
+            firmwareVersion: library_version(),
+        };
+        // SAFETY: `pInfo` is NULL or writable for a CK_SLOT_INFO (caller's contract).
+        unsafe { ptr::write(out, info) }
     }
 }
 
@@ -74,7 +75,9 @@ cryptoki_fn! {
     pub fn C_GetTokenInfo(slot_id: CK_SLOT_ID, out: CK_TOKEN_INFO_PTR) with module {
         let slot = module.slots.get(slot_id)?;
         ptr::non_null(out)?;
-        ptr::write(out, token_info(module, &slot)?)
+        let info = token_info(module, &slot)?;
+        // SAFETY: `pInfo` is NULL or writable for a CK_TOKEN_INFO (caller's contract).
+        unsafe { ptr::write(out, info) }
     }
 }
 
@@ -203,7 +206,9 @@ cryptoki_fn! {
     pub fn C_GetMechanismList(slot_id: CK_SLOT_ID, list: CK_MECHANISM_TYPE_PTR, count: CK_ULONG_PTR) with module {
         module.slots.get(slot_id)?;
         let types: Vec<CK_MECHANISM_TYPE> = MECHANISMS.iter().map(|(m, _)| *m).collect();
-        ptr::out_list(&types, list, count)
+        // SAFETY: `pulCount` is NULL or readable and writable, `pMechanismList` NULL or room
+        // for `*pulCount` types (caller's contract for C_GetMechanismList).
+        unsafe { ptr::out_list(&types, list, count) }
     }
 }
 
@@ -212,7 +217,8 @@ cryptoki_fn! {
     pub fn C_GetMechanismInfo(slot_id: CK_SLOT_ID, mechanism: CK_MECHANISM_TYPE, out: CK_MECHANISM_INFO_PTR) with module {
         module.slots.get(slot_id)?;
         let info = mechanism::info(mechanism).ok_or(CKR_MECHANISM_INVALID)?;
-        ptr::write(out, info)
+        // SAFETY: `pInfo` is NULL or writable for a CK_MECHANISM_INFO (caller's contract).
+        unsafe { ptr::write(out, info) }
     }
 }
 
@@ -229,9 +235,11 @@ cryptoki_fn! {
     /// policy and SO PIN, without a user PIN.
     pub fn C_InitToken(slot_id: CK_SLOT_ID, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, label: CK_UTF8CHAR_PTR) with module {
         let slot = module.slots.get(slot_id)?;
-        let pin = login::pin_arg(pin, pin_len)?;
+        // SAFETY: `pPin` is NULL or `ulPinLen` bytes (caller's contract for C_InitToken).
+        let pin = unsafe { ptr::pin(pin, pin_len) }?;
         ptr::non_null(label)?;
-        let label = ptr::slice(label, 32)?;
+        // SAFETY: `pLabel` is non-NULL, so 32 bytes (caller's contract for C_InitToken).
+        let label = unsafe { ptr::slice(label, 32) }?;
         let Ok(label) = std::str::from_utf8(label) else {
             tracing::warn!(slot = slot_id, "C_InitToken: the label is not UTF-8");
             return Err(CKR_ARGUMENTS_BAD);
@@ -299,7 +307,8 @@ cryptoki_fn! {
     /// `C_InitPIN`: the SO, logged in, sets the user PIN (which also unlocks a locked one).
     pub fn C_InitPIN(session: CK_SESSION_HANDLE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) with module {
         let session = module.sessions.get(session)?;
-        let pin = login::pin_arg(pin, pin_len)?;
+        // SAFETY: `pPin` is NULL or `ulPinLen` bytes (caller's contract for C_InitPIN).
+        let pin = unsafe { ptr::pin(pin, pin_len) }?;
         if !module.logins.so_logged_in(session.slot_id) {
             return Err(CKR_USER_NOT_LOGGED_IN);
         }
@@ -325,8 +334,11 @@ cryptoki_fn! {
         new_len: CK_ULONG,
     ) with module {
         let session = module.sessions.get(session)?;
-        let old_pin = login::pin_arg(old_pin, old_len)?;
-        let new_pin = login::pin_arg(new_pin, new_len)?;
+        // SAFETY: `pOldPin` and `pNewPin` are NULL or as long as their lengths say (caller's
+        // contract for C_SetPIN).
+        let old_pin = unsafe { ptr::pin(old_pin, old_len) }?;
+        // SAFETY: as above.
+        let new_pin = unsafe { ptr::pin(new_pin, new_len) }?;
         if !session.rw {
             return Err(CKR_SESSION_READ_ONLY);
         }

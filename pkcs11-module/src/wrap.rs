@@ -77,9 +77,12 @@ cryptoki_fn! {
         wrapped_len: CK_ULONG_PTR,
     ) with module {
         let session = module.sessions.get(session)?;
-        let mechanism = ptr::read(mechanism)?;
+        // SAFETY: `pMechanism` is NULL or points to a CK_MECHANISM (caller's contract).
+        let mechanism = unsafe { ptr::read(mechanism) }?;
         ptr::non_null(wrapped_len)?;
-        let alg = mechanism_params::wrap(&mechanism)?;
+        // SAFETY: its parameter, and the buffers that names, are as the PKCS#11 caller passed
+        // them: valid for their stated lengths (the caller's contract for a mechanism).
+        let alg = unsafe { mechanism_params::wrap(&mechanism) }?;
         let (wrapping, spec) =
             wrapping_key(module, &session, wrapping_key_handle, &mechanism, &alg, CKA_WRAP)?;
         let target = objects::resolve(module, &session, key).map_err(|rv| match rv {
@@ -114,7 +117,9 @@ cryptoki_fn! {
         let needed = hsm_core::pool::wrapped_len_bound(&spec, &alg, &target_spec)
             .ck()
             .map_err(size_range)?;
-        let Some(out) = ptr::out_buffer_upto(wrapped, wrapped_len, needed)? else {
+        // SAFETY: `pulWrappedKeyLen` is non-NULL (checked above), readable and writable;
+        // `pWrappedKey` NULL or writable for `*pulWrappedKeyLen` bytes (caller's contract).
+        let Some(out) = unsafe { ptr::out_buffer_upto(wrapped, wrapped_len, needed) }? else {
             return Ok(());
         };
         let wrapped_key = wrapping
@@ -140,10 +145,16 @@ cryptoki_fn! {
     ) with module {
         ptr::non_null(key)?;
         let session = module.sessions.get(session)?;
-        let mechanism = ptr::read(mechanism)?;
-        let wrapped = ptr::slice(wrapped, wrapped_len)?;
-        let template = Template::new(ptr::template(template, count)?)?;
-        let alg = mechanism_params::wrap(&mechanism)?;
+        // SAFETY: `pMechanism` is NULL or points to a CK_MECHANISM (caller's contract).
+        let mechanism = unsafe { ptr::read(mechanism) }?;
+        // SAFETY: `pWrappedKey` is NULL or `ulWrappedKeyLen` bytes (caller's contract).
+        let wrapped = unsafe { ptr::slice(wrapped, wrapped_len) }?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let template = Template::new(unsafe { ptr::template(template, count) }?)?;
+        // SAFETY: its parameter, and the buffers that names, are as the PKCS#11 caller passed
+        // them: valid for their stated lengths (the caller's contract for a mechanism).
+        let alg = unsafe { mechanism_params::wrap(&mechanism) }?;
         let (unwrapping, _) =
             wrapping_key(module, &session, unwrapping_key, &mechanism, &alg, CKA_UNWRAP)?;
         let class = template.ulong(CKA_CLASS)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
@@ -172,7 +183,8 @@ cryptoki_fn! {
             KeyMaterial::from_pkcs8_der(bytes.expose_secret()).map_err(|_| CKR_WRAPPED_KEY_INVALID)?
         };
         let handle = new_key_object(module, &session, class, &template, material)?;
-        ptr::write(key, handle)
+        // SAFETY: `phKey` is non-NULL (checked above), writable (caller's contract).
+        unsafe { ptr::write(key, handle) }
     }
 }
 
@@ -190,9 +202,14 @@ cryptoki_fn! {
     ) with module {
         ptr::non_null(key)?;
         let session = module.sessions.get(session)?;
-        let mechanism = ptr::read(mechanism)?;
-        let mut template = Template::new(ptr::template(template, count)?)?;
-        let peer = mechanism_params::ecdh(&mechanism)?;
+        // SAFETY: `pMechanism` is NULL or points to a CK_MECHANISM (caller's contract).
+        let mechanism = unsafe { ptr::read(mechanism) }?;
+        // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
+        // it says (the PKCS#11 caller's contract for an input template).
+        let mut template = Template::new(unsafe { ptr::template(template, count) }?)?;
+        // SAFETY: its parameter, and the buffers that names, are as the PKCS#11 caller passed
+        // them: valid for their stated lengths (the caller's contract for a mechanism).
+        let peer = unsafe { mechanism_params::ecdh(&mechanism) }?;
         let base = init_key(module, &session, base_key, CKA_DERIVE)?;
         mechanism_params::key_type_fits(mechanism.mechanism, &base)?;
         match template.ulong(CKA_CLASS)? {
@@ -221,6 +238,7 @@ cryptoki_fn! {
             .ok_or(CKR_KEY_SIZE_RANGE)?;
         let material = KeyMaterial::Aes(SecretBytes::from_slice(value));
         let handle = new_key_object(module, &session, CKO_SECRET_KEY, &template, material)?;
-        ptr::write(key, handle)
+        // SAFETY: `phKey` is non-NULL (checked above), writable (caller's contract).
+        unsafe { ptr::write(key, handle) }
     }
 }

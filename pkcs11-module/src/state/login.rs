@@ -19,15 +19,13 @@ use arc_swap::ArcSwap;
 
 use crate::state::PoolRef;
 use cryptoki_sys::{
-    CK_RV, CK_SLOT_ID, CK_STATE, CK_ULONG, CK_UTF8CHAR_PTR, CKR_PIN_INCORRECT, CKR_PIN_LEN_RANGE,
-    CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS,
-    CKS_RW_USER_FUNCTIONS,
+    CK_RV, CK_SLOT_ID, CK_STATE, CKR_PIN_INCORRECT, CKR_PIN_LEN_RANGE, CKS_RO_PUBLIC_SESSION,
+    CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS,
 };
 use hsm_core::pin::{PinPolicy, PinRole};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::CoreResult;
-use crate::ptr;
 
 /// Who is logged in to a slot's token.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -152,13 +150,6 @@ impl LoginTable {
     }
 }
 
-/// A PIN argument. NULL → `CKR_ARGUMENTS_BAD` whatever the length: there is no protected
-/// authentication path (`CKF_PROTECTED_AUTHENTICATION_PATH` is never set).
-pub(crate) fn pin_arg<'a>(pin: CK_UTF8CHAR_PTR, len: CK_ULONG) -> Result<&'a [u8], CK_RV> {
-    ptr::non_null(pin)?;
-    ptr::slice(pin, len)
-}
-
 /// Checks a new PIN against a policy: a length outside it is `CKR_PIN_LEN_RANGE`, other
 /// faults (characters) `CKR_PIN_INVALID`.
 pub(crate) fn check_new_pin(policy: &PinPolicy, pin: &[u8]) -> Result<(), CK_RV> {
@@ -197,7 +188,6 @@ pub(crate) fn role_of(state: LoginState) -> Option<PinRole> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cryptoki_sys::CKR_ARGUMENTS_BAD;
 
     #[test]
     fn states_per_slot() {
@@ -239,10 +229,5 @@ mod tests {
             Err(cryptoki_sys::CKR_PIN_INVALID)
         );
         assert_eq!(check_new_pin(&policy, b"1234"), Ok(()));
-        assert_eq!(
-            pin_arg(std::ptr::null_mut(), 0),
-            Err(CKR_ARGUMENTS_BAD),
-            "NULL even with length 0"
-        );
     }
 }
