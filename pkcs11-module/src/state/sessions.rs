@@ -3,7 +3,8 @@
 //! own mutex.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::state::backend::PoolRef;
@@ -17,7 +18,7 @@ use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
 use parking_lot::{Mutex, RwLock};
 
 use super::login::LoginState;
-use super::objects::{Object, SessionObject};
+use super::objects::{IndexRef, Object, SessionObject};
 
 /// Shards of the session map (a power of two).
 const SHARDS: usize = 64;
@@ -39,6 +40,9 @@ pub(crate) struct Session {
     /// `C_Login(CKU_CONTEXT_SPECIFIC)` succeeded for the operation in progress (a key with
     /// `CKA_ALWAYS_AUTHENTICATE`); see [`Session::take_context_auth`].
     context_authenticated: AtomicBool,
+    /// Its pool's object index, once a call has found it (`objects::resolve` then skips the
+    /// table of indexes).
+    pub(crate) index: OnceLock<IndexRef>,
 }
 
 impl Session {
@@ -167,7 +171,32 @@ pub(crate) struct DigestOp {
     pub multi_part: bool,
 }
 
-type Shard = RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>;
+/// Hashes the module's own handles (sequential numbers) with one multiplication: they need
+/// none of SipHash's defence against keys chosen to collide, and every call looks one up.
+#[derive(Default)]
+pub(crate) struct HandleHasher(u64);
+
+impl std::hash::Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        // The table takes its bucket from the low bits: fold the well-mixed high ones in.
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by a handle.
+pub(crate) type HandleMap<V> = HashMap<CK_SESSION_HANDLE, V, BuildHasherDefault<HandleHasher>>;
+
+type Shard = RwLock<HandleMap<Arc<Session>>>;
 
 /// All open sessions of the module.
 pub(crate) struct SessionTable {
@@ -182,7 +211,7 @@ impl SessionTable {
     /// No sessions.
     pub fn new() -> SessionTable {
         SessionTable {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HandleMap::default())).collect(),
             next: AtomicU64::new(1),
             counts: Mutex::new(HashMap::new()),
         }
@@ -203,6 +232,7 @@ impl SessionTable {
             rw,
             ops: Mutex::new(Operations::default()),
             context_authenticated: AtomicBool::new(false),
+            index: OnceLock::new(),
         });
         {
             let mut counts = self.counts.lock();
