@@ -114,7 +114,7 @@ pub(crate) enum SignInput {
     /// The message's digest so far (None once finished).
     Hash(Option<Box<dyn Hasher>>),
     /// The message so far, for MACs, which the core computes in one call.
-    Gathered(SecretBytes),
+    Gathered(Gathered),
 }
 
 /// An encryption or decryption in progress.
@@ -138,9 +138,35 @@ pub(crate) enum CryptParts {
     Stream(CipherStream),
     /// AES-GCM: the input so far (zeroized when dropped: for encryption it is plaintext); all
     /// output comes at the final call, as the spec requires for decryption anyway.
-    Gathered(SecretBytes),
+    Gathered(Gathered),
     /// RSA: single-part only.
     Single,
+}
+
+/// Input gathered over updates (MACs, AES-GCM), zeroized when dropped. Nothing is held, so
+/// nothing zeroized, until a part comes: a single-part call, the common case, never gathers,
+/// and dropping even an empty `SecretBytes` runs its zeroizing `memset` (on this machine
+/// about as long as 1 KiB of HMAC's hashing).
+#[derive(Default)]
+pub(crate) struct Gathered(Option<SecretBytes>);
+
+impl Gathered {
+    /// How many bytes it holds.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, SecretBytes::len)
+    }
+
+    /// Appends a part.
+    pub fn extend_from_slice(&mut self, part: &[u8]) {
+        self.0
+            .get_or_insert_with(SecretBytes::default)
+            .extend_from_slice(part);
+    }
+
+    /// What it holds.
+    pub fn expose_secret(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], SecretBytes::expose_secret)
+    }
 }
 
 impl Operations {
