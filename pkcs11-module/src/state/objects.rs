@@ -724,9 +724,7 @@ impl ObjectTable {
         rebuild: bool,
     ) -> Result<Option<&'s IndexRef>, CK_RV> {
         if let Some(slot) = session.index.get() {
-            return Ok(self
-                .bring_up(slot, &session.pool, rebuild)?
-                .then_some(slot));
+            return Ok(self.bring_up(slot, &session.pool, rebuild)?.then_some(slot));
         }
         Ok(self
             .current(&session.pool, rebuild)?

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::state::backend::PoolRef;
 use cryptoki_sys::{
@@ -219,7 +219,7 @@ impl std::hash::Hasher for HandleHasher {
     }
 }
 
-/// A map keyed by a handle.
+/// A map keyed by a handle or a slot id (numbers the module hands out).
 pub(crate) type HandleMap<V> = HashMap<CK_SESSION_HANDLE, V, BuildHasherDefault<HandleHasher>>;
 
 type Shard = RwLock<HandleMap<Arc<Session>>>;
@@ -230,16 +230,18 @@ pub(crate) struct SessionTable {
     next: AtomicU64,
     /// (all, read-write) open sessions per slot, kept with every open and close so counting
     /// needs no scan.
-    counts: Mutex<HashMap<CK_SLOT_ID, (usize, usize)>>,
+    counts: Mutex<HandleMap<(usize, usize)>>,
 }
 
 impl SessionTable {
     /// No sessions.
     pub fn new() -> SessionTable {
         SessionTable {
-            shards: (0..SHARDS).map(|_| RwLock::new(HandleMap::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HandleMap::default()))
+                .collect(),
             next: AtomicU64::new(1),
-            counts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HandleMap::default()),
         }
     }
 
