@@ -204,8 +204,9 @@ pub(crate) struct HandleHasher(u64);
 
 impl std::hash::Hasher for HandleHasher {
     fn finish(&self) -> u64 {
-        // The table takes its bucket from the low bits: fold the well-mixed high ones in.
-        self.0 ^ (self.0 >> 29)
+        // The table takes its bucket from the low bits: bring the product's well-mixed high
+        // half down (Fibonacci hashing spreads even a shard's handles, equal modulo SHARDS).
+        self.0.rotate_left(32)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -375,5 +376,42 @@ pub(crate) fn settle<T>(op: &mut Option<T>, result: Result<Step, CK_RV>) -> Resu
             *op = None;
             Err(rv)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn gathered_holds_the_parts_in_order() {
+        let mut g = Gathered::default();
+        assert_eq!(g.len(), 0);
+        assert!(g.expose_secret().is_empty());
+        g.extend_from_slice(b"abc");
+        g.extend_from_slice(b"");
+        g.extend_from_slice(b"de");
+        assert_eq!(g.len(), 5);
+        assert_eq!(g.expose_secret(), b"abcde");
+    }
+
+    #[test]
+    fn handles_of_one_shard_spread_over_buckets() {
+        // A shard holds handles that are equal modulo SHARDS; the map takes its bucket
+        // from the low bits of the hash, which must not be equal too.
+        let build = BuildHasherDefault::<HandleHasher>::default();
+        let buckets: HashSet<u64> = (0..256u64)
+            .map(|i| build.hash_one(i * SHARDS as CK_SESSION_HANDLE) & 0xff)
+            .collect();
+        assert!(buckets.len() > 180, "{} buckets of 256", buckets.len());
+        let mut map: HandleMap<u64> = HandleMap::default();
+        for h in 1..1000u64 {
+            map.insert(h, h * 2);
+        }
+        assert!((1..1000u64).all(|h| map.get(&h) == Some(&(h * 2))));
+        assert_eq!(map.get(&1000), None);
     }
 }
