@@ -1,5 +1,6 @@
 //! The PKCS#11 benchmark runner in smoke mode (a fraction of a second per case, 1,000
-//! objects), so it cannot rot: every case runs on every target and gives a number. Speed is
+//! objects), so it cannot rot: every case runs on every target (kryoptic when it is built)
+//! and gives a number. Speed is
 //! never asserted; a failing case fails the runner, and so this test.
 
 use std::collections::BTreeSet;
@@ -74,6 +75,12 @@ fn every_case_runs_on_every_target() {
         eprintln!("SoftHSMv2 was skipped (not installed, and it could not be installed)");
     } else {
         assert!(targets.contains("SoftHSMv2"), "no SoftHSMv2 in {targets:?}");
+    }
+    // kryoptic runs when scripts/build-kryoptic has built it, and is skipped otherwise.
+    if stderr.contains("kryoptic skipped") {
+        eprintln!("kryoptic was skipped (not built here)");
+    } else {
+        assert!(targets.contains("kryoptic"), "no kryoptic in {targets:?}");
     }
     for target in &targets {
         let bare = target.starts_with("bare ");

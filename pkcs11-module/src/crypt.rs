@@ -26,7 +26,7 @@ use crate::ptr;
 use crate::sign::{await_context_auth, context_auth, init_key};
 use crate::state::Module;
 use crate::state::objects::Object;
-use crate::state::sessions::{CryptOp, CryptParts, Operations, Session, Step, settle};
+use crate::state::sessions::{CryptOp, CryptParts, Gathered, Operations, Session, Step, settle};
 
 /// The two operations of this group.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -105,7 +105,7 @@ unsafe fn init(
     };
     let parts = match (CipherStream::new(&alg, direction), &alg) {
         (Some(stream), _) => CryptParts::Stream(stream),
-        (None, CipherAlgorithm::AesGcm { .. }) => CryptParts::Gathered(SecretBytes::default()),
+        (None, CipherAlgorithm::AesGcm { .. }) => CryptParts::Gathered(Gathered::default()),
         (None, _) => CryptParts::Single,
     };
     let op = CryptOp {

@@ -14,7 +14,6 @@
 use std::borrow::Cow;
 
 use cryptoki_sys::*;
-use hsm_core::SecretBytes;
 use hsm_core::crypto::check;
 
 use crate::entry::{cryptoki_fn, not_supported};
@@ -23,7 +22,7 @@ use crate::mechanism_params::{self, SignInputKind};
 use crate::ptr;
 use crate::state::Module;
 use crate::state::objects::{self, Object};
-use crate::state::sessions::{Operations, Session, SignInput, SignOp, Step, settle};
+use crate::state::sessions::{Gathered, Operations, Session, SignInput, SignOp, Step, settle};
 
 /// Refuses the use of an operation's key while it waits for `C_Login(CKU_CONTEXT_SPECIFIC)`
 /// (its key has `CKA_ALWAYS_AUTHENTICATE`): `CKR_USER_NOT_LOGGED_IN`, which ends the
@@ -112,7 +111,7 @@ unsafe fn init(
     let input = match mech.input {
         SignInputKind::Direct => SignInput::Direct,
         SignInputKind::Hashed(hash) => SignInput::Hash(Some(module.core.hsm().hasher(hash))),
-        SignInputKind::Mac => SignInput::Gathered(SecretBytes::default()),
+        SignInputKind::Mac => SignInput::Gathered(Gathered::default()),
     };
     let op = SignOp {
         needs_context_auth: kind == Kind::Sign && await_context_auth(&session, &key),

@@ -396,9 +396,15 @@ pub(crate) fn default_id(hsm: &Hsm, name: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// A pool key's version is shown only while usable.
+/// A pool key's version is shown only while usable. The clock is read only for a key with
+/// a validity window (every call on a key checks this).
 fn visible(hsm: &Hsm, info: &KeyInfo) -> bool {
-    info.attributes.usable_at(hsm.now())
+    let a = &info.attributes;
+    // The clock is read only for a version with a validity window (the hot path has none).
+    match (a.not_before, a.expires) {
+        (None, None) => a.enabled,
+        _ => a.usable_at(hsm.now()),
+    }
 }
 
 /// A public half destroyed on its own.
@@ -707,22 +713,9 @@ impl ObjectTable {
     /// (otherwise `None`: the caller resolves the slow way, as a remote pool's caller does
     /// between refreshes).
     fn current(&self, pool: &PoolRef, rebuild: bool) -> Result<Option<IndexRef>, CK_RV> {
-        let generation = pool.generation().ck()?;
         let slot = self.indexes.read().get(pool.name()).cloned();
         if let Some(slot) = slot {
-            if slot.read().generation >= generation {
-                return Ok(Some(slot));
-            }
-            let mut index = slot.write();
-            if index.generation < generation {
-                match pool.changes_since(index.generation).ck()? {
-                    Some(changes) => index.apply(self, changes),
-                    None if rebuild => *index = self.build_index(pool)?,
-                    None => return Ok(None),
-                }
-            }
-            drop(index);
-            return Ok(Some(slot));
+            return Ok(self.bring_up(&slot, pool, rebuild)?.then_some(slot));
         }
         if !rebuild {
             return Ok(None);
@@ -735,6 +728,42 @@ impl ObjectTable {
                 .or_insert(fresh)
                 .clone(),
         ))
+    }
+
+    /// Brings a pool's index to the pool's current generation, from the pool's changes or
+    /// (`rebuild`) read whole; `false` when it stays behind (the changes are not known and
+    /// `rebuild` is false).
+    fn bring_up(&self, slot: &IndexRef, pool: &PoolRef, rebuild: bool) -> Result<bool, CK_RV> {
+        let generation = pool.generation().ck()?;
+        if slot.read().generation >= generation {
+            return Ok(true);
+        }
+        let mut index = slot.write();
+        if index.generation < generation {
+            match pool.changes_since(index.generation).ck()? {
+                Some(changes) => index.apply(self, changes),
+                None if rebuild => *index = self.build_index(pool)?,
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The index of a session's pool, current as [`ObjectTable::current`] makes it. The
+    /// session keeps the index it was first given (a pool's index is never replaced, only
+    /// brought up to date), so its later calls skip the table's map; the generation is
+    /// checked on every call all the same.
+    fn session_index<'s>(
+        &self,
+        session: &'s Session,
+        rebuild: bool,
+    ) -> Result<Option<&'s IndexRef>, CK_RV> {
+        if let Some(slot) = session.index.get() {
+            return Ok(self.bring_up(slot, &session.pool, rebuild)?.then_some(slot));
+        }
+        Ok(self
+            .current(&session.pool, rebuild)?
+            .map(|slot| session.index.get_or_init(|| slot)))
     }
 
     fn build_index(&self, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
@@ -767,13 +796,9 @@ impl ObjectTable {
 fn index_object(
     hsm: &Hsm,
     pool: &PoolRef,
-    index: &PoolIndex,
+    entry: &Entry,
     handle: CK_OBJECT_HANDLE,
 ) -> Result<Object, CK_RV> {
-    let entry = index
-        .entries
-        .get(&handle)
-        .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
     match &entry.key {
         Some((info, part)) => {
             // Visibility also depends on the time (not-before, expiry).
@@ -923,12 +948,12 @@ pub(crate) fn resolve(
 ) -> Result<Object, CK_RV> {
     let hsm = module.core.hsm();
     let pool = &session.pool;
-    let index = module.objects.current(pool, pool.is_local())?;
+    let index = module.objects.session_index(session, pool.is_local())?;
     // The common case: an object of the session's pool, straight from its current index.
-    if let Some(index) = &index {
+    if let Some(index) = index {
         let index = index.read();
-        if index.entries.contains_key(&handle) {
-            let object = index_object(hsm, pool, &index, handle)?;
+        if let Some(entry) = index.entries.get(&handle) {
+            let object = index_object(hsm, pool, entry, handle)?;
             return visible_to(module, session, object);
         }
     }

@@ -3,8 +3,9 @@
 //! own mutex.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::state::PoolRef;
 use cryptoki_sys::{
@@ -17,7 +18,7 @@ use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
 use parking_lot::{Mutex, RwLock};
 
 use super::login::LoginState;
-use super::objects::{Object, SessionObject};
+use super::objects::{IndexRef, Object, SessionObject};
 
 /// Shards of the session map (a power of two).
 const SHARDS: usize = 64;
@@ -39,6 +40,9 @@ pub(crate) struct Session {
     /// `C_Login(CKU_CONTEXT_SPECIFIC)` succeeded for the operation in progress (a key with
     /// `CKA_ALWAYS_AUTHENTICATE`); see [`Session::take_context_auth`].
     context_authenticated: AtomicBool,
+    /// Its pool's object index, once a call has found it (`objects::resolve` then skips the
+    /// table of indexes).
+    pub(crate) index: OnceLock<IndexRef>,
 }
 
 impl Session {
@@ -110,7 +114,7 @@ pub(crate) enum SignInput {
     /// The message's digest so far (None once finished).
     Hash(Option<Box<dyn Hasher>>),
     /// The message so far, for MACs, which the core computes in one call.
-    Gathered(SecretBytes),
+    Gathered(Gathered),
 }
 
 /// An encryption or decryption in progress.
@@ -134,9 +138,35 @@ pub(crate) enum CryptParts {
     Stream(CipherStream),
     /// AES-GCM: the input so far (zeroized when dropped: for encryption it is plaintext); all
     /// output comes at the final call, as the spec requires for decryption anyway.
-    Gathered(SecretBytes),
+    Gathered(Gathered),
     /// RSA: single-part only.
     Single,
+}
+
+/// Input gathered over updates (MACs, AES-GCM), zeroized when dropped. Nothing is held, so
+/// nothing zeroized, until a part comes: a single-part call, the common case, never gathers,
+/// and dropping even an empty `SecretBytes` runs its zeroizing `memset` (on this machine
+/// about as long as 1 KiB of HMAC's hashing).
+#[derive(Default)]
+pub(crate) struct Gathered(Option<SecretBytes>);
+
+impl Gathered {
+    /// How many bytes it holds.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, SecretBytes::len)
+    }
+
+    /// Appends a part.
+    pub fn extend_from_slice(&mut self, part: &[u8]) {
+        self.0
+            .get_or_insert_with(SecretBytes::default)
+            .extend_from_slice(part);
+    }
+
+    /// What it holds.
+    pub fn expose_secret(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], SecretBytes::expose_secret)
+    }
 }
 
 impl Operations {
@@ -167,7 +197,33 @@ pub(crate) struct DigestOp {
     pub multi_part: bool,
 }
 
-type Shard = RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>;
+/// Hashes the module's own handles (sequential numbers) with one multiplication: they need
+/// none of SipHash's defence against keys chosen to collide, and every call looks one up.
+#[derive(Default)]
+pub(crate) struct HandleHasher(u64);
+
+impl std::hash::Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        // The table takes its bucket from the low bits: bring the product's well-mixed high
+        // half down (Fibonacci hashing spreads even a shard's handles, equal modulo SHARDS).
+        self.0.rotate_left(32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by a handle or a slot id (numbers the module hands out).
+pub(crate) type HandleMap<V> = HashMap<CK_SESSION_HANDLE, V, BuildHasherDefault<HandleHasher>>;
+
+type Shard = RwLock<HandleMap<Arc<Session>>>;
 
 /// All open sessions of the module.
 pub(crate) struct SessionTable {
@@ -175,16 +231,18 @@ pub(crate) struct SessionTable {
     next: AtomicU64,
     /// (all, read-write) open sessions per slot, kept with every open and close so counting
     /// needs no scan.
-    counts: Mutex<HashMap<CK_SLOT_ID, (usize, usize)>>,
+    counts: Mutex<HandleMap<(usize, usize)>>,
 }
 
 impl SessionTable {
     /// No sessions.
     pub fn new() -> SessionTable {
         SessionTable {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HandleMap::default()))
+                .collect(),
             next: AtomicU64::new(1),
-            counts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HandleMap::default()),
         }
     }
 
@@ -203,6 +261,7 @@ impl SessionTable {
             rw,
             ops: Mutex::new(Operations::default()),
             context_authenticated: AtomicBool::new(false),
+            index: OnceLock::new(),
         });
         {
             let mut counts = self.counts.lock();
@@ -317,5 +376,42 @@ pub(crate) fn settle<T>(op: &mut Option<T>, result: Result<Step, CK_RV>) -> Resu
             *op = None;
             Err(rv)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn gathered_holds_the_parts_in_order() {
+        let mut g = Gathered::default();
+        assert_eq!(g.len(), 0);
+        assert!(g.expose_secret().is_empty());
+        g.extend_from_slice(b"abc");
+        g.extend_from_slice(b"");
+        g.extend_from_slice(b"de");
+        assert_eq!(g.len(), 5);
+        assert_eq!(g.expose_secret(), b"abcde");
+    }
+
+    #[test]
+    fn handles_of_one_shard_spread_over_buckets() {
+        // A shard holds handles that are equal modulo SHARDS; the map takes its bucket
+        // from the low bits of the hash, which must not be equal too.
+        let build = BuildHasherDefault::<HandleHasher>::default();
+        let buckets: HashSet<u64> = (0..256u64)
+            .map(|i| build.hash_one(i * SHARDS as CK_SESSION_HANDLE) & 0xff)
+            .collect();
+        assert!(buckets.len() > 180, "{} buckets of 256", buckets.len());
+        let mut map: HandleMap<u64> = HandleMap::default();
+        for h in 1..1000u64 {
+            map.insert(h, h * 2);
+        }
+        assert!((1..1000u64).all(|h| map.get(&h) == Some(&(h * 2))));
+        assert_eq!(map.get(&1000), None);
     }
 }

@@ -1,14 +1,19 @@
-//! p11bench: mhsm's PKCS#11 module beside SoftHSMv2, through the same `cryptoki` client, in
-//! one run, with the bare crypto provider as the baseline of the module's overhead.
+//! p11bench: mhsm's PKCS#11 module beside its peers, SoftHSMv2 and kryoptic, through the same
+//! `cryptoki` client, in one run, with the bare crypto provider as the baseline of the module's
+//! overhead.
 //!
 //! ```text
 //! p11bench [--seconds S] [--smoke] [--mhsm-lib PATH] [--softhsm-lib PATH]
-//!          [--providers rustcrypto,aws-lc] [--out FILE.md] [--results FILE.tsv]
+//!          [--kryoptic-lib PATH] [--no-kryoptic] [--providers rustcrypto,aws-lc]
+//!          [--before-lib PATH] [--out FILE.md] [--results FILE.tsv]
 //! ```
+//! `--before-lib` adds another build of mhsm's module (columns `mhsm before (...)`), so a
+//! change to the module is measured before and after in one run.
 //! The parent makes the token stores and runs this same binary as a child per target and
 //! phase, so every module (and every mhsm crypto provider) gets a clean process and its own
 //! resident-memory figure:
-//! - `--module mhsm|softhsm --lib PATH --phase setup|cases|big|probe --objects N --seconds S`
+//! - `--module mhsm|softhsm|kryoptic --lib PATH --phase setup|cases|big|probe --objects N
+//!   --seconds S`
 //! - `--bare --seconds S`: the same operations on hsm-core's provider directly;
 //! - `--fill-core DIR N`: an mhsm data directory with the pool `bench`, its user PIN and N AES
 //!   keys, made with the core (much faster than through the module: no PKCS#11 round trip).
@@ -45,6 +50,11 @@ pub const SO_PIN: &str = "12345678";
 /// Thread counts; one session per thread.
 const THREADS: [usize; 2] = [1, 2];
 const SOFTHSM_LIB: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// Where `scripts/build-kryoptic` leaves kryoptic, under the target directory.
+const KRYOPTIC_LIB: &str = "kryoptic/libkryoptic_pkcs11.so";
+/// The most objects the runner stores in kryoptic through `C_CreateObject` (each call scans
+/// its store).
+const KRYOPTIC_BIG_MAX: usize = 10_000;
 
 /// One benchmark case.
 pub struct Case {
@@ -218,8 +228,8 @@ fn run(args: &Args) -> Result<()> {
 }
 
 const USAGE: &str = "usage: p11bench [--seconds S] [--smoke] [--objects N] [--store-dir DIR] \
-[--mhsm-lib PATH] [--softhsm-lib PATH] [--providers rustcrypto,aws-lc] [--out FILE.md] \
-[--results FILE.tsv]";
+[--mhsm-lib PATH] [--softhsm-lib PATH] [--kryoptic-lib PATH] [--no-kryoptic] \
+[--providers rustcrypto,aws-lc] [--before-lib PATH] [--out FILE.md] [--results FILE.tsv]";
 
 /// `--fill-core DIR N`: the pool `bench` with its user PIN and N AES keys, through the core.
 fn fill_core(dir: &Path, n: usize) -> Result<()> {
@@ -238,9 +248,9 @@ fn fill_core(dir: &Path, n: usize) -> Result<()> {
 
 /// One module the parent measures.
 struct Target {
-    /// Column name: `mhsm (rustcrypto)`, `SoftHSMv2`.
+    /// Column name: `mhsm (rustcrypto)`, `SoftHSMv2`, `kryoptic`.
     name: String,
-    /// `mhsm` or `softhsm`.
+    /// `mhsm`, or a peer: `softhsm`, `kryoptic`.
     kind: &'static str,
     lib: PathBuf,
     /// `MHSM_CRYPTO_PROVIDER` (None: unset).
@@ -283,6 +293,57 @@ fn mhsm_env<'a>(dir: &'a str, provider: Option<&'a str>) -> Vec<(&'static str, O
         ("MHSM_TOKEN_FILE", None),
         ("MHSM_LOG", None),
     ]
+}
+
+/// A peer's configuration for a blank token under `dir`: the variable that names it and its
+/// path. The setup phase then initializes the token and the user PIN through PKCS#11.
+fn peer_conf(kind: &str, dir: &Path) -> Result<(&'static str, PathBuf)> {
+    match kind {
+        "softhsm" => Ok(("SOFTHSM2_CONF", softhsm_conf(dir)?)),
+        "kryoptic" => Ok(("KRYOPTIC_CONF", kryoptic_conf(dir)?)),
+        other => bail!("no configuration for {other}"),
+    }
+}
+
+/// The variable that names a peer's configuration.
+fn conf_var(kind: &str) -> &'static str {
+    match kind {
+        "kryoptic" => "KRYOPTIC_CONF",
+        _ => "SOFTHSM2_CONF",
+    }
+}
+
+/// A kryoptic configuration: one slot over an SQLite database not yet created (a blank
+/// token, for `C_InitToken`).
+fn kryoptic_conf(dir: &Path) -> Result<PathBuf> {
+    let db = dir.join("token.sql");
+    let _ = std::fs::remove_file(&db);
+    let conf = dir.join("kryoptic.conf");
+    let db = db.to_str().context("utf-8 path")?;
+    ensure!(!db.contains(['"', '\\']), "kryoptic token path {db}");
+    std::fs::write(
+        &conf,
+        format!("[[slots]]\nslot = 1\ndbtype = \"sqlite\"\ndbargs = \"{db}\"\n"),
+    )?;
+    Ok(conf)
+}
+
+/// kryoptic: `--kryoptic-lib`, else where `scripts/build-kryoptic` leaves it (the target
+/// directory this binary is in). None: `--no-kryoptic`.
+fn kryoptic_lib(args: &Args) -> Result<Option<PathBuf>> {
+    if args.flag("--no-kryoptic") {
+        return Ok(None);
+    }
+    if let Some(p) = args.value("--kryoptic-lib") {
+        return Ok(Some(PathBuf::from(p)));
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/p11bench → target/kryoptic/...
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the target directory")?;
+    Ok(Some(target.join(KRYOPTIC_LIB)))
 }
 
 /// A SoftHSMv2 configuration with an empty token directory under `dir`.
@@ -443,16 +504,26 @@ fn parent(args: &Args) -> Result<()> {
         .tempdir_in(&store_root)
         .with_context(|| format!("a directory in {}", store_root.display()))?;
     run.notes.push(format!(
-        "Token stores (mhsm's data directory, SoftHSMv2's token directory) in {}.",
+        "Token stores (mhsm's data directory, SoftHSMv2's token directory, kryoptic's database) in {}.",
         store_root.display()
     ));
     let mhsm = mhsm_lib(args)?;
     let softhsm = PathBuf::from(args.value("--softhsm-lib").unwrap_or(SOFTHSM_LIB));
     let mut targets = Vec::new();
     let providers = providers(args, &mhsm, work.path())?;
+    let before = args.value("--before-lib").map(PathBuf::from);
     for p in &providers {
+        let provider = p.as_deref().unwrap_or("default");
+        if let Some(lib) = &before {
+            targets.push(Target {
+                name: format!("mhsm before ({provider})"),
+                kind: "mhsm",
+                lib: lib.clone(),
+                provider: p.clone(),
+            });
+        }
         targets.push(Target {
-            name: format!("mhsm ({})", p.as_deref().unwrap_or("default")),
+            name: format!("mhsm ({provider})"),
             kind: "mhsm",
             lib: mhsm.clone(),
             provider: p.clone(),
@@ -477,12 +548,35 @@ fn parent(args: &Args) -> Result<()> {
             provider: None,
         });
     }
+    match kryoptic_lib(args)? {
+        Some(lib) if lib.is_file() => targets.push(Target {
+            name: "kryoptic".into(),
+            kind: "kryoptic",
+            lib,
+            provider: None,
+        }),
+        Some(lib) => {
+            eprintln!(
+                "p11bench: kryoptic skipped: {} not found (build it with scripts/build-kryoptic)",
+                lib.display()
+            );
+            run.notes.push(format!(
+                "kryoptic skipped: {} not found (`scripts/build-kryoptic` builds it).",
+                lib.display()
+            ));
+        }
+        None => run
+            .notes
+            .push("kryoptic left out (`--no-kryoptic`).".into()),
+    }
 
     let sec = seconds.as_str();
     let mut fills: BTreeMap<&str, f64> = BTreeMap::new();
     let mut big_dirs: BTreeMap<&str, PathBuf> = BTreeMap::new();
     let mut big_lines = Vec::new();
     let mut libs = Vec::new();
+    // (target, case) left out on purpose, with a note saying why.
+    let mut no_figure: Vec<(String, &str)> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         eprintln!("p11bench: {} ...", t.name);
         let lib = t.lib.to_str().context("utf-8 path")?;
@@ -494,12 +588,12 @@ fn parent(args: &Args) -> Result<()> {
                 let d = dir.to_str().context("utf-8 path")?;
                 child(&["--fill-core", d, &n], &mhsm_env(d, t.provider.as_deref()))?
             } else {
-                let conf = softhsm_conf(&dir)?;
+                let (var, conf) = peer_conf(t.kind, &dir)?;
                 let c = conf.to_str().context("utf-8 path")?;
                 let out = child(
                     &[
                         "--module",
-                        "softhsm",
+                        t.kind,
                         "--lib",
                         lib,
                         "--phase",
@@ -507,7 +601,7 @@ fn parent(args: &Args) -> Result<()> {
                         "--objects",
                         &n,
                     ],
-                    &[("SOFTHSM2_CONF", Some(c))],
+                    &[(var, Some(c))],
                 )?;
                 return Ok((conf, out.num("fill_secs")?));
             };
@@ -521,7 +615,7 @@ fn parent(args: &Args) -> Result<()> {
                     .map(|(k, v)| (k, v.map(str::to_string)))
                     .collect()
             } else {
-                vec![("SOFTHSM2_CONF", Some(p))]
+                vec![(conf_var(t.kind), Some(p))]
             }
         };
         let run_child = |args: &[&str], path: &Path| -> Result<ChildOutput> {
@@ -555,6 +649,22 @@ fn parent(args: &Args) -> Result<()> {
         entry.extend(cases.results);
 
         if !Case::is_selected("find-big") {
+            continue;
+        }
+        if t.kind == "kryoptic" && big > KRYOPTIC_BIG_MAX {
+            // Its C_CreateObject scans the store: 3,000 objects take ~14 s here, and the time
+            // grows with the square of the count (100,000: hours).
+            eprintln!(
+                "p11bench: kryoptic: the store of {big} objects skipped (its fill grows with the square of the count)"
+            );
+            run.notes.push(format!(
+                "kryoptic has no figure with {} keys stored: each of its `C_CreateObject` calls \
+                 scans its SQLite store (3,000 objects take ~14 s to create here, and the time \
+                 grows with the square of the count), so the runner fills it only up to {}.",
+                ops(big as f64),
+                ops(KRYOPTIC_BIG_MAX as f64)
+            ));
+            no_figure.push((t.name.clone(), "find-big"));
             continue;
         }
         // The big store: made once per module kind (mhsm's providers share it; nothing in
@@ -613,6 +723,9 @@ fn parent(args: &Args) -> Result<()> {
     // Every case, thread count and target has a number > 0, or the run failed.
     for t in &targets {
         for c in Case::selected() {
+            if no_figure.contains(&(t.name.clone(), c.id)) {
+                continue;
+            }
             for th in THREADS {
                 let v = run.results[&t.name].get(&(c.id.to_string(), th));
                 ensure!(
@@ -679,18 +792,22 @@ fn render(
     seconds: &str,
 ) -> String {
     let mhsm: Vec<&Target> = targets.iter().filter(|t| t.kind == "mhsm").collect();
-    let soft = targets.iter().find(|t| t.kind == "softhsm");
+    let peers: Vec<&Target> = targets.iter().filter(|t| t.kind != "mhsm").collect();
+    let bare = |t: &Target| format!("bare {}", t.name);
     let mut header = vec!["case".to_string(), "threads".to_string()];
-    for t in &mhsm {
+    for t in mhsm.iter().chain(&peers) {
         header.push(format!("{} ops/s", t.name));
     }
-    if soft.is_some() {
-        header.push("SoftHSMv2 ops/s".into());
-        for t in &mhsm {
-            header.push(format!("{}/SoftHSMv2", t.name));
-        }
+    for t in &mhsm {
+        header.push(format!("{} ops/s", bare(t)));
     }
     for t in &mhsm {
+        for p in &peers {
+            header.push(format!("{}/{}", t.name, p.name));
+        }
+        if peers.len() > 1 {
+            header.push(format!("{}/best peer", t.name));
+        }
         header.push(format!("{}/bare", t.name));
     }
     let get = |target: &str, case: &str, th: usize| {
@@ -699,6 +816,7 @@ fn render(
             .and_then(|r| r.get(&(case.to_string(), th)))
             .copied()
     };
+    let cell = |v: Option<f64>| v.map(ops).unwrap_or("—".into());
     let mut rows = Vec::new();
     for c in Case::selected() {
         for th in THREADS {
@@ -707,19 +825,25 @@ fn render(
                 .replace("{small}", &ops(small as f64))
                 .replace("{big}", &ops(big as f64));
             let mut row = vec![label, th.to_string()];
-            for t in &mhsm {
-                row.push(get(&t.name, c.id, th).map(ops).unwrap_or("—".into()));
+            for t in mhsm.iter().chain(&peers) {
+                row.push(cell(get(&t.name, c.id, th)));
             }
-            if let Some(s) = soft {
-                let sv = get(&s.name, c.id, th);
-                row.push(sv.map(ops).unwrap_or("—".into()));
-                for t in &mhsm {
-                    row.push(ratio(get(&t.name, c.id, th), sv));
+            for t in &mhsm {
+                row.push(cell(get(&bare(t), c.id, th)));
+            }
+            let best = peers
+                .iter()
+                .filter_map(|p| get(&p.name, c.id, th))
+                .max_by(f64::total_cmp);
+            for t in &mhsm {
+                let v = get(&t.name, c.id, th);
+                for p in &peers {
+                    row.push(ratio(v, get(&p.name, c.id, th)));
                 }
-            }
-            for t in &mhsm {
-                let b = get(&format!("bare {}", t.name), c.id, th);
-                row.push(ratio(get(&t.name, c.id, th), b));
+                if peers.len() > 1 {
+                    row.push(ratio(v, best));
+                }
+                row.push(ratio(v, get(&bare(t), c.id, th)));
             }
             rows.push(row);
         }
@@ -753,14 +877,19 @@ fn render(
             ops(big as f64),
             s
         ));
-        if let Some(s) = fills.get("softhsm") {
-            md.push_str(&format!("; SoftHSMv2 through `C_CreateObject` in {s:.1} s"));
+        for p in &peers {
+            if let Some(s) = fills.get(p.kind) {
+                md.push_str(&format!(
+                    "; {} through `C_CreateObject` in {s:.1} s",
+                    p.name
+                ));
+            }
         }
         md.push('\n');
     }
     md.push_str(&format!(
         "\nbare = the same operation on hsm-core's crypto provider called directly ({}), no \
-         PKCS#11. Generated keys are token keys, destroyed after the timed window (untimed). \
+         PKCS#11. best peer = the faster of the peers in that row. Generated keys are token keys, destroyed after the timed window (untimed). \
          GCM takes a fresh caller IV per call. OAEP uses SHA-1 because SoftHSMv2 2.6 accepts \
          no other OAEP hash.\n",
         bare_names

@@ -70,8 +70,8 @@ fn open(lib: &str) -> Result<(Module, Duration)> {
     Ok((Module { ctx, slot }, init))
 }
 
-/// SoftHSMv2: initializes the first free token as [`TOKEN_LABEL`] and sets the user PIN, then
-/// stores `objects` AES keys through `C_CreateObject`.
+/// A peer (SoftHSMv2, kryoptic): initializes the first free token as [`TOKEN_LABEL`] and sets
+/// the user PIN, then stores `objects` AES keys through `C_CreateObject`.
 pub fn setup_token(lib: &str, objects: usize) -> Result<()> {
     let (ctx, _) = load(lib)?;
     let free = ctx
@@ -386,6 +386,15 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
     let provider = hsm_core::crypto::default_provider();
     let provider = provider.as_ref();
     let (m, _) = open(lib)?;
+    let info = m.ctx.get_library_info()?;
+    emit_info(
+        "library",
+        format!(
+            "{} {}",
+            info.library_description().trim_end(),
+            info.library_version()
+        ),
+    );
     let keys = make_keys(&m, provider)?;
     let msg: &[u8] = &message(32);
     let digest: &[u8] = &crate::digest(provider, msg);
