@@ -28,7 +28,7 @@ pub fn create(hsm: &Hsm, req: &PoolCreate) -> Result<PoolInfo, CoreError> {
     };
     let new = NewPool {
         pins: InitialPins {
-            policy: req.pin_policy.clone().map(PinPolicy::from),
+            policy: req.pin_policy.map(PinPolicy::from),
             so: req.so_pin.as_deref().map(str::as_bytes),
             user: req.user_pin.as_deref().map(str::as_bytes),
         },
