@@ -65,5 +65,5 @@ pub mod time;
 pub use api::{HsmApi, PoolApi};
 pub use error::{Error, Result};
 pub use hsm::{Hsm, HsmConfig, NewPool};
-pub use pool::{KeyRef, Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate};
+pub use pool::{KeyRef, Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate, ResolvedKey};
 pub use secret::SecretBytes;

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 mod ops;
 
-pub use ops::{KeyRef, wrap_form, wrap_form_len_bound, wrapped_len_bound};
+pub use ops::{KeyRef, ResolvedKey, wrap_form, wrap_form_len_bound, wrapped_len_bound};
 
 use crate::cache::cache_id;
 use crate::crypto::{KeyMaterial, KeySpec, LoadedKey};

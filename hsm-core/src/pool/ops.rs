@@ -2,12 +2,12 @@
 //! verify, encrypt, decrypt, wrap, unwrap, ECDH), export, and wrapping one stored key under
 //! another without its material leaving the core.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{KeyEntry, Pool, VersionEntry, key_info, live_key};
 use crate::crypto::{
-    CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, LoadedKey, SignAlgorithm, WrapAlgorithm,
-    check,
+    CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, LoadedKey, SignAlgorithm,
+    WrapAlgorithm, check,
 };
 use crate::error::{Error, Result};
 use crate::key::{KeyInfo, KeyOperation};
@@ -22,18 +22,84 @@ pub struct KeyRef<'a> {
     pub version: Option<&'a str>,
 }
 
-/// A key version resolved for use: its entry, version and parsed key.
-struct Resolved {
+/// A key version resolved for one operation ([`Pool::resolve_key`]): one lookup yields the
+/// version used, its spec and the parsed key, so a front end names the version that did the
+/// work (REST's `kid`) without looking the key up again. It may do only the operation it was
+/// resolved for; the key's rules were checked when it was resolved.
+pub struct ResolvedKey {
     version: Arc<VersionEntry>,
     key: Arc<dyn LoadedKey>,
+    op: KeyOperation,
 }
 
-impl Resolved {
+impl std::fmt::Debug for ResolvedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedKey")
+            .field("version", &self.version.record.id)
+            .field("spec", &self.version.record.spec)
+            .field("op", &self.op)
+            .finish()
+    }
+}
+
+impl ResolvedKey {
+    /// The version resolved (the latest, when none was named).
+    pub fn version(&self) -> &str {
+        &self.version.record.id
+    }
+
+    /// The key's type and size.
+    pub fn spec(&self) -> &KeySpec {
+        &self.version.record.spec
+    }
+
     fn checked(&self) -> check::Checked<'_> {
         check::Checked {
             spec: &self.version.record.spec,
             key: self.key.as_ref(),
         }
+    }
+
+    /// The checked key, for `op` only.
+    fn for_op(&self, op: KeyOperation) -> Result<check::Checked<'_>> {
+        if op != self.op {
+            return Err(Error::internal(format!(
+                "a key resolved for '{}' used for '{op}'",
+                self.op
+            )));
+        }
+        Ok(self.checked())
+    }
+
+    /// Signs (resolved for `sign`).
+    pub fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
+        self.for_op(KeyOperation::Sign)?.sign(alg, input)
+    }
+
+    /// Verifies (resolved for `verify`).
+    pub fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
+        self.for_op(KeyOperation::Verify)?
+            .verify(alg, input, signature)
+    }
+
+    /// Encrypts (resolved for `encrypt`).
+    pub fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
+        self.for_op(KeyOperation::Encrypt)?.encrypt(alg, plaintext)
+    }
+
+    /// Decrypts (resolved for `decrypt`).
+    pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
+        self.for_op(KeyOperation::Decrypt)?.decrypt(alg, ciphertext)
+    }
+
+    /// Wraps key bytes (resolved for `wrapKey`).
+    pub fn wrap(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
+        self.for_op(KeyOperation::WrapKey)?.wrap(alg, key)
+    }
+
+    /// Unwraps key bytes (resolved for `unwrapKey`).
+    pub fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
+        self.for_op(KeyOperation::UnwrapKey)?.unwrap(alg, wrapped)
     }
 }
 
@@ -62,9 +128,15 @@ impl Pool {
         v.record.attributes.check_use(name, op, self.hsm.now())
     }
 
-    /// Finds the version, checks that it may do `op`, and returns it parsed (from the cache
-    /// when possible; the pool lock is not held while parsing or while the caller computes).
-    fn resolve(&self, name: &str, version: Option<&str>, op: KeyOperation) -> Result<Resolved> {
+    /// Resolves a key version for one operation: finds it (`None`: the latest), checks that
+    /// it may do `op` now, and parses it (from the cache when possible; the pool lock is not
+    /// held while parsing or while the caller computes).
+    pub fn resolve_key(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        op: KeyOperation,
+    ) -> Result<ResolvedKey> {
         let v = {
             let data = self.read()?;
             let entry = live_key(&data, name)?;
@@ -73,14 +145,22 @@ impl Pool {
             v.clone()
         };
         if let Some(key) = v.cache_id.and_then(|id| self.hsm.cache.get(id)) {
-            return Ok(Resolved { version: v, key });
+            return Ok(ResolvedKey {
+                version: v,
+                key,
+                op,
+            });
         }
         let material = self.state.open_material(name, &v.record)?;
         let key = self.hsm.provider.load(&material)?;
         if let Some(id) = v.cache_id {
             self.hsm.cache.insert(id, key.clone());
         }
-        Ok(Resolved { version: v, key })
+        Ok(ResolvedKey {
+            version: v,
+            key,
+            op,
+        })
     }
 
     /// Signs `input` (a digest, or raw input or a message, as `alg` says).
@@ -91,7 +171,7 @@ impl Pool {
         alg: &SignAlgorithm,
         input: &[u8],
     ) -> Result<Vec<u8>> {
-        let r = self.resolve(name, version, KeyOperation::Sign)?;
+        let r = self.resolve_key(name, version, KeyOperation::Sign)?;
         r.checked().sign(alg, input)
     }
 
@@ -104,7 +184,7 @@ impl Pool {
         input: &[u8],
         signature: &[u8],
     ) -> Result<bool> {
-        let r = self.resolve(name, version, KeyOperation::Verify)?;
+        let r = self.resolve_key(name, version, KeyOperation::Verify)?;
         r.checked().verify(alg, input, signature)
     }
 
@@ -116,7 +196,7 @@ impl Pool {
         alg: &CipherAlgorithm,
         plaintext: &[u8],
     ) -> Result<Ciphertext> {
-        let r = self.resolve(name, version, KeyOperation::Encrypt)?;
+        let r = self.resolve_key(name, version, KeyOperation::Encrypt)?;
         r.checked().encrypt(alg, plaintext)
     }
 
@@ -128,7 +208,7 @@ impl Pool {
         alg: &CipherAlgorithm,
         ciphertext: &[u8],
     ) -> Result<SecretBytes> {
-        let r = self.resolve(name, version, KeyOperation::Decrypt)?;
+        let r = self.resolve_key(name, version, KeyOperation::Decrypt)?;
         r.checked().decrypt(alg, ciphertext)
     }
 
@@ -140,7 +220,7 @@ impl Pool {
         alg: &WrapAlgorithm,
         key: &[u8],
     ) -> Result<Vec<u8>> {
-        let r = self.resolve(name, version, KeyOperation::WrapKey)?;
+        let r = self.resolve_key(name, version, KeyOperation::WrapKey)?;
         r.checked().wrap(alg, key)
     }
 
@@ -152,7 +232,7 @@ impl Pool {
         alg: &WrapAlgorithm,
         wrapped: &[u8],
     ) -> Result<SecretBytes> {
-        let r = self.resolve(name, version, KeyOperation::UnwrapKey)?;
+        let r = self.resolve_key(name, version, KeyOperation::UnwrapKey)?;
         r.checked().unwrap(alg, wrapped)
     }
 
@@ -163,7 +243,7 @@ impl Pool {
         version: Option<&str>,
         peer_point: &[u8],
     ) -> Result<SecretBytes> {
-        let r = self.resolve(name, version, KeyOperation::Derive)?;
+        let r = self.resolve_key(name, version, KeyOperation::Derive)?;
         r.checked().ecdh(peer_point)
     }
 
@@ -178,7 +258,7 @@ impl Pool {
         alg: &WrapAlgorithm,
         target: KeyRef<'_>,
     ) -> Result<Vec<u8>> {
-        let r = self.resolve(wrapping.name, wrapping.version, KeyOperation::WrapKey)?;
+        let r = self.resolve_key(wrapping.name, wrapping.version, KeyOperation::WrapKey)?;
         check::wrap_key(&r.version.record.spec, alg)?;
         let form = wrap_form(self.open_exportable(target.name, target.version)?.1)?;
         let wrapped = r.checked().wrap(alg, form.expose_secret())?;
@@ -205,8 +285,10 @@ pub fn wrap_form(material: KeyMaterial) -> Result<SecretBytes> {
 }
 
 /// The most bytes a key of `spec` takes in the form it is wrapped in ([`wrap_form`]),
-/// from its spec alone: exact for secret keys; for private keys an upper bound on their
-/// PKCS#8 DER (each integer at its largest, with a sign byte and a long-form header).
+/// from its spec alone: exact for secret and EC keys (whose forms have fixed lengths: an EC
+/// key's is measured once per curve on a fixed, public scalar); for RSA keys an upper bound on
+/// their PKCS#8 DER (each integer at its largest, with a sign byte and a long-form header),
+/// since DER's minimal integers make the exact length depend on the key.
 pub fn wrap_form_len_bound(spec: &KeySpec) -> usize {
     match *spec {
         KeySpec::Aes { bits } => (bits as usize).div_ceil(8),
@@ -218,13 +300,27 @@ pub fn wrap_form_len_bound(spec: &KeySpec) -> usize {
             // RSAPrivateKey, OCTET STRING, PrivateKeyInfo headers; version; AlgorithmIdentifier.
             ints + 3 * 4 + 3 + 15
         }
-        KeySpec::Ec { curve } => {
-            let f = curve.field_len();
-            // ECPrivateKey: version, d, [0] curve OID, [1] uncompressed public point; then
-            // PrivateKeyInfo with the algorithm and curve OIDs; generous headers.
-            f + (2 * f + 1) + 96
-        }
+        KeySpec::Ec { curve } => ec_form_len(curve),
     }
+}
+
+/// The length of an EC key's PKCS#8 form on `curve`: the same for every key of the curve (a
+/// scalar of the field's length, an uncompressed point), measured once on the public scalar
+/// 0x0101…01 (below every supported curve's order).
+fn ec_form_len(curve: Curve) -> usize {
+    static LENS: [OnceLock<usize>; Curve::ALL.len()] = [const { OnceLock::new() }; 4];
+    let index = Curve::ALL.iter().position(|c| *c == curve).unwrap_or(0);
+    *LENS[index].get_or_init(|| {
+        let f = curve.field_len();
+        let probe = KeyMaterial::Ec {
+            curve,
+            d: SecretBytes::new(vec![1; f]),
+        };
+        // An upper bound should the encoder ever refuse the probe (it does not).
+        probe
+            .to_pkcs8_der()
+            .map_or(f + (2 * f + 1) + 96, |der| der.expose_secret().len())
+    })
 }
 
 /// The length of a wrapped key, or a bound on it, from the two keys' specs alone: what the

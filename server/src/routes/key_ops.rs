@@ -3,10 +3,10 @@
 //! (the `alg` decides where the work runs), and the route takes that parse: each body is
 //! parsed once.
 
-use std::borrow::Cow;
-
 use axum::http::Method;
 use axum::response::Response;
+use hsm_core::ResolvedKey;
+use hsm_core::key::KeyOperation;
 use hsm_core::rbac::DataAction as A;
 use mhsm_wire::b64_json;
 use mhsm_wire::key::{
@@ -121,21 +121,18 @@ fn run(ctx: &Ctx, name: &str, version: Option<&str>, op: &OpBody) -> Result<Resp
     })
 }
 
-/// The version a key operation uses: the one the path names, else the latest, looked up
-/// first and then named to the operation, so the answer's `kid` names the version that did
-/// it even if the key is rotated meanwhile. A named version needs no lookup for its `kid`:
-/// the core finds keys and versions by their exact names. Recorded in the request's span.
-fn version_used<'a>(
+/// The key version for one operation, resolved once by the core (the named version, or the
+/// latest): the answer's `kid` names the version that did the work, even if the key is
+/// rotated meanwhile. Recorded in the request's span.
+fn resolve(
     ctx: &Ctx,
     name: &str,
-    version: Option<&'a str>,
-) -> Result<Cow<'a, str>, ApiError> {
-    let used = match version {
-        Some(v) => Cow::Borrowed(v),
-        None => Cow::Owned(ctx.pool.get_key(name, None)?.version),
-    };
-    tracing::Span::current().record("version", used.as_ref());
-    Ok(used)
+    version: Option<&str>,
+    op: KeyOperation,
+) -> Result<ResolvedKey, ApiError> {
+    let key = ctx.pool.resolve_key(name, version, op)?;
+    tracing::Span::current().record("version", key.version());
+    Ok(key)
 }
 
 /// The answer of a key operation without an IV, tag or AAD.
@@ -151,9 +148,9 @@ pub fn sign(
     req: &SignRequest,
 ) -> Result<KeyOperationResult, ApiError> {
     let (alg, input) = req.to_core()?;
-    let version = version_used(ctx, name, version)?;
-    let sig = ctx.pool.sign(name, Some(&version), &alg, &input)?;
-    Ok(result(ctx, name, &version, &sig))
+    let key = resolve(ctx, name, version, KeyOperation::Sign)?;
+    let sig = key.sign(&alg, &input)?;
+    Ok(result(ctx, name, key.version(), &sig))
 }
 
 /// `POST /keys/{name}/{version}/verify`.
@@ -176,11 +173,9 @@ pub fn encrypt(
     req: &KeyOperationRequest,
 ) -> Result<KeyOperationResult, ApiError> {
     let (alg, plaintext, aad) = req.encrypt_input()?;
-    let version = version_used(ctx, name, version)?;
-    let ct = ctx
-        .pool
-        .encrypt(name, Some(&version), &alg, plaintext.expose_secret())?;
-    let mut out = result(ctx, name, &version, &ct.data);
+    let key = resolve(ctx, name, version, KeyOperation::Encrypt)?;
+    let ct = key.encrypt(&alg, plaintext.expose_secret())?;
+    let mut out = result(ctx, name, key.version(), &ct.data);
     out.iv = ct.iv.as_deref().map(b64_json);
     if let Some(tag) = &ct.tag {
         out.tag = Some(b64_json(tag));
@@ -197,9 +192,9 @@ pub fn decrypt(
     req: &KeyOperationRequest,
 ) -> Result<KeyOperationResult, ApiError> {
     let (alg, data) = req.decrypt_input()?;
-    let version = version_used(ctx, name, version)?;
-    let plain = ctx.pool.decrypt(name, Some(&version), &alg, &data)?;
-    Ok(result(ctx, name, &version, plain.expose_secret()))
+    let key = resolve(ctx, name, version, KeyOperation::Decrypt)?;
+    let plain = key.decrypt(&alg, &data)?;
+    Ok(result(ctx, name, key.version(), plain.expose_secret()))
 }
 
 /// `POST /keys/{name}/{version}/wrapkey`.
@@ -210,11 +205,9 @@ pub fn wrap(
     req: &KeyOperationRequest,
 ) -> Result<KeyOperationResult, ApiError> {
     let (alg, key) = req.wrap_input()?;
-    let version = version_used(ctx, name, version)?;
-    let wrapped = ctx
-        .pool
-        .wrap_key(name, Some(&version), &alg, key.expose_secret())?;
-    Ok(result(ctx, name, &version, &wrapped))
+    let resolved = resolve(ctx, name, version, KeyOperation::WrapKey)?;
+    let wrapped = resolved.wrap(&alg, key.expose_secret())?;
+    Ok(result(ctx, name, resolved.version(), &wrapped))
 }
 
 /// `POST /keys/{name}/{version}/unwrapkey`.
@@ -225,9 +218,7 @@ pub fn unwrap(
     req: &KeyOperationRequest,
 ) -> Result<KeyOperationResult, ApiError> {
     let (alg, wrapped) = req.wrap_input()?;
-    let version = version_used(ctx, name, version)?;
-    let key = ctx
-        .pool
-        .unwrap_key(name, Some(&version), &alg, wrapped.expose_secret())?;
-    Ok(result(ctx, name, &version, key.expose_secret()))
+    let resolved = resolve(ctx, name, version, KeyOperation::UnwrapKey)?;
+    let key = resolved.unwrap(&alg, wrapped.expose_secret())?;
+    Ok(result(ctx, name, resolved.version(), key.expose_secret()))
 }
