@@ -7,7 +7,7 @@
 use hsm_core::Error;
 use hsm_core::key::KeyOperation;
 use hsm_core::rbac::DataAction;
-use serde::Deserialize;
+use mhsm_wire::ErrorEnvelope;
 
 /// What the request was about, to fill in the rebuilt error.
 #[derive(Clone, Copy)]
@@ -52,44 +52,18 @@ impl<'a> Context<'a> {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct Envelope {
-    #[serde(default)]
-    error: Body,
-}
-
-#[derive(Deserialize, Default)]
-struct Body {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    innererror: Option<serde_json::Value>,
-}
-
-/// The Azure error code and message of an error answer (empty when the body is not one).
-pub(super) fn azure_code(body: &[u8]) -> (String, String) {
-    let e = serde_json::from_slice::<Envelope>(body)
-        .unwrap_or_default()
-        .error;
-    (e.code, e.message)
+/// The Azure error code of an error answer (empty when the body is not one).
+pub(super) fn azure_code(body: &[u8]) -> String {
+    ErrorEnvelope::read(body).error.code.into_owned()
 }
 
 /// The core error of an error answer (4xx; 5xx and 429 never get here).
 pub(super) fn decode(status: u16, body: &[u8], ctx: &Context) -> Error {
-    let e = serde_json::from_slice::<Envelope>(body)
-        .unwrap_or_default()
-        .error;
-    let inner = e.innererror.as_ref();
-    if let Some(err) = inner.and_then(|i| Error::deserialize(i).ok()) {
+    let e = ErrorEnvelope::read(body).error;
+    if let Some(err) = e.core_error() {
         return from_server(err);
     }
-    let inner_code = inner
-        .and_then(|i| i.get("code"))
-        .and_then(|c| c.as_str())
-        .unwrap_or("");
-    by_status(status, &e.code, inner_code, &e.message, ctx)
+    by_status(status, &e.code, e.inner_code(), &e.message, ctx)
 }
 
 /// A core error of the server's, as this process reports it: the server's own failures

@@ -182,6 +182,37 @@ fn keys_sign_verify_and_show_through_the_standard_api() {
 }
 
 #[test]
+fn exported_rsa_and_ec_keys_are_the_keys_the_server_holds() {
+    // The server answers an export with PKCS#8 for RSA and EC (`SecretValue::of_material`);
+    // the material read back is the key whose public half the bundle shows.
+    let server = RealServer::start();
+    let pool = server.remote().pool("default");
+    let opts = KeyOptions {
+        exportable: true,
+        ops: ops(&[KeyOperation::Export]),
+        ..KeyOptions::default()
+    };
+    for (name, spec) in [
+        ("rsa-x", KeySpec::Rsa { bits: 2048 }),
+        ("ec-x", KeySpec::Ec { curve: Curve::P384 }),
+    ] {
+        let info = pool.create_key(name, spec, &opts).unwrap();
+        let (shown, material) = pool.export_key(name, None).unwrap();
+        assert_eq!(shown.version, info.version);
+        assert_eq!(material.spec(), spec, "{name}");
+        let loaded = hsm_core::crypto::default_provider()
+            .load(&material)
+            .unwrap();
+        assert_eq!(loaded.public_key(), info.public_key, "{name}");
+    }
+    let aes = pool
+        .create_key("aes-x", KeySpec::Aes { bits: 128 }, &opts)
+        .unwrap();
+    let (_, material) = pool.export_key("aes-x", Some(&aes.version)).unwrap();
+    assert!(matches!(material, KeyMaterial::Aes(k) if k.expose_secret().len() == 16));
+}
+
+#[test]
 fn aes_keys_encrypt_wrap_and_import() {
     let server = RealServer::start();
     let pool = server.remote().pool("default");

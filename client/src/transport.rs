@@ -350,7 +350,7 @@ impl Transport {
             Err(ureq::Error::Status(status, resp)) if status >= 500 => {
                 // The Azure code only: bodies are never logged.
                 let code = read(resp)
-                    .map(|b| super::errors::azure_code(b.expose_secret()).0)
+                    .map(|b| super::errors::azure_code(b.expose_secret()))
                     .unwrap_or_default();
                 return Err(Failure::Server(format!("answered {status} {code}")));
             }

@@ -292,12 +292,20 @@ pub struct KeyBundle {
         skip_serializing_if = "Option::is_none"
     )]
     pub scheduled_purge_date: Option<i64>,
-    /// The key's tags.
-    #[serde(default)]
+    /// The key's tags (`null` reads as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub tags: BTreeMap<String, String>,
     /// mhsm's additions (extended bundles).
     #[serde(rename = "x-mhsm", default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<KeyExtension>,
+}
+
+/// Tags sent as `null` are none (answers are read leniently).
+fn null_as_empty<'de, D>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<BTreeMap<String, String>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 fn release_policy(info: &KeyInfo) -> Option<Value> {
@@ -420,8 +428,8 @@ pub struct KeyItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub scheduled_purge_date: Option<i64>,
-    /// The key's tags.
-    #[serde(default)]
+    /// The key's tags (`null` reads as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -628,6 +636,41 @@ mod tests {
         assert_eq!(info.tags["a"], "b");
         assert!(info.release_policy.is_some());
         assert!(info.extra.is_empty() && info.deletion.is_none());
+    }
+
+    #[test]
+    fn ec_bundles_name_their_curve() {
+        for (crv, curve) in [
+            ("P-256", Curve::P256),
+            ("P-384", Curve::P384),
+            ("P-521", Curve::P521),
+            ("P-256K", Curve::Secp256k1),
+        ] {
+            let info = key_info(&bundle(
+                json!({"kid": "https://h/keys/e/v", "kty": "EC", "crv": crv, "x": "AQ", "y": "Ag"}),
+                None,
+            ))
+            .unwrap();
+            assert_eq!(info.spec, KeySpec::Ec { curve });
+            assert!(
+                matches!(info.public_key, Some(PublicKey::Ec { ref x, ref y, .. }) if x == &[1] && y == &[2])
+            );
+        }
+    }
+
+    #[test]
+    fn null_tags_read_as_none() {
+        let mut b: Value = serde_json::from_slice(&bundle(
+            json!({"kid": "https://h/keys/a/v", "kty": "oct-HSM"}),
+            None,
+        ))
+        .unwrap();
+        b["tags"] = Value::Null;
+        let info = key_info(b.to_string().as_bytes()).unwrap();
+        assert!(info.tags.is_empty());
+        let item: KeyItem = crate::parse(br#"{"kid": "https://h/keys/a", "tags": null}"#).unwrap();
+        assert_eq!(item.name().unwrap(), "a");
+        assert!(crate::parse::<KeyItem>(br#"{"kid": "x", "tags": 1}"#).is_err());
     }
 
     #[test]
