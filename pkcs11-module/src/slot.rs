@@ -7,7 +7,7 @@
 //! its own and the uninitialized token again. On a pool's token it empties the pool (see
 //! `docs/ARCHITECTURE.md` for what that erases). The module never creates a pool otherwise.
 
-use crate::state::PoolRef;
+use crate::state::PoolHandle;
 use cryptoki_sys::*;
 use hsm_core::crypto::HashAlg;
 use hsm_core::pin::{PinRole, PinStatus};
@@ -348,7 +348,7 @@ cryptoki_fn! {
 }
 
 /// Checks the new PIN, then the old one, then sets the new one.
-fn set_pin(pool: &PoolRef, role: PinRole, old_pin: &[u8], new_pin: &[u8]) -> Result<(), CK_RV> {
+fn set_pin(pool: &PoolHandle, role: PinRole, old_pin: &[u8], new_pin: &[u8]) -> Result<(), CK_RV> {
     login::check_new_pin(&pool.pin_policy().ck()?, new_pin)?;
     login::verify(pool, role, old_pin)?;
     pool.set_pin(role, new_pin).ck()?;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::state::PoolRef;
+use crate::state::PoolHandle;
 use cryptoki_sys::{
     CK_RV, CK_SLOT_ID, CK_STATE, CKR_PIN_INCORRECT, CKR_PIN_LEN_RANGE, CKS_RO_PUBLIC_SESSION,
     CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS,
@@ -163,7 +163,7 @@ pub(crate) fn check_new_pin(policy: &PinPolicy, pin: &[u8]) -> Result<(), CK_RV>
 /// `CKR_PIN_LOCKED`). A missing user PIN is `CKR_USER_PIN_NOT_INITIALIZED`; PKCS#11 has no
 /// code for a missing SO PIN (a pool made without one, outside PKCS#11), which is answered
 /// `CKR_PIN_INCORRECT` with a log line.
-pub(crate) fn verify(pool: &PoolRef, role: PinRole, pin: &[u8]) -> Result<(), CK_RV> {
+pub(crate) fn verify(pool: &PoolHandle, role: PinRole, pin: &[u8]) -> Result<(), CK_RV> {
     match pool.verify_pin(role, pin) {
         Err(hsm_core::Error::PinNotInitialized) if role == PinRole::So => {
             tracing::warn!(

@@ -66,7 +66,7 @@ pub(crate) struct Module {
 }
 
 /// One pool of the tokens' HSM, local or behind a server: the one API of the core.
-pub(crate) type PoolRef = Arc<dyn PoolApi>;
+pub(crate) type PoolHandle = Arc<dyn PoolApi>;
 
 /// The core handle; leaked instead of dropped when it was inherited through `fork()`.
 pub(crate) struct Core {
@@ -92,7 +92,7 @@ impl Core {
     }
 
     /// A pool, by name.
-    pub fn pool(&self, name: &str) -> hsm_core::Result<PoolRef> {
+    pub fn pool(&self, name: &str) -> hsm_core::Result<PoolHandle> {
         self.pools.pool(name)
     }
 

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::state::PoolRef;
+use crate::state::PoolHandle;
 use cryptoki_sys::*;
 use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
@@ -91,7 +91,7 @@ pub(crate) enum Backing {
     /// A pool key, at the version the attributes show.
     Pool {
         /// The pool.
-        pool: PoolRef,
+        pool: PoolHandle,
         /// The key.
         info: Arc<KeyInfo>,
     },
@@ -701,7 +701,7 @@ impl ObjectTable {
 
     /// The pool's index, brought up to the pool's generation (from the pool's changes, or
     /// read whole).
-    pub fn index(&self, pool: &PoolRef) -> Result<IndexRef, CK_RV> {
+    pub fn index(&self, pool: &PoolHandle) -> Result<IndexRef, CK_RV> {
         match self.current(pool, true)? {
             Some(index) => Ok(index),
             None => Err(CKR_GENERAL_ERROR),
@@ -712,7 +712,7 @@ impl ObjectTable {
     /// changes when it is behind; `rebuild`: read the pool whole when they are not known
     /// (otherwise `None`: the caller resolves the slow way, as a remote pool's caller does
     /// between refreshes).
-    fn current(&self, pool: &PoolRef, rebuild: bool) -> Result<Option<IndexRef>, CK_RV> {
+    fn current(&self, pool: &PoolHandle, rebuild: bool) -> Result<Option<IndexRef>, CK_RV> {
         let slot = self.indexes.read().get(pool.name()).cloned();
         if let Some(slot) = slot {
             return Ok(self.bring_up(&slot, pool, rebuild)?.then_some(slot));
@@ -733,7 +733,7 @@ impl ObjectTable {
     /// Brings a pool's index to the pool's current generation, from the pool's changes or
     /// (`rebuild`) read whole; `false` when it stays behind (the changes are not known and
     /// `rebuild` is false).
-    fn bring_up(&self, slot: &IndexRef, pool: &PoolRef, rebuild: bool) -> Result<bool, CK_RV> {
+    fn bring_up(&self, slot: &IndexRef, pool: &PoolHandle, rebuild: bool) -> Result<bool, CK_RV> {
         let generation = pool.generation().ck()?;
         if slot.read().generation >= generation {
             return Ok(true);
@@ -766,7 +766,7 @@ impl ObjectTable {
             .map(|slot| session.index.get_or_init(|| slot)))
     }
 
-    fn build_index(&self, pool: &PoolRef) -> Result<PoolIndex, CK_RV> {
+    fn build_index(&self, pool: &PoolHandle) -> Result<PoolIndex, CK_RV> {
         let (generation, keys) = pool.snapshot_keys().ck()?;
         let mut index = PoolIndex {
             generation,
@@ -795,7 +795,7 @@ impl ObjectTable {
 /// holds. Not there (deleted, disabled, another pool's) → `CKR_OBJECT_HANDLE_INVALID`.
 fn index_object(
     hsm: &Hsm,
-    pool: &PoolRef,
+    pool: &PoolHandle,
     entry: &Entry,
     handle: CK_OBJECT_HANDLE,
 ) -> Result<Object, CK_RV> {
@@ -834,7 +834,7 @@ fn index_object(
 /// `CKR_OBJECT_HANDLE_INVALID`.
 pub(crate) fn resolve_pool_object(
     hsm: &Hsm,
-    pool: &PoolRef,
+    pool: &PoolHandle,
     handle: CK_OBJECT_HANDLE,
     id: ObjectId,
 ) -> Result<Object, CK_RV> {
@@ -998,7 +998,7 @@ pub(crate) fn user_logged_in(module: &Module, session: &Session) -> bool {
 /// A session object as an [`Object`].
 fn session_object(
     hsm: &Hsm,
-    pool: &PoolRef,
+    pool: &PoolHandle,
     handle: CK_OBJECT_HANDLE,
     owner: CK_SESSION_HANDLE,
     so: &SessionObject,

@@ -7,7 +7,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::state::PoolRef;
+use crate::state::PoolHandle;
 use cryptoki_sys::{
     CK_FLAGS, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO, CK_SLOT_ID,
     CKF_RW_SESSION, CKF_SERIAL_SESSION, CKR_SESSION_HANDLE_INVALID,
@@ -30,7 +30,7 @@ pub(crate) struct Session {
     /// Its slot.
     pub slot_id: CK_SLOT_ID,
     /// The pool behind the slot's token.
-    pub pool: PoolRef,
+    pub pool: PoolHandle,
     /// Opened with `CKF_RW_SESSION`.
     pub rw: bool,
     /// The operations in progress.
@@ -251,7 +251,7 @@ impl SessionTable {
     }
 
     /// Opens a session on `slot_id` over `pool`; returns its handle (never 0).
-    pub fn open(&self, slot_id: CK_SLOT_ID, pool: PoolRef, rw: bool) -> CK_SESSION_HANDLE {
+    pub fn open(&self, slot_id: CK_SLOT_ID, pool: PoolHandle, rw: bool) -> CK_SESSION_HANDLE {
         let handle = self.next.fetch_add(1, Ordering::Relaxed) as CK_SESSION_HANDLE;
         let session = Arc::new(Session {
             handle,
