@@ -23,6 +23,7 @@
 //!   a client of its own, which may write.
 
 pub(crate) mod login;
+pub(crate) mod object_model;
 pub(crate) mod objects;
 pub(crate) mod sessions;
 pub(crate) mod slots;

@@ -1,0 +1,366 @@
+//! What a handle names ([`ObjectId`]), the key behind an object ([`Backing`]: a pool key, a
+//! session key, a public key given by attributes) and the [`Object`] a function group works
+//! on: its attributes and its crypto calls, each going to the pool (`PoolApi`) or the
+//! session key. Resolution and the search index are in [`super::objects`].
+
+use std::sync::Arc;
+
+use crate::state::PoolHandle;
+use cryptoki_sys::*;
+use hsm_core::crypto::{
+    CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
+    WrapAlgorithm,
+};
+use hsm_core::key::{EphemeralKey, KeyInfo, KeyOperation, KeyOps};
+use hsm_core::{Error, Hsm, KeyRef, SecretBytes};
+use parking_lot::RwLock;
+
+use crate::attributes::{self, Attrs, Part, class_of, curve_of_params, ec_point_raw, is_true};
+use crate::error::CoreResult;
+
+/// What a handle names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ObjectId {
+    /// One part of a pool key.
+    Key {
+        /// The pool.
+        pool: Arc<str>,
+        /// The key name.
+        name: Arc<str>,
+        /// Which object of the key.
+        part: Part,
+    },
+    /// An object kept as a pool document.
+    Doc {
+        /// The pool.
+        pool: Arc<str>,
+        /// The document id.
+        id: Arc<str>,
+    },
+    /// A session object of the session with this handle.
+    Session(CK_SESSION_HANDLE),
+}
+
+/// A session object: attributes, and the key behind them if it is a key.
+pub(crate) struct SessionObject {
+    /// The attributes (for keys: the stored ones, laid over the key's computed ones).
+    pub attrs: RwLock<Attrs>,
+    /// The key, for key objects.
+    pub key: Option<SessionKey>,
+}
+
+/// The key of a session key object.
+pub(crate) enum SessionKey {
+    /// A key of its own, in memory.
+    Own(Arc<EphemeralKey>, Part),
+    /// A session copy of a pool key (`C_CopyObject` with `CKA_TOKEN` false): it uses the
+    /// pool's key, with its own attributes.
+    Alias {
+        /// The key name in the session's pool.
+        name: String,
+        /// Which object of the key.
+        part: Part,
+    },
+}
+
+/// Where an object's key is.
+pub(crate) enum Backing {
+    /// No key (certificate, data object).
+    None,
+    /// A pool key, at the version the attributes show.
+    Pool {
+        /// The pool.
+        pool: PoolHandle,
+        /// The key.
+        info: Arc<KeyInfo>,
+    },
+    /// An in-memory key.
+    Ephemeral(Arc<EphemeralKey>),
+    /// A public key given by its attributes (a created public key object).
+    #[allow(dead_code)] // the crypto functions are in progress
+    Public(PublicKey),
+}
+
+/// An object, resolved from its handle for one call.
+pub(crate) struct Object {
+    /// Its handle.
+    pub handle: CK_OBJECT_HANDLE,
+    /// What the handle names.
+    pub id: ObjectId,
+    /// Its attributes (without secret components); shared with the pool's index.
+    pub attrs: Arc<Attrs>,
+    /// The key behind it.
+    pub backing: Backing,
+    /// The key part, for key objects.
+    pub part: Option<Part>,
+}
+
+#[allow(dead_code)] // the crypto functions (sign.rs, crypt.rs, wrap.rs) are in progress
+impl Object {
+    /// A token object.
+    pub fn is_token(&self) -> bool {
+        is_true(&self.attrs, CKA_TOKEN)
+    }
+
+    /// A private object (seen only by a logged-in user).
+    pub fn is_private(&self) -> bool {
+        is_true(&self.attrs, CKA_PRIVATE)
+    }
+
+    /// The object's class.
+    pub fn class(&self) -> Option<CK_OBJECT_CLASS> {
+        class_of(&self.attrs)
+    }
+
+    /// The key's type and size, for key objects.
+    pub fn spec(&self) -> Option<KeySpec> {
+        match &self.backing {
+            Backing::None => None,
+            Backing::Pool { info, .. } => Some(info.spec),
+            Backing::Ephemeral(k) => Some(k.spec()),
+            Backing::Public(p) => Some(public_spec(p)),
+        }
+    }
+
+    /// The public key, for RSA and EC key objects.
+    pub fn public_key(&self) -> Option<PublicKey> {
+        match &self.backing {
+            Backing::None => None,
+            Backing::Pool { info, .. } => info.public_key.clone(),
+            Backing::Ephemeral(k) => k.public_key(),
+            Backing::Public(p) => Some(p.clone()),
+        }
+    }
+
+    /// Checks a usage attribute (`CKA_SIGN`, ...): `CKR_KEY_FUNCTION_NOT_PERMITTED` when it is
+    /// false or absent, `CKR_KEY_HANDLE_INVALID` when this is not a key.
+    pub fn check_usage(&self, usage: CK_ATTRIBUTE_TYPE) -> Result<(), CK_RV> {
+        if self.part.is_none() {
+            return Err(CKR_KEY_HANDLE_INVALID);
+        }
+        if is_true(&self.attrs, usage) {
+            Ok(())
+        } else {
+            Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+        }
+    }
+
+    /// `CKA_ALWAYS_AUTHENTICATE`: each use needs `C_Login(CKU_CONTEXT_SPECIFIC)`.
+    pub fn always_authenticate(&self) -> bool {
+        is_true(&self.attrs, CKA_ALWAYS_AUTHENTICATE)
+    }
+
+    /// Signs (or MACs) `input`.
+    pub fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => pool.sign(&info.name, Some(&info.version), alg, input),
+            Backing::Ephemeral(k) => k.sign(alg, input),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Verifies a signature (or MAC); `Ok(false)` when it does not match.
+    pub fn verify(
+        &self,
+        hsm: &Hsm,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.verify(&info.name, Some(&info.version), alg, input, signature)
+            }
+            Backing::Ephemeral(k) => k.verify(alg, input, signature),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[KeyOperation::Verify]))
+                .and_then(|k| k.verify(alg, input, signature)),
+            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Encrypts.
+    pub fn encrypt(
+        &self,
+        hsm: &Hsm,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<Ciphertext, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.encrypt(&info.name, Some(&info.version), alg, plaintext)
+            }
+            Backing::Ephemeral(k) => k.encrypt(alg, plaintext),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[KeyOperation::Encrypt]))
+                .and_then(|k| k.encrypt(alg, plaintext)),
+            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Decrypts (AEAD input is `ciphertext || tag`).
+    pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.decrypt(&info.name, Some(&info.version), alg, ciphertext)
+            }
+            Backing::Ephemeral(k) => k.decrypt(alg, ciphertext),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Wraps key bytes.
+    pub fn wrap_key(&self, hsm: &Hsm, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.wrap_key(&info.name, Some(&info.version), alg, key)
+            }
+            Backing::Ephemeral(k) => k.wrap_key(alg, key),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[KeyOperation::WrapKey]))
+                .and_then(|k| k.wrap_key(alg, key)),
+            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// Wraps `target` under this key. Two keys of one pool are wrapped inside the core (the
+    /// target's material never leaves it); otherwise (a session key on either side) the
+    /// target's material is taken (`export`, which the core allows only for exportable keys)
+    /// and wrapped at once. The caller has checked `CKA_EXTRACTABLE` and the trusted rules.
+    pub fn wrap_target(
+        &self,
+        hsm: &Hsm,
+        alg: &WrapAlgorithm,
+        target: &Object,
+    ) -> Result<Vec<u8>, CK_RV> {
+        // The core keeps export as an operation of its own; to PKCS#11 it is extraction.
+        let unextractable = |rv| match rv {
+            CKR_KEY_FUNCTION_NOT_PERMITTED => CKR_KEY_UNEXTRACTABLE,
+            rv => rv,
+        };
+        if let (Backing::Pool { pool, info }, Backing::Pool { pool: tp, info: ti }) =
+            (&self.backing, &target.backing)
+            && pool.name() == tp.name()
+        {
+            let wrapping = KeyRef {
+                name: &info.name,
+                version: Some(&info.version),
+            };
+            let stored = KeyRef {
+                name: &ti.name,
+                version: Some(&ti.version),
+            };
+            return match pool.wrap_stored_key(wrapping, alg, stored) {
+                Err(Error::OperationNotPermitted { name, .. }) if name == ti.name => {
+                    Err(CKR_KEY_UNEXTRACTABLE)
+                }
+                other => other.ck(),
+            };
+        }
+        let form = hsm_core::pool::wrap_form(target.export().map_err(unextractable)?).ck()?;
+        self.wrap_key(hsm, alg, form.expose_secret())
+    }
+
+    /// Unwraps key bytes.
+    pub fn unwrap_key(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.unwrap_key(&info.name, Some(&info.version), alg, wrapped)
+            }
+            Backing::Ephemeral(k) => k.unwrap_key(alg, wrapped),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// ECDH with a peer's point (raw or DER): the shared secret.
+    pub fn derive_ecdh(&self, peer: &[u8]) -> Result<SecretBytes, CK_RV> {
+        let Some(KeySpec::Ec { curve }) = self.spec() else {
+            return Err(CKR_KEY_TYPE_INCONSISTENT);
+        };
+        let point = ec_point_raw(peer, curve);
+        match &self.backing {
+            Backing::Pool { pool, info } => {
+                pool.derive_ecdh(&info.name, Some(&info.version), &point)
+            }
+            Backing::Ephemeral(k) => k.derive_ecdh(&point),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
+        .ck()
+    }
+
+    /// The key's material, for wrapping it or reading a non-sensitive component. The caller
+    /// has checked `CKA_EXTRACTABLE` (and, to read, `CKA_SENSITIVE`).
+    pub fn export(&self) -> Result<KeyMaterial, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => pool
+                .export_key(&info.name, Some(&info.version))
+                .map(|(_, m)| m),
+            Backing::Ephemeral(k) => k.export(),
+            Backing::Public(_) | Backing::None => return Err(CKR_KEY_UNEXTRACTABLE),
+        }
+        .ck()
+    }
+}
+
+/// The spec of a public key.
+#[allow(dead_code)] // the crypto functions are in progress
+pub(crate) fn public_spec(p: &PublicKey) -> KeySpec {
+    match p {
+        PublicKey::Rsa { n, .. } => KeySpec::Rsa {
+            bits: hsm_core::crypto::material::bit_len(n),
+        },
+        PublicKey::Ec { curve, .. } => KeySpec::Ec { curve: *curve },
+    }
+}
+
+/// The public key described by a public key object's attributes.
+pub(crate) fn public_from_attrs(attrs: &Attrs) -> Result<PublicKey, CK_RV> {
+    match attrs
+        .get(&CKA_KEY_TYPE)
+        .and_then(|v| attributes::parse_ulong(v).ok())
+    {
+        Some(CKK_RSA) => {
+            let n = attrs.get(&CKA_MODULUS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            let e = attrs
+                .get(&CKA_PUBLIC_EXPONENT)
+                .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            Ok(PublicKey::Rsa {
+                n: strip_zeros(n),
+                e: strip_zeros(e),
+            })
+        }
+        Some(CKK_EC) => {
+            let curve = curve_of_params(attrs.get(&CKA_EC_PARAMS).ok_or(CKR_TEMPLATE_INCOMPLETE)?)?;
+            let point = ec_point_raw(
+                attrs.get(&CKA_EC_POINT).ok_or(CKR_TEMPLATE_INCOMPLETE)?,
+                curve,
+            );
+            ec_public(curve, &point).ok_or(CKR_ATTRIBUTE_VALUE_INVALID)
+        }
+        _ => Err(CKR_KEY_TYPE_INCONSISTENT),
+    }
+}
+
+/// An uncompressed point as a public key.
+pub(crate) fn ec_public(curve: Curve, point: &[u8]) -> Option<PublicKey> {
+    let n = curve.field_len();
+    match point {
+        [4, xy @ ..] if xy.len() == 2 * n => Some(PublicKey::Ec {
+            curve,
+            x: xy[..n].to_vec(),
+            y: xy[n..].to_vec(),
+        }),
+        _ => None,
+    }
+}
+
+fn strip_zeros(v: &[u8]) -> Vec<u8> {
+    let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+    v[start..].to_vec()
+}
