@@ -42,7 +42,21 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.domains = vec!["hsm.test".into()];
         configure(&mut config);
-        let running = runtime.block_on(server::start(config)).unwrap();
+        // sled lets go of the directory's lock a moment after the last handle drops (the one
+        // that made the pools above): try again for a while, as `pkcs11_common` does.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let running = loop {
+            match runtime.block_on(server::start(config.clone())) {
+                Ok(running) => break running,
+                Err(e)
+                    if std::time::Instant::now() < deadline
+                        && format!("{e:#}").contains("in use") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("mhsm serve: {e:#}"),
+            }
+        };
         let ca_pem = std::fs::read(running.ca_path.as_ref().unwrap()).unwrap();
         TestServer {
             addr: running.addr,
