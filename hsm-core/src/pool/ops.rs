@@ -259,6 +259,8 @@ impl Pool {
         target: KeyRef<'_>,
     ) -> Result<Vec<u8>> {
         let r = self.resolve_key(wrapping.name, wrapping.version, KeyOperation::WrapKey)?;
+        // Refuse an algorithm the wrapping key cannot do before the target is opened at all
+        // (`wrap` checks it again, with the length).
         check::wrap_key(&r.version.record.spec, alg)?;
         let form = wrap_form(self.open_exportable(target.name, target.version)?.1)?;
         let wrapped = r.checked().wrap(alg, form.expose_secret())?;
