@@ -5,9 +5,9 @@ use std::sync::Arc;
 use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, SignAlgorithm, WrapAlgorithm,
 };
-use hsm_core::key::{KeyInfo, KeyOptions, KeyUpdate};
+use hsm_core::key::{KeyInfo, KeyOperation, KeyOptions, KeyUpdate};
 use hsm_core::pin::{InitialPins, PinPolicy, PinRole, PinStatus};
-use hsm_core::{HsmApi, KeyRef, PoolApi, PoolChanges, Result, SecretBytes};
+use hsm_core::{HsmApi, KeyRef, OpKey, PoolApi, PoolChanges, Result, SecretBytes};
 
 use crate::{RemoteHsm, RemotePool};
 
@@ -93,6 +93,12 @@ impl PoolApi for RemotePool {
 
     fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
         RemotePool::export_key(self, name, version)
+    }
+
+    fn resolve(&self, key: &KeyInfo, op: KeyOperation) -> Result<Arc<dyn OpKey>> {
+        Ok(Arc::new(crate::pool::resolved::RemoteOpKey::new(
+            self, key, op,
+        )))
     }
 
     fn sign(

@@ -14,10 +14,10 @@ use crate::crypto::{
     CipherAlgorithm, Ciphertext, KeyMaterial, KeySpec, SignAlgorithm, WrapAlgorithm,
 };
 use crate::error::Result;
-use crate::key::{KeyInfo, KeyOptions, KeyUpdate};
+use crate::key::{KeyInfo, KeyOperation, KeyOptions, KeyUpdate};
 use crate::names::Tags;
 use crate::pin::{InitialPins, PinPolicy, PinRole, PinStatus};
-use crate::pool::{KeyRef, PoolChanges};
+use crate::pool::{KeyRef, PoolChanges, ResolvedKey};
 use crate::secret::SecretBytes;
 use crate::{Hsm, Pool, PoolSettings};
 
@@ -93,6 +93,12 @@ pub trait PoolApi: Send + Sync + fmt::Debug {
 
     /// The material of an exportable key, in the clear: the one way it leaves the pool.
     fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)>;
+
+    /// Resolves the version `key` names (as the front end last read it) for `op`: what a
+    /// PKCS#11 `C_*Init` keeps for the operation, and for the next ones on the key while
+    /// [`OpKey::is_current`]. The local pool checks the key's rules and parses the key here;
+    /// a client's server checks them at each call.
+    fn resolve(&self, key: &KeyInfo, op: KeyOperation) -> Result<Arc<dyn OpKey>>;
 
     /// Signs (a digest, raw input or a message, as `alg` says).
     fn sign(
@@ -194,6 +200,83 @@ pub trait PoolApi: Send + Sync + fmt::Debug {
     fn pin_status(&self, role: PinRole) -> Result<PinStatus>;
 }
 
+/// A key version resolved for one kind of operation ([`PoolApi::resolve`]), wherever the pool
+/// is. Calling an operation other than the one it was resolved for is an error.
+pub trait OpKey: Send + Sync + fmt::Debug {
+    /// The version resolved.
+    fn version(&self) -> &str;
+
+    /// The key's type and size.
+    fn spec(&self) -> KeySpec;
+
+    /// Whether it still stands: nothing changed that would make resolving again answer
+    /// otherwise (a client's key stands: its server checks every call).
+    fn is_current(&self) -> bool;
+
+    /// Signs (resolved for `sign`).
+    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>>;
+
+    /// Verifies (resolved for `verify`); `Ok(false)` when the signature does not match.
+    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool>;
+
+    /// Encrypts (resolved for `encrypt`).
+    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext>;
+
+    /// Decrypts (resolved for `decrypt`; AEAD input is `ciphertext || tag`).
+    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes>;
+
+    /// Wraps key bytes (resolved for `wrapKey`).
+    fn wrap_key(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>>;
+
+    /// Unwraps key bytes (resolved for `unwrapKey`).
+    fn unwrap_key(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes>;
+
+    /// ECDH with a peer's SEC1 point (resolved for `deriveKey`).
+    fn derive_ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes>;
+}
+
+impl OpKey for ResolvedKey {
+    fn version(&self) -> &str {
+        ResolvedKey::version(self)
+    }
+
+    fn spec(&self) -> KeySpec {
+        *ResolvedKey::spec(self)
+    }
+
+    fn is_current(&self) -> bool {
+        ResolvedKey::is_current(self)
+    }
+
+    fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
+        ResolvedKey::sign(self, alg, input)
+    }
+
+    fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
+        ResolvedKey::verify(self, alg, input, signature)
+    }
+
+    fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
+        ResolvedKey::encrypt(self, alg, plaintext)
+    }
+
+    fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
+        ResolvedKey::decrypt(self, alg, ciphertext)
+    }
+
+    fn wrap_key(&self, alg: &WrapAlgorithm, key: &[u8]) -> Result<Vec<u8>> {
+        ResolvedKey::wrap(self, alg, key)
+    }
+
+    fn unwrap_key(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
+        ResolvedKey::unwrap(self, alg, wrapped)
+    }
+
+    fn derive_ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
+        ResolvedKey::ecdh(self, peer_point)
+    }
+}
+
 impl HsmApi for Hsm {
     fn identity(&self) -> String {
         self.security_domain().to_string()
@@ -273,6 +356,15 @@ impl PoolApi for Pool {
 
     fn export_key(&self, name: &str, version: Option<&str>) -> Result<(KeyInfo, KeyMaterial)> {
         Pool::export_key(self, name, version)
+    }
+
+    fn resolve(&self, key: &KeyInfo, op: KeyOperation) -> Result<Arc<dyn OpKey>> {
+        Ok(Arc::new(Pool::resolve_key(
+            self,
+            &key.name,
+            Some(&key.version),
+            op,
+        )?))
     }
 
     fn sign(

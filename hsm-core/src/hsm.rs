@@ -127,6 +127,8 @@ pub(crate) struct HsmInner {
     next_pool_purge: AtomicI64,
     /// Set in a forked child process: it shares the parent's store and must not write.
     read_only: AtomicBool,
+    /// Reads leave due maintenance to the caller ([`Hsm::defer_maintenance`]).
+    deferred_maintenance: AtomicBool,
     /// How many times key material left this HSM in the clear ([`Hsm::plaintext_exports`]).
     plaintext_exports: AtomicU64,
 }
@@ -138,6 +140,11 @@ impl HsmInner {
 
     pub(crate) fn is_read_only(&self) -> bool {
         self.read_only.load(Ordering::SeqCst)
+    }
+
+    /// Whether reads leave due maintenance to the caller.
+    pub(crate) fn maintenance_deferred(&self) -> bool {
+        self.deferred_maintenance.load(Ordering::Relaxed)
     }
 
     /// Counts one export of key material in the clear.
@@ -320,6 +327,7 @@ impl Hsm {
             pools_write: Mutex::new(()),
             next_pool_purge: AtomicI64::new(i64::MAX),
             read_only: AtomicBool::new(false),
+            deferred_maintenance: AtomicBool::new(false),
             plaintext_exports: AtomicU64::new(0),
         });
         let pools = load_pools(&inner)?;
@@ -425,6 +433,35 @@ impl Hsm {
             self.maintain()?;
         }
         Ok(())
+    }
+
+    /// Before a read: due maintenance, unless the caller runs it ([`Hsm::defer_maintenance`]).
+    fn maintain_pools_for_read(&self) -> Result<()> {
+        if self.inner.maintenance_deferred() {
+            return Ok(());
+        }
+        self.maintain_pools()
+    }
+
+    /// Reads stop running due maintenance (purges past retention, rotations by policy),
+    /// which writes and fsyncs: the caller runs [`Hsm::maintain`] where blocking is
+    /// allowed, on a timer and whenever [`Hsm::maintenance_due`] says so before a read. A
+    /// server does this so that the reads it answers on its async workers never write;
+    /// writes still run due maintenance first.
+    pub fn defer_maintenance(&self) {
+        self.inner
+            .deferred_maintenance
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// Whether maintenance is due for the HSM's pools or in the pool `pool` (a cheap check:
+    /// the clock and three counters).
+    pub fn maintenance_due(&self, pool: &str) -> bool {
+        let now = self.now();
+        if now.0 >= self.inner.next_pool_purge.load(Ordering::SeqCst) {
+            return true;
+        }
+        self.state(pool).is_some_and(|s| s.maintenance_due(now))
     }
 
     fn state(&self, name: &str) -> Option<Arc<PoolState>> {
@@ -533,7 +570,7 @@ impl Hsm {
 
     /// A handle on a live pool.
     pub fn pool(&self, name: &str) -> Result<Pool> {
-        self.maintain_pools()?;
+        self.maintain_pools_for_read()?;
         Ok(Pool {
             hsm: self.inner.clone(),
             state: self.live_state(name)?,
@@ -562,7 +599,7 @@ impl Hsm {
     }
 
     fn list(&self, deleted: bool) -> Result<Vec<PoolInfo>> {
-        self.maintain_pools()?;
+        self.maintain_pools_for_read()?;
         Ok(self
             .inner
             .pools
@@ -576,7 +613,7 @@ impl Hsm {
 
     /// A deleted pool's description.
     pub fn get_deleted_pool(&self, name: &str) -> Result<PoolInfo> {
-        self.maintain_pools()?;
+        self.maintain_pools_for_read()?;
         let state = self.deleted_state(name)?;
         let info = self.inner.pool_info(&state.data.read().record);
         Ok(info)

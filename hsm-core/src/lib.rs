@@ -62,7 +62,7 @@ pub mod settings;
 pub mod store;
 pub mod time;
 
-pub use api::{HsmApi, PoolApi};
+pub use api::{HsmApi, OpKey, PoolApi};
 pub use error::{Error, Result};
 pub use hsm::{Hsm, HsmConfig, NewPool};
 pub use pool::{KeyRef, Pool, PoolChanges, PoolInfo, PoolSettings, PoolUpdate, ResolvedKey};

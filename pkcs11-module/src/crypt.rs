@@ -18,14 +18,15 @@ use cryptoki_sys::*;
 use hsm_core::SecretBytes;
 use hsm_core::crypto::stream::{CipherStream, Direction};
 use hsm_core::crypto::{CipherAlgorithm, check};
+use hsm_core::key::KeyOperation;
 
 use crate::entry::{cryptoki_fn, not_supported};
 use crate::error::{CoreResult, Rv};
 use crate::mechanism_params;
 use crate::ptr;
-use crate::sign::{await_context_auth, context_auth, init_key};
+use crate::sign::{await_context_auth, bind_key, context_auth};
 use crate::state::Module;
-use crate::state::objects::Object;
+use crate::state::objects::BoundKey;
 use crate::state::sessions::{CryptOp, CryptParts, Gathered, Operations, Session, Step, settle};
 
 /// The two operations of this group.
@@ -55,14 +56,13 @@ impl Kind {
     /// One call of the core in this direction: the output bytes (ciphertext with its tag).
     fn call(
         self,
-        module: &Module,
-        key: &Object,
+        key: &BoundKey,
         alg: &CipherAlgorithm,
         input: &[u8],
     ) -> Result<SecretBytes, CK_RV> {
         match self {
             Kind::Encrypt => key
-                .encrypt(module.core.hsm(), alg, input)
+                .encrypt(alg, input)
                 .map(|c| SecretBytes::new(c.into_data_with_tag())),
             Kind::Decrypt => key.decrypt(alg, input),
         }
@@ -95,8 +95,12 @@ unsafe fn init(
         Kind::Encrypt => CKA_ENCRYPT,
         Kind::Decrypt => CKA_DECRYPT,
     };
-    let key = init_key(module, &session, key, usage)?;
-    let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let op = match kind {
+        Kind::Encrypt => KeyOperation::Encrypt,
+        Kind::Decrypt => KeyOperation::Decrypt,
+    };
+    let (key, bound) = bind_key(module, &session, key, usage, op)?;
+    let spec = bound.spec();
     mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
     check::cipher_key(&spec, &alg).ck()?;
     let direction = match kind {
@@ -110,7 +114,7 @@ unsafe fn init(
     };
     let op = CryptOp {
         needs_context_auth: kind == Kind::Decrypt && await_context_auth(&session, &key),
-        key,
+        key: bound,
         alg,
         parts,
         multi_part: false,
@@ -155,7 +159,6 @@ unsafe fn output<'a>(
 /// (the PKCS#11 caller's contract for an output buffer and its length).
 #[allow(unsafe_code)]
 unsafe fn single(
-    module: &Module,
     session: &Session,
     op: &mut CryptOp,
     data: &[u8],
@@ -166,7 +169,7 @@ unsafe fn single(
     if op.multi_part {
         return Err(CKR_OPERATION_ACTIVE);
     }
-    let spec = op.key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let spec = op.key.spec();
     let buffer = match kind {
         Kind::Encrypt => {
             let len = check::ciphertext_len(&spec, &op.alg, data.len()).ck()?;
@@ -189,14 +192,11 @@ unsafe fn single(
     match kind {
         // Ciphertext is not secret: no zeroizing copy.
         Kind::Encrypt => {
-            let out = op
-                .key
-                .encrypt(module.core.hsm(), &op.alg, data)
-                .map_err(|rv| kind.error(rv))?;
+            let out = op.key.encrypt(&op.alg, data).map_err(|rv| kind.error(rv))?;
             buffer.fill(&out.into_data_with_tag())?;
         }
         Kind::Decrypt => {
-            let result = kind.call(module, &op.key, &op.alg, data)?;
+            let result = kind.call(&op.key, &op.alg, data)?;
             // A buffer too small for the real plaintext keeps the operation.
             buffer.fill(result.expose_secret())?;
         }
@@ -211,7 +211,6 @@ unsafe fn single(
 /// (the PKCS#11 caller's contract for an output buffer and its length).
 #[allow(unsafe_code)]
 unsafe fn update(
-    module: &Module,
     op: &mut CryptOp,
     part: &[u8],
     out: CK_BYTE_PTR,
@@ -243,9 +242,7 @@ unsafe fn update(
                 return Ok(Step::Pending);
             };
             let result = stream
-                .update(part, |alg, input| {
-                    kind.call(module, key, alg, input).map_err(Rv)
-                })
+                .update(part, |alg, input| kind.call(key, alg, input).map_err(Rv))
                 .map_err(|Rv(rv)| kind.error(rv))?;
             buffer.fill(result.expose_secret())?;
         }
@@ -261,14 +258,13 @@ unsafe fn update(
 /// (the PKCS#11 caller's contract for an output buffer and its length).
 #[allow(unsafe_code)]
 unsafe fn finish(
-    module: &Module,
     session: &Session,
     op: &mut CryptOp,
     out: CK_BYTE_PTR,
     out_len: CK_ULONG_PTR,
     kind: Kind,
 ) -> Result<Step, CK_RV> {
-    let spec = op.key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let spec = op.key.spec();
     let exact = kind == Kind::Encrypt;
     let len = match &op.parts {
         CryptParts::Single => return Err(CKR_FUNCTION_NOT_SUPPORTED),
@@ -289,11 +285,9 @@ unsafe fn finish(
     }
     let result = match &op.parts {
         CryptParts::Single => return Err(CKR_FUNCTION_NOT_SUPPORTED),
-        CryptParts::Gathered(gathered) => {
-            kind.call(module, &op.key, &op.alg, gathered.expose_secret())?
-        }
+        CryptParts::Gathered(gathered) => kind.call(&op.key, &op.alg, gathered.expose_secret())?,
         CryptParts::Stream(stream) => stream
-            .finish(|alg, input| kind.call(module, &op.key, alg, input).map_err(Rv))
+            .finish(|alg, input| kind.call(&op.key, alg, input).map_err(Rv))
             .map_err(|Rv(rv)| kind.error(rv))?,
     };
     // A buffer too small for the real plaintext keeps the operation (and what it holds).
@@ -324,7 +318,7 @@ cryptoki_fn! {
         // SAFETY: `pData` is NULL or `ulDataLen` bytes; `pEncryptedData` and its length as
         // C_Encrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| unsafe {
-            single(module, &session, op, data, encrypted, encrypted_len, Kind::Encrypt)
+            single(&session, op, data, encrypted, encrypted_len, Kind::Encrypt)
         });
         settle(&mut ops.encrypt, result)
     }
@@ -346,7 +340,7 @@ cryptoki_fn! {
         // SAFETY: `pPart` is NULL or `ulPartLen` bytes; `pEncryptedPart` and its length as
         // C_EncryptUpdate's caller passed them (its contract).
         let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| unsafe {
-            update(module, op, part, encrypted, encrypted_len, Kind::Encrypt)
+            update(op, part, encrypted, encrypted_len, Kind::Encrypt)
         });
         settle(&mut ops.encrypt, result)
     }
@@ -359,7 +353,7 @@ cryptoki_fn! {
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         // SAFETY: `pLastEncryptedPart` and its length as C_EncryptFinal's caller passed them.
-        let result = unsafe { finish(module, &session, op, last, last_len, Kind::Encrypt) };
+        let result = unsafe { finish(&session, op, last, last_len, Kind::Encrypt) };
         settle(&mut ops.encrypt, result)
     }
 }
@@ -387,7 +381,7 @@ cryptoki_fn! {
         // SAFETY: `pEncryptedData` is NULL or `ulEncryptedDataLen` bytes; `pData` and its
         // length as C_Decrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(encrypted, encrypted_len) }.and_then(|input| unsafe {
-            single(module, &session, op, input, data, data_len, Kind::Decrypt)
+            single(&session, op, input, data, data_len, Kind::Decrypt)
         });
         settle(&mut ops.decrypt, result)
     }
@@ -410,7 +404,7 @@ cryptoki_fn! {
             // SAFETY: `pEncryptedPart` is NULL or `ulEncryptedPartLen` bytes; `pPart` and its
             // length as C_DecryptUpdate's caller passed them (its contract).
             .and_then(|()| unsafe { ptr::slice(part, part_len) })
-            .and_then(|part| unsafe { update(module, op, part, data, data_len, Kind::Decrypt) });
+            .and_then(|part| unsafe { update(op, part, data, data_len, Kind::Decrypt) });
         settle(&mut ops.decrypt, result)
     }
 }
@@ -422,7 +416,7 @@ cryptoki_fn! {
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         // SAFETY: `pLastPart` and its length as C_DecryptFinal's caller passed them.
-        let result = unsafe { finish(module, &session, op, last, last_len, Kind::Decrypt) };
+        let result = unsafe { finish(&session, op, last, last_len, Kind::Decrypt) };
         settle(&mut ops.decrypt, result)
     }
 }

@@ -15,13 +15,14 @@ use std::borrow::Cow;
 
 use cryptoki_sys::*;
 use hsm_core::crypto::check;
+use hsm_core::key::KeyOperation;
 
 use crate::entry::{cryptoki_fn, not_supported};
 use crate::error::CoreResult;
 use crate::mechanism_params::{self, SignInputKind};
 use crate::ptr;
 use crate::state::Module;
-use crate::state::objects::{self, Object};
+use crate::state::objects::{self, BoundKey, Object};
 use crate::state::sessions::{Gathered, Operations, Session, SignInput, SignOp, Step, settle};
 
 /// Refuses the use of an operation's key while it waits for `C_Login(CKU_CONTEXT_SPECIFIC)`
@@ -45,6 +46,26 @@ pub(crate) fn await_context_auth(session: &Session, key: &Object) -> bool {
         session.take_context_auth();
     }
     needs
+}
+
+/// The key of an `*Init` call for `op`: resolved (unknown: `CKR_KEY_HANDLE_INVALID`), its
+/// usage attribute checked (`CKR_KEY_FUNCTION_NOT_PERMITTED`) and bound, or as the session's
+/// last `*Init` on it bound it when nothing changed since.
+pub(crate) fn bind_key(
+    module: &Module,
+    session: &Session,
+    handle: CK_OBJECT_HANDLE,
+    usage: CK_ATTRIBUTE_TYPE,
+    op: KeyOperation,
+) -> Result<(Object, BoundKey), CK_RV> {
+    let logged_in = || objects::user_logged_in(module, session);
+    if let Some(hit) = session.ops.lock().keys.get(handle, op, logged_in) {
+        return Ok(hit);
+    }
+    let key = init_key(module, session, handle, usage)?;
+    let bound = key.bind(module.core.hsm(), op)?;
+    session.ops.lock().keys.put(&key, op, &bound);
+    Ok((key, bound))
 }
 
 /// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`) and its usage
@@ -104,8 +125,12 @@ unsafe fn init(
         Kind::Sign => CKA_SIGN,
         Kind::Verify => CKA_VERIFY,
     };
-    let key = init_key(module, &session, key, usage)?;
-    let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let op = match kind {
+        Kind::Sign => KeyOperation::Sign,
+        Kind::Verify => KeyOperation::Verify,
+    };
+    let (key, bound) = bind_key(module, &session, key, usage, op)?;
+    let spec = bound.spec();
     mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
     let sig_len = check::signature_len(&spec, &mech.alg).ck()?;
     let input = match mech.input {
@@ -115,7 +140,7 @@ unsafe fn init(
     };
     let op = SignOp {
         needs_context_auth: kind == Kind::Sign && await_context_auth(&session, &key),
-        key,
+        key: bound,
         alg: mech.alg,
         input,
         sig_len,
@@ -196,12 +221,7 @@ unsafe fn sign(
 }
 
 /// `C_Verify` (`data` given) and `C_VerifyFinal` (`data` None) on an active operation.
-fn verify(
-    module: &Module,
-    op: &mut SignOp,
-    data: Option<&[u8]>,
-    signature: &[u8],
-) -> Result<Step, CK_RV> {
+fn verify(op: &mut SignOp, data: Option<&[u8]>, signature: &[u8]) -> Result<Step, CK_RV> {
     if data.is_some() && op.multi_part {
         return Err(CKR_OPERATION_ACTIVE);
     }
@@ -209,10 +229,7 @@ fn verify(
         return Err(CKR_SIGNATURE_LEN_RANGE);
     }
     let input = final_input(&mut op.input, data)?;
-    if op
-        .key
-        .verify(module.core.hsm(), &op.alg, &input, signature)?
-    {
+    if op.key.verify(&op.alg, &input, signature)? {
         Ok(Step::Done)
     } else {
         Err(CKR_SIGNATURE_INVALID)
@@ -300,7 +317,7 @@ cryptoki_fn! {
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| {
             // SAFETY: as above.
             let signature = unsafe { ptr::slice(signature, signature_len) }?;
-            verify(module, op, Some(data), signature)
+            verify(op, Some(data), signature)
         });
         settle(&mut ops.verify, result)
     }
@@ -326,7 +343,7 @@ cryptoki_fn! {
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         // SAFETY: `pSignature` is NULL or `ulSignatureLen` bytes (caller's contract).
         let result = unsafe { ptr::slice(signature, signature_len) }
-            .and_then(|signature| verify(module, op, None, signature));
+            .and_then(|signature| verify(op, None, signature));
         settle(&mut ops.verify, result)
     }
 }

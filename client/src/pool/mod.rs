@@ -5,6 +5,7 @@
 pub(crate) mod ext;
 pub(crate) mod keys;
 pub(crate) mod ops;
+pub(crate) mod resolved;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -83,6 +83,19 @@ impl KeyOperation {
     }
 }
 
+impl KeyOperation {
+    /// Refuses the use of a key resolved for this operation ([`crate::OpKey`]) for another.
+    pub fn expect_use(self, used: KeyOperation) -> Result<()> {
+        if used == self {
+            Ok(())
+        } else {
+            Err(Error::internal(format!(
+                "a key resolved for '{self}' used for '{used}'"
+            )))
+        }
+    }
+}
+
 impl fmt::Display for KeyOperation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

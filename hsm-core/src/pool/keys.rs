@@ -396,7 +396,7 @@ impl Pool {
 
     /// Brings a deleted key back, with all its versions.
     pub fn recover_deleted_key(&self, name: &str) -> Result<KeyInfo> {
-        self.maintain()?;
+        self.maintain_for_read()?;
         let info = self.mutate(|data, now| {
             let mut entry = KeyEntry::clone(deleted_key(data, name)?);
             entry.record.deleted = None;

@@ -298,6 +298,12 @@ impl PoolState {
         self.next_rotation.store(next, Ordering::SeqCst);
     }
 
+    /// Whether a purge or a rotation is due at `now`.
+    pub(crate) fn maintenance_due(&self, now: UnixTime) -> bool {
+        now.0 >= self.next_rotation.load(Ordering::SeqCst)
+            || now.0 >= self.next_key_purge.load(Ordering::SeqCst)
+    }
+
     /// Notes a change of the pool that the change log does not name (settings, a restore):
     /// a front end's view from before it is rebuilt whole. Called with the new data in place
     /// (under the write lock), so a reader never sees the new generation with old data.
@@ -537,10 +543,18 @@ impl Pool {
 
     /// A read view of a live pool, after running any purge that is due.
     pub(crate) fn read(&self) -> Result<parking_lot::RwLockReadGuard<'_, PoolData>> {
-        self.maintain()?;
+        self.maintain_for_read()?;
         let data = self.state.data.read();
         ensure_live(&self.state.name, &data)?;
         Ok(data)
+    }
+
+    /// Before a read: due maintenance, unless the caller runs it (`Hsm::defer_maintenance`).
+    pub(crate) fn maintain_for_read(&self) -> Result<()> {
+        if self.hsm.maintenance_deferred() {
+            return Ok(());
+        }
+        self.maintain()
     }
 
     /// Purges deleted keys whose retention has elapsed and rotates keys whose rotation

@@ -24,9 +24,14 @@ pub struct KeyRef<'a> {
 
 /// A key version resolved for one operation ([`Pool::resolve_key`]): one lookup yields the
 /// version used, its spec and the parsed key, so a front end names the version that did the
-/// work (REST's `kid`) without looking the key up again. It may do only the operation it was
-/// resolved for; the key's rules were checked when it was resolved.
+/// work (REST's `kid`) without looking the key up again, and a PKCS#11 session keeps it for
+/// the operations it starts on the key while [`ResolvedKey::is_current`]. It may do only the
+/// operation it was resolved for; the key's rules were checked when it was resolved.
 pub struct ResolvedKey {
+    /// The pool, to tell whether anything changed since.
+    pool: Pool,
+    /// The pool's generation when the key was resolved.
+    generation: u64,
     version: Arc<VersionEntry>,
     key: Arc<dyn LoadedKey>,
     op: KeyOperation,
@@ -53,6 +58,29 @@ impl ResolvedKey {
         &self.version.record.spec
     }
 
+    /// The operation it was resolved for.
+    pub fn operation(&self) -> KeyOperation {
+        self.op
+    }
+
+    /// Whether it still stands: nothing in the pool changed since it was resolved (keys,
+    /// their attributes and operations, the pool's own state all move its generation) and
+    /// the version is still inside its validity window ([`VersionAttributes::usable_at`]:
+    /// stricter than the rules of verifying or decrypting, which allow an expired version,
+    /// so a holder resolves again then). The clock is read only for a version with a window.
+    ///
+    /// [`VersionAttributes::usable_at`]: crate::key::VersionAttributes::usable_at
+    pub fn is_current(&self) -> bool {
+        if self.pool.generation() != self.generation {
+            return false;
+        }
+        let a = &self.version.record.attributes;
+        match (a.not_before, a.expires) {
+            (None, None) => true,
+            _ => a.usable_at(self.pool.hsm.now()),
+        }
+    }
+
     fn checked(&self) -> check::Checked<'_> {
         check::Checked {
             spec: &self.version.record.spec,
@@ -62,12 +90,7 @@ impl ResolvedKey {
 
     /// The checked key, for `op` only.
     fn for_op(&self, op: KeyOperation) -> Result<check::Checked<'_>> {
-        if op != self.op {
-            return Err(Error::internal(format!(
-                "a key resolved for '{}' used for '{op}'",
-                self.op
-            )));
-        }
+        self.op.expect_use(op)?;
         Ok(self.checked())
     }
 
@@ -100,6 +123,11 @@ impl ResolvedKey {
     /// Unwraps key bytes (resolved for `unwrapKey`).
     pub fn unwrap(&self, alg: &WrapAlgorithm, wrapped: &[u8]) -> Result<SecretBytes> {
         self.for_op(KeyOperation::UnwrapKey)?.unwrap(alg, wrapped)
+    }
+
+    /// ECDH with a peer's SEC1 point (resolved for `deriveKey`).
+    pub fn ecdh(&self, peer_point: &[u8]) -> Result<SecretBytes> {
+        self.for_op(KeyOperation::Derive)?.ecdh(peer_point)
     }
 }
 
@@ -137,26 +165,29 @@ impl Pool {
         version: Option<&str>,
         op: KeyOperation,
     ) -> Result<ResolvedKey> {
-        let v = {
+        let (generation, v) = {
             let data = self.read()?;
+            // Read under the lock writers bump it under: a pair that belongs together.
+            let generation = self.generation();
             let entry = live_key(&data, name)?;
             let v = entry.version(version)?;
             self.check_use(entry, v, op)?;
-            v.clone()
+            (generation, v.clone())
         };
-        if let Some(key) = v.cache_id.and_then(|id| self.hsm.cache.get(id)) {
-            return Ok(ResolvedKey {
-                version: v,
-                key,
-                op,
-            });
-        }
-        let material = self.state.open_material(name, &v.record)?;
-        let key = self.hsm.provider.load(&material)?;
-        if let Some(id) = v.cache_id {
-            self.hsm.cache.insert(id, key.clone());
-        }
+        let key = match v.cache_id.and_then(|id| self.hsm.cache.get(id)) {
+            Some(key) => key,
+            None => {
+                let material = self.state.open_material(name, &v.record)?;
+                let key = self.hsm.provider.load(&material)?;
+                if let Some(id) = v.cache_id {
+                    self.hsm.cache.insert(id, key.clone());
+                }
+                key
+            }
+        };
         Ok(ResolvedKey {
+            pool: self.clone(),
+            generation,
             version: v,
             key,
             op,
@@ -243,8 +274,8 @@ impl Pool {
         version: Option<&str>,
         peer_point: &[u8],
     ) -> Result<SecretBytes> {
-        let r = self.resolve_key(name, version, KeyOperation::Derive)?;
-        r.checked().ecdh(peer_point)
+        self.resolve_key(name, version, KeyOperation::Derive)?
+            .ecdh(peer_point)
     }
 
     /// Wraps the stored key `target` under the stored key `wrapping`, both of this pool:

@@ -12,7 +12,7 @@ use hsm_core::crypto::{
     WrapAlgorithm,
 };
 use hsm_core::key::{EphemeralKey, KeyInfo, KeyOperation, KeyOps};
-use hsm_core::{Error, Hsm, KeyRef, SecretBytes};
+use hsm_core::{Error, Hsm, KeyRef, OpKey, SecretBytes};
 use parking_lot::RwLock;
 
 use crate::attributes::{self, Attrs, Part, class_of, curve_of_params, ec_point_raw, is_true};
@@ -64,6 +64,7 @@ pub(crate) enum SessionKey {
 }
 
 /// Where an object's key is.
+#[derive(Clone)]
 pub(crate) enum Backing {
     /// No key (certificate, data object).
     None,
@@ -82,6 +83,7 @@ pub(crate) enum Backing {
 }
 
 /// An object, resolved from its handle for one call.
+#[derive(Clone)]
 pub(crate) struct Object {
     /// Its handle.
     pub handle: CK_OBJECT_HANDLE,
@@ -148,6 +150,20 @@ impl Object {
     /// `CKA_ALWAYS_AUTHENTICATE`: each use needs `C_Login(CKU_CONTEXT_SPECIFIC)`.
     pub fn always_authenticate(&self) -> bool {
         is_true(&self.attrs, CKA_ALWAYS_AUTHENTICATE)
+    }
+
+    /// The key bound for one kind of operation: what a `C_*Init` keeps for the operation's
+    /// calls. A pool key is resolved by its pool (its rules checked, the key parsed).
+    pub fn bind(&self, hsm: &Hsm, op: KeyOperation) -> Result<BoundKey, CK_RV> {
+        match &self.backing {
+            Backing::Pool { pool, info } => Ok(BoundKey::Pool(pool.resolve(info, op).ck()?)),
+            Backing::Ephemeral(k) => Ok(BoundKey::Own(k.clone())),
+            Backing::Public(p) => hsm
+                .public_ephemeral(p, KeyOps::of(&[op]))
+                .map(|k| BoundKey::Own(Arc::new(k)))
+                .ck(),
+            Backing::None => Err(CKR_KEY_TYPE_INCONSISTENT),
+        }
     }
 
     /// Signs (or MACs) `input`.
@@ -305,6 +321,130 @@ impl Object {
             Backing::Public(_) | Backing::None => return Err(CKR_KEY_UNEXTRACTABLE),
         }
         .ck()
+    }
+}
+
+/// An object's key bound for one kind of operation ([`Object::bind`]).
+pub(crate) enum BoundKey {
+    /// A pool key version, resolved by its pool.
+    Pool(Arc<dyn OpKey>),
+    /// An in-memory key (a session key, or a public key object's key).
+    Own(Arc<EphemeralKey>),
+}
+
+impl BoundKey {
+    /// The key's type and size.
+    pub fn spec(&self) -> KeySpec {
+        match self {
+            BoundKey::Pool(k) => k.spec(),
+            BoundKey::Own(k) => k.spec(),
+        }
+    }
+
+    /// Signs (or MACs) `input`.
+    pub fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        match self {
+            BoundKey::Pool(k) => k.sign(alg, input),
+            BoundKey::Own(k) => k.sign(alg, input),
+        }
+        .ck()
+    }
+
+    /// Verifies a signature (or MAC); `Ok(false)` when it does not match.
+    pub fn verify(&self, alg: &SignAlgorithm, input: &[u8], sig: &[u8]) -> Result<bool, CK_RV> {
+        match self {
+            BoundKey::Pool(k) => k.verify(alg, input, sig),
+            BoundKey::Own(k) => k.verify(alg, input, sig),
+        }
+        .ck()
+    }
+
+    /// Encrypts.
+    pub fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext, CK_RV> {
+        match self {
+            BoundKey::Pool(k) => k.encrypt(alg, plaintext),
+            BoundKey::Own(k) => k.encrypt(alg, plaintext),
+        }
+        .ck()
+    }
+
+    /// Decrypts (AEAD input is `ciphertext || tag`).
+    pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes, CK_RV> {
+        match self {
+            BoundKey::Pool(k) => k.decrypt(alg, ciphertext),
+            BoundKey::Own(k) => k.decrypt(alg, ciphertext),
+        }
+        .ck()
+    }
+}
+
+/// A session's pool keys as its recent `C_*Init` calls resolved and bound them, so that the
+/// next operation on the same key neither resolves the handle nor the key again while
+/// nothing changed: the pool's generation (which every change of a key, its attributes or
+/// the pool moves) and the version's validity window ([`OpKey::is_current`]). Only objects
+/// of an embedded pool are kept: a client's pool moves its generation only when it asks the
+/// server, so its objects are resolved through the index each time (where the refresh is).
+#[derive(Default)]
+pub(crate) struct KeyCache(Vec<Cached>);
+
+/// One binding of a [`KeyCache`].
+struct Cached {
+    op: KeyOperation,
+    object: Object,
+    key: Arc<dyn OpKey>,
+    /// `CKA_PRIVATE`: visible only while a user is logged in (which the generation does not
+    /// follow).
+    private: bool,
+}
+
+impl KeyCache {
+    /// How many bindings a session keeps.
+    const CAPACITY: usize = 8;
+
+    /// The object and key of `handle` bound for `op`, if still current (a stale binding is
+    /// dropped). `logged_in` tells whether a private object is visible.
+    pub fn get(
+        &mut self,
+        handle: CK_OBJECT_HANDLE,
+        op: KeyOperation,
+        logged_in: impl FnOnce() -> bool,
+    ) -> Option<(Object, BoundKey)> {
+        let i = self
+            .0
+            .iter()
+            .position(|c| c.object.handle == handle && c.op == op)?;
+        let c = &self.0[i];
+        if !c.key.is_current() {
+            self.0.swap_remove(i);
+            return None;
+        }
+        if c.private && !logged_in() {
+            return None;
+        }
+        Some((c.object.clone(), BoundKey::Pool(c.key.clone())))
+    }
+
+    /// Keeps the binding of an embedded pool's key object (the oldest goes when full).
+    pub fn put(&mut self, object: &Object, op: KeyOperation, bound: &BoundKey) {
+        let (ObjectId::Key { .. }, Backing::Pool { pool, .. }, BoundKey::Pool(key)) =
+            (&object.id, &object.backing, bound)
+        else {
+            return;
+        };
+        if !pool.is_local() {
+            return;
+        }
+        self.0
+            .retain(|c| !(c.object.handle == object.handle && c.op == op));
+        if self.0.len() >= Self::CAPACITY {
+            self.0.remove(0);
+        }
+        self.0.push(Cached {
+            op,
+            object: object.clone(),
+            key: key.clone(),
+            private: object.is_private(),
+        });
     }
 }
 

@@ -18,7 +18,7 @@ use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
 use parking_lot::{Mutex, RwLock};
 
 use super::login::LoginState;
-use super::objects::{IndexRef, Object, SessionObject};
+use super::objects::{BoundKey, IndexRef, KeyCache, SessionObject};
 
 /// Shards of the session map (a power of two).
 const SHARDS: usize = 64;
@@ -89,12 +89,14 @@ pub(crate) struct Operations {
     pub encrypt: Option<CryptOp>,
     /// `C_DecryptInit` ... `C_Decrypt` / `C_DecryptFinal`.
     pub decrypt: Option<CryptOp>,
+    /// The pool keys recent `*Init` calls bound, for the next ones.
+    pub keys: KeyCache,
 }
 
 /// A signature, MAC or verification in progress.
 pub(crate) struct SignOp {
-    /// The key, resolved (and its usage checked) at initialization.
-    pub key: Object,
+    /// The key, resolved, its usage checked and bound at initialization.
+    pub key: BoundKey,
     /// The core's algorithm.
     pub alg: SignAlgorithm,
     /// The data taken so far.
@@ -119,8 +121,8 @@ pub(crate) enum SignInput {
 
 /// An encryption or decryption in progress.
 pub(crate) struct CryptOp {
-    /// The key, resolved (and its usage checked) at initialization.
-    pub key: Object,
+    /// The key, resolved, its usage checked and bound at initialization.
+    pub key: BoundKey,
     /// The core's algorithm.
     pub alg: CipherAlgorithm,
     /// How updates are handled.
@@ -181,6 +183,7 @@ impl Operations {
             verify,
             encrypt,
             decrypt,
+            keys: _,
         } = self;
         // A digest uses no key.
         sign.is_some() || verify.is_some() || encrypt.is_some() || decrypt.is_some()

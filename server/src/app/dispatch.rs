@@ -246,6 +246,11 @@ async fn handle(
     let op = OpBody::parse(&parts.method, &segments, &bytes);
     let placement = placement(&parts.method, op.as_ref());
     if placement == Placement::Inline {
+        // Due purges and rotations write: they run first, on the blocking pool, so the read
+        // sees their result and the worker never writes.
+        if state.hsm.maintenance_due(pool_name) {
+            super::start::maintain(&state.hsm).await;
+        }
         return Ok(answer(
             state,
             &Call {

@@ -172,6 +172,9 @@ pub async fn start(config: ServeConfig) -> Result<Running> {
         standard_api_only: config.standard_api_only,
         compute: ComputePool::new(cores()).context("starting the compute threads")?,
     });
+    // Reads run inline on the async workers and must not write: maintenance runs on the
+    // timer below and, when due, before a read (`dispatch`), on the blocking pool.
+    state.hsm.defer_maintenance();
     let maintenance = spawn_maintenance(state.hsm.clone());
     let app = Router::new()
         .fallback(super::dispatch::dispatch)
@@ -237,12 +240,18 @@ fn spawn_maintenance(hsm: Hsm) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let hsm = hsm.clone();
-            match tokio::task::spawn_blocking(move || hsm.maintain()).await {
-                Ok(Err(e)) => tracing::warn!(error = %e, "maintenance failed"),
-                Err(_) => tracing::warn!("maintenance panicked"),
-                Ok(Ok(())) => {}
-            }
+            maintain(&hsm).await;
         }
     })
+}
+
+/// Runs the core's due maintenance on the blocking pool (it writes). A failure is logged:
+/// a request that waited for it goes on and sees the state as it is.
+pub(super) async fn maintain(hsm: &Hsm) {
+    let hsm = hsm.clone();
+    match tokio::task::spawn_blocking(move || hsm.maintain()).await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "maintenance failed"),
+        Err(_) => tracing::warn!("maintenance panicked"),
+        Ok(Ok(())) => {}
+    }
 }
