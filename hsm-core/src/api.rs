@@ -203,6 +203,9 @@ pub trait PoolApi: Send + Sync + fmt::Debug {
 /// A key version resolved for one kind of operation ([`PoolApi::resolve`]), wherever the pool
 /// is. Calling an operation other than the one it was resolved for is an error.
 pub trait OpKey: Send + Sync + fmt::Debug {
+    /// The key's name.
+    fn name(&self) -> &str;
+
     /// The version resolved.
     fn version(&self) -> &str;
 
@@ -236,6 +239,10 @@ pub trait OpKey: Send + Sync + fmt::Debug {
 }
 
 impl OpKey for ResolvedKey {
+    fn name(&self) -> &str {
+        ResolvedKey::name(self)
+    }
+
     fn version(&self) -> &str {
         ResolvedKey::version(self)
     }

@@ -80,7 +80,10 @@ fn a_resolved_key_stands_until_the_pool_changes() {
         .unwrap();
         assert!(!key.is_current());
         let disabled = PoolApi::resolve(&pool, &info, KeyOperation::Sign).unwrap_err();
-        assert!(matches!(disabled, Error::KeyDisabled { .. }), "{disabled:?}");
+        assert!(
+            matches!(disabled, Error::KeyDisabled { .. }),
+            "{disabled:?}"
+        );
     }
 }
 

@@ -315,6 +315,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pData` is NULL or `ulDataLen` bytes; `pEncryptedData` and its length as
         // C_Encrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| unsafe {
@@ -337,6 +338,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pPart` is NULL or `ulPartLen` bytes; `pEncryptedPart` and its length as
         // C_EncryptUpdate's caller passed them (its contract).
         let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| unsafe {
@@ -352,6 +354,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pLastEncryptedPart` and its length as C_EncryptFinal's caller passed them.
         let result = unsafe { finish(&session, op, last, last_len, Kind::Encrypt) };
         settle(&mut ops.encrypt, result)
@@ -378,6 +381,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pEncryptedData` is NULL or `ulEncryptedDataLen` bytes; `pData` and its
         // length as C_Decrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(encrypted, encrypted_len) }.and_then(|input| unsafe {
@@ -400,6 +404,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         let result = context_auth(&session, &mut op.needs_context_auth)
             // SAFETY: `pEncryptedPart` is NULL or `ulEncryptedPartLen` bytes; `pPart` and its
             // length as C_DecryptUpdate's caller passed them (its contract).
@@ -415,6 +420,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pLastPart` and its length as C_DecryptFinal's caller passed them.
         let result = unsafe { finish(&session, op, last, last_len, Kind::Decrypt) };
         settle(&mut ops.decrypt, result)

@@ -101,8 +101,20 @@ macro_rules! not_supported {
 
 pub(crate) use {cryptoki_fn, not_supported};
 
-/// Runs one call: catches panics, maps the result to a `CK_RV`, logs it.
+/// Runs one call in its span (the function; the session, recorded when the call looks its
+/// session up; the pool, key and version of a key operation, recorded by
+/// `BoundKey::record_in_span`; never an argument that could be secret): catches panics, maps the result to
+/// a `CK_RV`, logs it.
 pub(crate) fn run(function: &'static str, f: impl FnOnce() -> Result<(), CK_RV>) -> CK_RV {
+    let span = tracing::debug_span!(
+        "pkcs11",
+        function,
+        session = tracing::field::Empty,
+        pool = tracing::field::Empty,
+        key = tracing::field::Empty,
+        version = tracing::field::Empty,
+    );
+    let _entered = span.enter();
     let rv = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(rv)) => rv,
@@ -116,7 +128,7 @@ pub(crate) fn run(function: &'static str, f: impl FnOnce() -> Result<(), CK_RV>)
             CKR_GENERAL_ERROR
         }
     };
-    tracing::debug!(function, rv = rv_name(rv), "call");
+    tracing::debug!(rv = rv_name(rv), "call");
     rv
 }
 

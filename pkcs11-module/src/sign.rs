@@ -60,10 +60,13 @@ pub(crate) fn bind_key(
 ) -> Result<(Object, BoundKey), CK_RV> {
     let logged_in = || objects::user_logged_in(module, session);
     if let Some(hit) = session.ops.lock().keys.get(handle, op, logged_in) {
+        hit.1.record_in_span(session.pool.name());
         return Ok(hit);
     }
     let key = init_key(module, session, handle, usage)?;
     let bound = key.bind(module.core.hsm(), op)?;
+    bound.record_in_span(session.pool.name());
+    tracing::debug!(%op, "key bound");
     session.ops.lock().keys.put(&key, op, &bound);
     Ok((key, bound))
 }
@@ -257,6 +260,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pData` is NULL or `ulDataLen` bytes, `pulSignatureLen` and `pSignature` as
         // C_Sign's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }
@@ -271,6 +275,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         let result = context_auth(&session, &mut op.needs_context_auth)
             // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
             .and_then(|()| unsafe { ptr::slice(part, part_len) })
@@ -285,6 +290,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pulSignatureLen` and `pSignature` as C_SignFinal's caller passed them.
         let result = unsafe { sign(&session, op, None, signature, signature_len) };
         settle(&mut ops.sign, result)
@@ -312,6 +318,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pData` and `pSignature` are NULL or as long as their lengths say
         // (caller's contract for C_Verify).
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| {
@@ -329,6 +336,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
         let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| update(op, part));
         settle(&mut ops.verify, result)
@@ -341,6 +349,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        op.key.record_in_span(session.pool.name());
         // SAFETY: `pSignature` is NULL or `ulSignatureLen` bytes (caller's contract).
         let result = unsafe { ptr::slice(signature, signature_len) }
             .and_then(|signature| verify(op, None, signature));

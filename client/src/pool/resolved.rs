@@ -36,6 +36,10 @@ impl RemoteOpKey {
 }
 
 impl OpKey for RemoteOpKey {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn version(&self) -> &str {
         &self.version
     }

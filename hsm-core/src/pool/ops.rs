@@ -32,6 +32,7 @@ pub struct ResolvedKey {
     pool: Pool,
     /// The pool's generation when the key was resolved.
     generation: u64,
+    name: String,
     version: Arc<VersionEntry>,
     key: Arc<dyn LoadedKey>,
     op: KeyOperation,
@@ -40,6 +41,7 @@ pub struct ResolvedKey {
 impl std::fmt::Debug for ResolvedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResolvedKey")
+            .field("name", &self.name)
             .field("version", &self.version.record.id)
             .field("spec", &self.version.record.spec)
             .field("op", &self.op)
@@ -48,6 +50,11 @@ impl std::fmt::Debug for ResolvedKey {
 }
 
 impl ResolvedKey {
+    /// The key's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The version resolved (the latest, when none was named).
     pub fn version(&self) -> &str {
         &self.version.record.id
@@ -188,6 +195,7 @@ impl Pool {
         Ok(ResolvedKey {
             pool: self.clone(),
             generation,
+            name: name.to_string(),
             version: v,
             key,
             op,

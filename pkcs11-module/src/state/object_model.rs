@@ -333,6 +333,16 @@ pub(crate) enum BoundKey {
 }
 
 impl BoundKey {
+    /// Names the pool key in the call's span (`entry::run`): pool, key and version.
+    pub fn record_in_span(&self, pool: &str) {
+        if let BoundKey::Pool(k) = self {
+            let span = tracing::Span::current();
+            span.record("pool", pool);
+            span.record("key", k.name());
+            span.record("version", k.version());
+        }
+    }
+
     /// The key's type and size.
     pub fn spec(&self) -> KeySpec {
         match self {

@@ -289,6 +289,8 @@ impl SessionTable {
 
     /// A session, or `CKR_SESSION_HANDLE_INVALID`.
     pub fn get(&self, handle: CK_SESSION_HANDLE) -> Result<Arc<Session>, CK_RV> {
+        // The call's span (`entry::run`) names its session.
+        tracing::Span::current().record("session", handle);
         self.shard(handle)
             .read()
             .get(&handle)
