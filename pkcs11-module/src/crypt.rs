@@ -95,10 +95,9 @@ unsafe fn init(
         Kind::Encrypt => CKA_ENCRYPT,
         Kind::Decrypt => CKA_DECRYPT,
     };
-    let key = init_key(module, &session, key, usage)?;
-    let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
-    mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
-    check::cipher_key(&spec, &alg).ck()?;
+    let (key, ()) = init_key(module, &session, key, usage, |spec| {
+        check::cipher_key(spec, &alg).ck()
+    })?;
     let direction = match kind {
         Kind::Encrypt => Direction::Encrypt,
         Kind::Decrypt => Direction::Decrypt,

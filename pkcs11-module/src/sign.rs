@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use cryptoki_sys::*;
-use hsm_core::crypto::check;
+use hsm_core::crypto::{KeySpec, check};
 
 use crate::entry::{cryptoki_fn, not_supported};
 use crate::error::CoreResult;
@@ -47,20 +47,25 @@ pub(crate) fn await_context_auth(session: &Session, key: &Object) -> bool {
     needs
 }
 
-/// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`) and its usage
-/// attribute checked (`CKR_KEY_FUNCTION_NOT_PERMITTED`).
-pub(crate) fn init_key(
+/// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`), the mechanism
+/// checked against the key's type by `fits` (the core's checks: `CKR_KEY_TYPE_INCONSISTENT`,
+/// so a key whose type can never do this says so, whatever its usage attributes), then its
+/// usage attribute (`CKR_KEY_FUNCTION_NOT_PERMITTED`). Returns the key and what `fits` found.
+pub(crate) fn init_key<T>(
     module: &Module,
     session: &Session,
     handle: CK_OBJECT_HANDLE,
     usage: CK_ATTRIBUTE_TYPE,
-) -> Result<Object, CK_RV> {
+    fits: impl FnOnce(&KeySpec) -> Result<T, CK_RV>,
+) -> Result<(Object, T), CK_RV> {
     let key = objects::resolve(module, session, handle).map_err(|rv| match rv {
         CKR_OBJECT_HANDLE_INVALID => CKR_KEY_HANDLE_INVALID,
         rv => rv,
     })?;
+    let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let found = fits(&spec)?;
     key.check_usage(usage)?;
-    Ok(key)
+    Ok((key, found))
 }
 
 /// The two operations of this group.
@@ -104,10 +109,9 @@ unsafe fn init(
         Kind::Sign => CKA_SIGN,
         Kind::Verify => CKA_VERIFY,
     };
-    let key = init_key(module, &session, key, usage)?;
-    let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
-    mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
-    let sig_len = check::signature_len(&spec, &mech.alg).ck()?;
+    let (key, sig_len) = init_key(module, &session, key, usage, |spec| {
+        check::signature_len(spec, &mech.alg).ck()
+    })?;
     let input = match mech.input {
         SignInputKind::Direct => SignInput::Direct,
         SignInputKind::Hashed(hash) => SignInput::Hash(Some(module.core.hsm().hasher(hash))),
