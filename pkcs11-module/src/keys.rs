@@ -84,6 +84,7 @@ impl KeyPlan {
         let mut explicit: std::collections::HashMap<KeyOperation, bool> = Default::default();
         let mut id: Option<(Part, Vec<u8>)> = None;
         for (part, template) in templates {
+            // Every part has its (possibly empty) stored attributes.
             stored_mut(&mut plan.stored, *part);
             let mut private = *part != Part::Public;
             for (t, v) in &template.0 {
