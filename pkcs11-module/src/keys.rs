@@ -576,3 +576,98 @@ fn generate(
         Ok(session_handles(module, session, plan, key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(attrs: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Template {
+        Template(attrs.to_vec())
+    }
+
+    fn value_len(len: CK_ULONG) -> Template {
+        template(&[(CKA_VALUE_LEN, attributes::ulong_bytes(len))])
+    }
+
+    #[test]
+    fn generation_sizes_are_the_cores() {
+        let generic = |len| secret_key_spec(CKM_GENERIC_SECRET_KEY_GEN, &value_len(len));
+        assert_eq!(generic(1), Ok(KeySpec::Secret { bits: 8 }));
+        assert_eq!(generic(20), Ok(KeySpec::Secret { bits: 160 }));
+        assert_eq!(generic(512), Ok(KeySpec::Secret { bits: 4096 }));
+        for len in [0, 513, CK_ULONG::MAX] {
+            assert_eq!(generic(len), Err(CKR_KEY_SIZE_RANGE), "{len}");
+        }
+        let aes = |len| secret_key_spec(CKM_AES_KEY_GEN, &value_len(len));
+        assert_eq!(aes(24), Ok(KeySpec::Aes { bits: 192 }));
+        for len in [20, 0, CK_ULONG::MAX] {
+            assert_eq!(aes(len), Err(CKR_KEY_SIZE_RANGE), "{len}");
+        }
+        assert_eq!(
+            secret_key_spec(CKM_AES_KEY_GEN, &template(&[])),
+            Err(CKR_TEMPLATE_INCOMPLETE)
+        );
+    }
+
+    #[test]
+    fn secret_material_by_key_type() {
+        let bytes = |n| SecretBytes::new(vec![1; n]);
+        assert!(matches!(
+            secret_material(CKK_GENERIC_SECRET, bytes(5)),
+            Some(KeyMaterial::Secret(_))
+        ));
+        assert!(matches!(
+            secret_material(CKK_AES, bytes(16)),
+            Some(KeyMaterial::Aes(_))
+        ));
+        assert!(secret_material(CKK_AES, bytes(5)).is_none());
+        assert!(secret_material(CKK_GENERIC_SECRET, bytes(0)).is_none());
+        assert!(secret_material(CKK_GENERIC_SECRET, bytes(513)).is_none());
+        assert!(secret_material(CKK_RSA, bytes(16)).is_none());
+    }
+
+    #[test]
+    fn unset_usages_follow_the_cores_table() {
+        use KeyOperation::*;
+        let ec = KeySpec::Ec {
+            curve: hsm_core::crypto::Curve::P256,
+        };
+        let empty = template(&[]);
+        let plan = KeyPlan::new(
+            &ec,
+            &[(Part::Private, &empty), (Part::Public, &empty)],
+            GENERATION,
+        )
+        .unwrap();
+        assert_eq!(plan.ops, KeyOps::of(&[Sign, Verify]));
+        let derive = template(&[(CKA_DERIVE, bool_bytes(true))]);
+        let plan = KeyPlan::new(
+            &ec,
+            &[(Part::Private, &derive), (Part::Public, &empty)],
+            GENERATION,
+        )
+        .unwrap();
+        assert_eq!(plan.ops, KeyOps::of(&[Sign, Verify, Derive]));
+        let secret = KeySpec::Secret { bits: 160 };
+        let asks = template(&[
+            (CKA_ENCRYPT, bool_bytes(true)),
+            (CKA_KEY_TYPE, attributes::ulong_bytes(CKK_GENERIC_SECRET)),
+        ]);
+        let plan = KeyPlan::new(&secret, &[(Part::Secret, &asks)], &[CKA_VALUE_LEN]).unwrap();
+        assert_eq!(
+            plan.ops,
+            KeyOps::of(&[Sign, Verify]),
+            "no encrypt on a secret"
+        );
+        let aes_type = template(&[(CKA_KEY_TYPE, attributes::ulong_bytes(CKK_AES))]);
+        assert_eq!(
+            KeyPlan::new(&secret, &[(Part::Secret, &aes_type)], &[CKA_VALUE_LEN]).err(),
+            Some(CKR_TEMPLATE_INCONSISTENT)
+        );
+        assert_eq!(
+            session_ops(&secret, true),
+            KeyOps::of(&[Sign, Verify, Export])
+        );
+        assert_eq!(session_ops(&secret, false), KeyOps::of(&[Sign, Verify]));
+    }
+}
