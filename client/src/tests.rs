@@ -287,6 +287,85 @@ fn aes_keys_encrypt_wrap_and_import() {
     ));
 }
 
+/// A generic secret round-trips through the client: made and imported through the
+/// extension, read back (extended and standard answers, the snapshot) as a generic secret,
+/// not an AES key, MACs, refuses encryption, and exports as one.
+#[test]
+fn generic_secrets_round_trip() {
+    let server = RealServer::start();
+    let pool = server.remote().pool("default");
+    let hs256 = SignAlgorithm::Hmac {
+        hash: HashAlg::Sha256,
+    };
+    let made = pool
+        .create_key(
+            "hmac",
+            KeySpec::Secret { bits: 160 },
+            &KeyOptions {
+                ops: ops(&[
+                    KeyOperation::Sign,
+                    KeyOperation::Verify,
+                    KeyOperation::Export,
+                ]),
+                exportable: true,
+                ..KeyOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(made.spec, KeySpec::Secret { bits: 160 });
+    assert_eq!(
+        made.ops,
+        KeyOps::of(&[
+            KeyOperation::Sign,
+            KeyOperation::Verify,
+            KeyOperation::Export
+        ])
+    );
+    let imported = pool
+        .import_key(
+            "jefe",
+            KeyMaterial::Secret(SecretBytes::from_slice(b"Jefe")),
+            &KeyOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(imported.spec, KeySpec::Secret { bits: 32 });
+    // A fresh client knows them from the server's answers alone.
+    let fresh = server.remote().pool("default");
+    assert_eq!(
+        fresh.get_key("hmac", None).unwrap().spec,
+        KeySpec::Secret { bits: 160 }
+    );
+    assert_eq!(
+        fresh.get_key("jefe", Some(&imported.version)).unwrap().spec,
+        KeySpec::Secret { bits: 32 }
+    );
+    let (_, keys) = fresh.snapshot_keys().unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| matches!(k.spec, KeySpec::Secret { .. }))
+    );
+    // RFC 4231 test case 2.
+    let tag = fresh
+        .sign("jefe", None, &hs256, b"what do ya want for nothing?")
+        .unwrap();
+    assert_eq!(
+        tag.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    let gcm = CipherAlgorithm::AesGcm {
+        key_bits: None,
+        iv: None,
+        aad: vec![],
+        tag_len: 16,
+    };
+    assert!(matches!(
+        fresh.encrypt("jefe", None, &gcm, b"m"),
+        Err(Error::OperationNotPermitted { .. })
+    ));
+    let (_, material) = fresh.export_key("hmac", None).unwrap();
+    assert!(matches!(material, KeyMaterial::Secret(k) if k.len() == 20));
+}
+
 #[test]
 fn an_untrusted_server_or_a_missing_token_is_refused() {
     let server = RealServer::start();

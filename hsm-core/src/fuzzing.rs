@@ -369,9 +369,10 @@ fn load_and_use(records: &[(String, Vec<u8>)], material: Option<(usize, &[u8])>)
 }
 
 /// Key material as the REST front end builds it from an import body's JWK, in the fields
-/// of a JWK: `kty` picks RSA, EC or oct; the fields are the decoded base64url values.
+/// of a JWK: `kty` picks RSA, EC, AES (`oct`) or a generic secret (which only PKCS#11
+/// makes); the fields are the decoded base64url values.
 pub struct Jwk<'a> {
-    /// 0: RSA, 1: EC, 2: oct (modulo 3).
+    /// 0: RSA, 1: EC, 2: oct (AES), 3: generic secret (modulo 4).
     pub kty: u8,
     /// The JWK's `crv` (EC).
     pub crv: &'a str,
@@ -386,7 +387,7 @@ pub fn import(jwk: &Jwk<'_>) {
     let f = fixture();
     let field = |i: usize| jwk.fields[i].unwrap_or_default();
     let secret = |i: usize| SecretBytes::from_slice(field(i));
-    let material = match jwk.kty % 3 {
+    let material = match jwk.kty % 4 {
         0 => KeyMaterial::Rsa(RsaPrivateParts {
             n: field(0).to_vec(),
             e: field(1).to_vec(),
@@ -406,7 +407,8 @@ pub fn import(jwk: &Jwk<'_>) {
                 d: secret(0),
             }
         }
-        _ => KeyMaterial::Aes(secret(0)),
+        2 => KeyMaterial::Aes(secret(0)),
+        _ => KeyMaterial::Secret(secret(0)),
     };
     let spec = material.spec();
     if f.scratch

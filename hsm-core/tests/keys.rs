@@ -40,7 +40,7 @@ fn create_every_supported_type() {
         assert!(info.attributes.enabled);
         assert!(!info.attributes.exportable);
         assert_eq!(info.attributes.created, START);
-        assert_eq!(info.ops, KeyOps::default_for(spec.kind()));
+        assert_eq!(info.ops, KeyOps::default_for(&spec));
         assert_eq!(info.recoverable_days, 90);
         assert_eq!(info.recovery_level, RecoveryLevel::RecoverablePurgeable);
         match (spec.kind(), &info.public_key) {

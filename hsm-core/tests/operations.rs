@@ -24,7 +24,7 @@ fn setup(pool: &Pool) {
         ops,
         ..KeyOptions::default()
     };
-    let rsa_ops = Some(KeyOps::default_for(hsm_core::crypto::KeyKind::Rsa));
+    let rsa_ops = Some(KeyOps::default_for(&KeySpec::Rsa { bits: 2048 }));
     pool.import_key("rsa", rsa2048(), &with(rsa_ops)).unwrap();
     let ec_ops = Some(KeyOps::of(&[
         KeyOperation::Sign,

@@ -25,7 +25,7 @@ pub(crate) enum Part {
     Private,
     /// The public half of an RSA or EC key.
     Public,
-    /// An AES (or generic secret) key.
+    /// An AES key or a generic secret.
     Secret,
 }
 
@@ -101,7 +101,6 @@ pub(crate) const STORED: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_MODIFIABLE,
     CKA_COPYABLE,
     CKA_DESTROYABLE,
-    CKA_KEY_TYPE,
 ];
 
 /// The stored marker of a public half destroyed on its own (a vendor attribute number, never
@@ -279,13 +278,23 @@ pub(crate) fn valid_date(v: &[u8]) -> bool {
     v.is_empty() || (v.len() == 8 && v.iter().all(u8::is_ascii_digit))
 }
 
+/// The `CKK_*` of a key: the core's spec decides (a generic secret is the core's own type).
+pub(crate) fn key_type(spec: &KeySpec) -> CK_KEY_TYPE {
+    match spec {
+        KeySpec::Rsa { .. } => CKK_RSA,
+        KeySpec::Ec { .. } => CKK_EC,
+        KeySpec::Aes { .. } => CKK_AES,
+        KeySpec::Secret { .. } => CKK_GENERIC_SECRET,
+    }
+}
+
 /// The key generation mechanism of a key type.
-pub(crate) fn gen_mechanism(spec: &KeySpec, key_type: CK_KEY_TYPE) -> CK_MECHANISM_TYPE {
+pub(crate) fn gen_mechanism(spec: &KeySpec) -> CK_MECHANISM_TYPE {
     match spec {
         KeySpec::Rsa { .. } => CKM_RSA_PKCS_KEY_PAIR_GEN,
         KeySpec::Ec { .. } => CKM_EC_KEY_PAIR_GEN,
-        KeySpec::Aes { .. } if key_type == CKK_GENERIC_SECRET => CKM_GENERIC_SECRET_KEY_GEN,
         KeySpec::Aes { .. } => CKM_AES_KEY_GEN,
+        KeySpec::Secret { .. } => CKM_GENERIC_SECRET_KEY_GEN,
     }
 }
 
@@ -314,17 +323,8 @@ pub(crate) struct KeyFacts<'a> {
 /// A key object's attributes (never the secret components: see [`SECRET_COMPONENTS`]).
 pub(crate) fn key_attributes(part: Part, f: &KeyFacts<'_>) -> Attrs {
     let mut a = Attrs::new();
-    let key_type = match f.spec {
-        KeySpec::Rsa { .. } => CKK_RSA,
-        KeySpec::Ec { .. } => CKK_EC,
-        KeySpec::Aes { .. } => f
-            .stored
-            .get(&CKA_KEY_TYPE)
-            .and_then(|v| parse_ulong(v).ok())
-            .unwrap_or(CKK_AES),
-    };
     a.insert(CKA_CLASS, ulong_bytes(part.class()));
-    a.insert(CKA_KEY_TYPE, ulong_bytes(key_type));
+    a.insert(CKA_KEY_TYPE, ulong_bytes(key_type(&f.spec)));
     a.insert(CKA_TOKEN, bool_bytes(f.token));
     a.insert(CKA_PRIVATE, bool_bytes(part != Part::Public));
     a.insert(CKA_MODIFIABLE, bool_bytes(true));
@@ -338,7 +338,7 @@ pub(crate) fn key_attributes(part: Part, f: &KeyFacts<'_>) -> Attrs {
     a.insert(
         CKA_KEY_GEN_MECHANISM,
         ulong_bytes(if f.generated {
-            gen_mechanism(&f.spec, key_type)
+            gen_mechanism(&f.spec)
         } else {
             CK_UNAVAILABLE_INFORMATION
         }),
@@ -387,7 +387,7 @@ pub(crate) fn key_attributes(part: Part, f: &KeyFacts<'_>) -> Attrs {
                 a.insert(CKA_EC_POINT, ec_point_der(&point));
             }
         }
-        (KeySpec::Aes { bits }, _) => {
+        (KeySpec::Aes { bits } | KeySpec::Secret { bits }, _) => {
             a.insert(CKA_VALUE_LEN, ulong_bytes(CK_ULONG::from(bits / 8)));
         }
         _ => {}
@@ -398,8 +398,13 @@ pub(crate) fn key_attributes(part: Part, f: &KeyFacts<'_>) -> Attrs {
         a.insert(CKA_PUBLIC_KEY_INFO, spki);
     }
     for (t, v) in f.stored {
-        // Only what the part has; an extractable flag can only narrow the core's.
-        if (f.exportable || *t != CKA_EXTRACTABLE) && a.contains_key(t) {
+        // Only what the part has; an extractable flag can only narrow the core's; class and
+        // key type are the core's (keys stored before generic secrets were the core's own
+        // type may carry a `CKA_KEY_TYPE`: it is not shown).
+        if (f.exportable || *t != CKA_EXTRACTABLE)
+            && !matches!(*t, CKA_CLASS | CKA_KEY_TYPE)
+            && a.contains_key(t)
+        {
             a.insert(*t, v.clone());
         }
     }

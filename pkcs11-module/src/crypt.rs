@@ -99,10 +99,9 @@ unsafe fn init(
         Kind::Encrypt => KeyOperation::Encrypt,
         Kind::Decrypt => KeyOperation::Decrypt,
     };
-    let (key, bound) = bind_key(module, &session, key, usage, op)?;
-    let spec = bound.spec();
-    mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
-    check::cipher_key(&spec, &alg).ck()?;
+    let (key, bound, ()) = bind_key(module, &session, key, usage, op, |spec| {
+        check::cipher_key(spec, &alg).ck()
+    })?;
     let direction = match kind {
         Kind::Encrypt => Direction::Encrypt,
         Kind::Decrypt => Direction::Decrypt,

@@ -128,7 +128,9 @@ cryptoki_fn! {
                 return Err(CKR_KEY_INDIGESTIBLE);
             }
             match object.export()? {
-                KeyMaterial::Aes(value) => op.hasher.update(value.expose_secret()),
+                KeyMaterial::Aes(value) | KeyMaterial::Secret(value) => {
+                    op.hasher.update(value.expose_secret())
+                }
                 _ => return Err(CKR_KEY_INDIGESTIBLE),
             }
             op.multi_part = true;

@@ -12,7 +12,7 @@
 use std::sync::{Arc, OnceLock};
 
 use cryptoki_sys::*;
-use hsm_core::crypto::{KeyKind, KeySpec};
+use hsm_core::crypto::KeySpec;
 use hsm_core::hsm::{Hsm, HsmConfig};
 use hsm_core::key::KeyOps;
 
@@ -39,7 +39,7 @@ fn targets() -> &'static [Object] {
                 &KeyFacts {
                     spec,
                     public: None,
-                    ops: KeyOps::default_for(spec.kind()),
+                    ops: KeyOps::default_for(&spec),
                     exportable: true,
                     generated: true,
                     token: false,
@@ -60,6 +60,10 @@ fn targets() -> &'static [Object] {
             object(data, None),
             object(
                 key(KeySpec::Aes { bits: 256 }, Part::Secret),
+                Some(Part::Secret),
+            ),
+            object(
+                key(KeySpec::Secret { bits: 160 }, Part::Secret),
                 Some(Part::Secret),
             ),
             object(
@@ -99,7 +103,7 @@ pub unsafe fn template(attrs: *const CK_ATTRIBUTE, count: CK_ULONG) {
             }
             CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
                 if let Ok(material) = object::material_of(class, &t) {
-                    let _ = keys::import_plan(class, &t, material.spec().kind());
+                    let _ = keys::import_plan(class, &t, &material.spec());
                 }
             }
             _ => {}
@@ -107,13 +111,8 @@ pub unsafe fn template(attrs: *const CK_ATTRIBUTE, count: CK_ULONG) {
     }
     // C_GenerateKey and C_GenerateKeyPair (the template as either half).
     for mechanism in [CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN] {
-        if let Ok((_, generic)) = keys::secret_key_spec(mechanism, &t) {
-            let _ = keys::KeyPlan::new(
-                KeyKind::Oct,
-                generic,
-                &[(Part::Secret, &t)],
-                &[CKA_VALUE_LEN],
-            );
+        if let Ok(spec) = keys::secret_key_spec(mechanism, &t) {
+            let _ = keys::KeyPlan::new(&spec, &[(Part::Secret, &t)], &[CKA_VALUE_LEN]);
         }
     }
     let empty = Template(Vec::new());
@@ -121,8 +120,7 @@ pub unsafe fn template(attrs: *const CK_ATTRIBUTE, count: CK_ULONG) {
         for (public, private) in [(&t, &empty), (&empty, &t)] {
             if let Ok(spec) = keys::key_pair_spec(mechanism, public, private) {
                 let _ = keys::KeyPlan::new(
-                    spec.kind(),
-                    false,
+                    &spec,
                     &[(Part::Private, private), (Part::Public, public)],
                     keys::GENERATION,
                 );

@@ -7,12 +7,12 @@ use cryptoki_sys::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use hsm_core::SecretBytes;
 use hsm_core::crypto::{KeyKind, KeyMaterial, KeySpec};
 use hsm_core::key::{KeyOperation, KeyOps, KeyOptions};
 
 use crate::attributes::{
-    self, Attrs, Part, STORED, Template, bool_bytes, curve_of_params, extra_name, ulong_bytes,
-    valid_date,
+    self, Attrs, Part, STORED, Template, bool_bytes, curve_of_params, extra_name, valid_date,
 };
 use crate::entry::cryptoki_fn;
 use crate::error::{CoreResult, rv};
@@ -62,22 +62,17 @@ pub(crate) struct KeyPlan {
 }
 
 impl KeyPlan {
-    /// Reads the templates of a new key of `kind` (one per part), the rules of PKCS#11 2.40
+    /// Reads the templates of a new key of `spec` (one per part), the rules of PKCS#11 2.40
     /// section 4: class and key type must agree, attributes that only the token sets are
-    /// read-only, unknown ones invalid. Usage attributes default to what the key type can
-    /// do; a usage the type cannot have is ignored. `generic` marks a generic secret.
+    /// read-only, unknown ones invalid. Usage attributes a template leaves out follow the
+    /// core's table of defaults ([`KeyOps::default_for`]: e.g. no `CKA_DERIVE` unless asked,
+    /// as in SoftHSMv2); a usage the type cannot have is ignored.
     pub fn new(
-        kind: KeyKind,
-        generic: bool,
+        spec: &KeySpec,
         templates: &[(Part, &Template)],
         material: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<KeyPlan, CK_RV> {
-        let key_type = match kind {
-            KeyKind::Rsa => CKK_RSA,
-            KeyKind::Ec => CKK_EC,
-            KeyKind::Oct if generic => CKK_GENERIC_SECRET,
-            KeyKind::Oct => CKK_AES,
-        };
+        let key_type = attributes::key_type(spec);
         let mut plan = KeyPlan {
             token: false,
             label: None,
@@ -89,10 +84,8 @@ impl KeyPlan {
         let mut explicit: std::collections::HashMap<KeyOperation, bool> = Default::default();
         let mut id: Option<(Part, Vec<u8>)> = None;
         for (part, template) in templates {
-            let stored = stored_mut(&mut plan.stored, *part);
-            if generic {
-                stored.insert(CKA_KEY_TYPE, ulong_bytes(CKK_GENERIC_SECRET));
-            }
+            // Every part has its (possibly empty) stored attributes.
+            stored_mut(&mut plan.stored, *part);
             let mut private = *part != Part::Public;
             for (t, v) in &template.0 {
                 let t = *t;
@@ -191,19 +184,11 @@ impl KeyPlan {
                 stored_mut(&mut plan.stored, *part).insert(CKA_ID, id.clone());
             }
         }
-        let defaults: &[KeyOperation] = {
-            use KeyOperation::*;
-            match kind {
-                KeyKind::Rsa => &[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey],
-                KeyKind::Ec => &[Sign, Verify, Derive],
-                KeyKind::Oct if generic => &[Sign, Verify],
-                KeyKind::Oct => &[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey],
-            }
-        };
+        let defaults = KeyOps::default_for(spec);
         let mut ops: Vec<KeyOperation> = KeyOperation::ALL
             .into_iter()
-            .filter(|op| op.applies_to(kind))
-            .filter(|op| explicit.get(op).copied().unwrap_or(defaults.contains(op)))
+            .filter(|op| op.applies_to(spec))
+            .filter(|op| explicit.get(op).copied().unwrap_or(defaults.contains(*op)))
             .filter(|op| !matches!(op, KeyOperation::Import | KeyOperation::Export))
             .collect();
         if plan.exportable {
@@ -333,15 +318,27 @@ fn session_handles(
         .collect()
 }
 
-/// The operations an in-memory key gets from the core: everything its type can do (its
-/// usage attributes narrow them), so that `C_SetAttributeValue` can widen them later.
-fn session_ops(kind: KeyKind, exportable: bool) -> KeyOps {
-    let ops: Vec<KeyOperation> = KeyOperation::ALL
-        .into_iter()
-        .filter(|op| op.applies_to(kind))
+/// The operations an in-memory key gets from the core: everything its type can do
+/// ([`KeyOps::all_for`]; its usage attributes narrow them), so that `C_SetAttributeValue`
+/// can widen them later.
+fn session_ops(spec: &KeySpec, exportable: bool) -> KeyOps {
+    let ops: Vec<KeyOperation> = KeyOps::all_for(spec)
+        .iter()
         .filter(|op| *op != KeyOperation::Import && (exportable || *op != KeyOperation::Export))
         .collect();
     KeyOps::of(&ops)
+}
+
+/// The material of a secret key of `key_type` (`CKK_AES` or `CKK_GENERIC_SECRET`) from its
+/// bytes; `None` for another key type or a length the core does not allow for it.
+pub(crate) fn secret_material(key_type: CK_KEY_TYPE, bytes: SecretBytes) -> Option<KeyMaterial> {
+    let material = match key_type {
+        CKK_AES => KeyMaterial::Aes(bytes),
+        CKK_GENERIC_SECRET => KeyMaterial::Secret(bytes),
+        _ => return None,
+    };
+    material.spec().validate_for_pool().ok()?;
+    Some(material)
 }
 
 /// Makes a key object of `class` from key material that came from outside the HSM's key
@@ -357,8 +354,9 @@ pub(crate) fn new_key_object(
     template: &Template,
     material: KeyMaterial,
 ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
-    let kind = material.spec().kind();
-    let plan = import_plan(class, template, kind)?;
+    let spec = material.spec();
+    let kind = spec.kind();
+    let plan = import_plan(class, template, &spec)?;
     plan.check_session(module, session)?;
     if plan.token {
         let name = plan.name(module)?;
@@ -373,7 +371,7 @@ pub(crate) fn new_key_object(
             .hsm()
             .import_ephemeral(
                 material,
-                session_ops(kind, plan.exportable),
+                session_ops(&spec, plan.exportable),
                 plan.exportable,
             )
             .ck()?;
@@ -381,33 +379,28 @@ pub(crate) fn new_key_object(
     }
 }
 
-/// The plan of a key object of `class` made from outside material of `kind` (see
+/// The plan of a key object of `class` made from outside material of `spec` (see
 /// [`new_key_object`]).
 pub(crate) fn import_plan(
     class: CK_OBJECT_CLASS,
     template: &Template,
-    kind: KeyKind,
+    spec: &KeySpec,
 ) -> Result<KeyPlan, CK_RV> {
+    let kind = spec.kind();
     let part = match (class, kind) {
         (CKO_PRIVATE_KEY, KeyKind::Rsa | KeyKind::Ec) => Part::Private,
         (CKO_SECRET_KEY, KeyKind::Oct) => Part::Secret,
         _ => return Err(CKR_TEMPLATE_INCONSISTENT),
     };
-    let generic = template.ulong(CKA_KEY_TYPE)? == Some(CKK_GENERIC_SECRET);
-    KeyPlan::new(
-        kind,
-        generic,
-        &[(part, template)],
-        material_attributes(kind),
-    )
+    KeyPlan::new(spec, &[(part, template)], material_attributes(kind))
 }
 
-/// What `C_GenerateKey`'s mechanism and template ask for: the size, and whether the key is
-/// a generic secret.
+/// What `C_GenerateKey`'s mechanism and template ask for: an AES key of 16, 24 or 32 bytes,
+/// or a generic secret of any length the core allows (`CKA_VALUE_LEN` bytes).
 pub(crate) fn secret_key_spec(
     mechanism: CK_MECHANISM_TYPE,
     template: &Template,
-) -> Result<(KeySpec, bool), CK_RV> {
+) -> Result<KeySpec, CK_RV> {
     let generic = match mechanism {
         CKM_AES_KEY_GEN => false,
         CKM_GENERIC_SECRET_KEY_GEN => true,
@@ -422,18 +415,23 @@ pub(crate) fn secret_key_spec(
     let len = template
         .ulong(CKA_VALUE_LEN)?
         .ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-    if !matches!(len, 16 | 24 | 32) {
-        return Err(CKR_KEY_SIZE_RANGE);
-    }
+    let len = usize::try_from(len).map_err(|_| CKR_KEY_SIZE_RANGE)?;
+    let spec = if generic {
+        KeySpec::secret_of_len(len).map_err(|_| CKR_KEY_SIZE_RANGE)?
+    } else {
+        let spec = KeySpec::Aes {
+            bits: u32::try_from(len)
+                .ok()
+                .and_then(|l| l.checked_mul(8))
+                .ok_or(CKR_KEY_SIZE_RANGE)?,
+        };
+        spec.validate_for_pool().map_err(|_| CKR_KEY_SIZE_RANGE)?;
+        spec
+    };
     if template.get(CKA_VALUE).is_some() {
         return Err(CKR_ATTRIBUTE_READ_ONLY);
     }
-    Ok((
-        KeySpec::Aes {
-            bits: len as u32 * 8,
-        },
-        generic,
-    ))
+    Ok(spec)
 }
 
 /// What `C_GenerateKeyPair`'s mechanism and templates ask for.
@@ -488,8 +486,8 @@ unsafe fn plain_mechanism(mechanism: CK_MECHANISM_PTR) -> Result<CK_MECHANISM_TY
 }
 
 cryptoki_fn! {
-    /// `C_GenerateKey`: `CKM_AES_KEY_GEN` and `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN`
-    /// 16, 24 or 32 bytes).
+    /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32 bytes) and
+    /// `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 512 bytes).
     pub fn C_GenerateKey(
         session: CK_SESSION_HANDLE,
         mechanism: CK_MECHANISM_PTR,
@@ -504,8 +502,8 @@ cryptoki_fn! {
         // it says (the PKCS#11 caller's contract for an input template).
         let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         ptr::non_null(key)?;
-        let (spec, generic) = secret_key_spec(mechanism, &template)?;
-        let plan = KeyPlan::new(KeyKind::Oct, generic, &[(Part::Secret, &template)], &[CKA_VALUE_LEN])?;
+        let spec = secret_key_spec(mechanism, &template)?;
+        let plan = KeyPlan::new(&spec, &[(Part::Secret, &template)], &[CKA_VALUE_LEN])?;
         plan.check_session(module, &session)?;
         let handles = generate(module, &session, &plan, spec)?;
         // SAFETY: `phKey` is non-NULL (checked above), writable (caller's contract).
@@ -540,8 +538,7 @@ cryptoki_fn! {
         ptr::non_null(private_key)?;
         let spec = key_pair_spec(mechanism, &public, &private)?;
         let plan = KeyPlan::new(
-            spec.kind(),
-            false,
+            &spec,
             &[(Part::Private, &private), (Part::Public, &public)],
             GENERATION,
         )?;
@@ -574,12 +571,103 @@ fn generate(
         let key = module
             .core
             .hsm()
-            .generate_ephemeral(
-                spec,
-                session_ops(spec.kind(), plan.exportable),
-                plan.exportable,
-            )
+            .generate_ephemeral(spec, session_ops(&spec, plan.exportable), plan.exportable)
             .ck()?;
         Ok(session_handles(module, session, plan, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(attrs: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Template {
+        Template(attrs.to_vec())
+    }
+
+    fn value_len(len: CK_ULONG) -> Template {
+        template(&[(CKA_VALUE_LEN, attributes::ulong_bytes(len))])
+    }
+
+    #[test]
+    fn generation_sizes_are_the_cores() {
+        let generic = |len| secret_key_spec(CKM_GENERIC_SECRET_KEY_GEN, &value_len(len));
+        assert_eq!(generic(1), Ok(KeySpec::Secret { bits: 8 }));
+        assert_eq!(generic(20), Ok(KeySpec::Secret { bits: 160 }));
+        assert_eq!(generic(512), Ok(KeySpec::Secret { bits: 4096 }));
+        for len in [0, 513, CK_ULONG::MAX] {
+            assert_eq!(generic(len), Err(CKR_KEY_SIZE_RANGE), "{len}");
+        }
+        let aes = |len| secret_key_spec(CKM_AES_KEY_GEN, &value_len(len));
+        assert_eq!(aes(24), Ok(KeySpec::Aes { bits: 192 }));
+        for len in [20, 0, CK_ULONG::MAX] {
+            assert_eq!(aes(len), Err(CKR_KEY_SIZE_RANGE), "{len}");
+        }
+        assert_eq!(
+            secret_key_spec(CKM_AES_KEY_GEN, &template(&[])),
+            Err(CKR_TEMPLATE_INCOMPLETE)
+        );
+    }
+
+    #[test]
+    fn secret_material_by_key_type() {
+        let bytes = |n| SecretBytes::new(vec![1; n]);
+        assert!(matches!(
+            secret_material(CKK_GENERIC_SECRET, bytes(5)),
+            Some(KeyMaterial::Secret(_))
+        ));
+        assert!(matches!(
+            secret_material(CKK_AES, bytes(16)),
+            Some(KeyMaterial::Aes(_))
+        ));
+        assert!(secret_material(CKK_AES, bytes(5)).is_none());
+        assert!(secret_material(CKK_GENERIC_SECRET, bytes(0)).is_none());
+        assert!(secret_material(CKK_GENERIC_SECRET, bytes(513)).is_none());
+        assert!(secret_material(CKK_RSA, bytes(16)).is_none());
+    }
+
+    #[test]
+    fn unset_usages_follow_the_cores_table() {
+        use KeyOperation::*;
+        let ec = KeySpec::Ec {
+            curve: hsm_core::crypto::Curve::P256,
+        };
+        let empty = template(&[]);
+        let plan = KeyPlan::new(
+            &ec,
+            &[(Part::Private, &empty), (Part::Public, &empty)],
+            GENERATION,
+        )
+        .unwrap();
+        assert_eq!(plan.ops, KeyOps::of(&[Sign, Verify]));
+        let derive = template(&[(CKA_DERIVE, bool_bytes(true))]);
+        let plan = KeyPlan::new(
+            &ec,
+            &[(Part::Private, &derive), (Part::Public, &empty)],
+            GENERATION,
+        )
+        .unwrap();
+        assert_eq!(plan.ops, KeyOps::of(&[Sign, Verify, Derive]));
+        let secret = KeySpec::Secret { bits: 160 };
+        let asks = template(&[
+            (CKA_ENCRYPT, bool_bytes(true)),
+            (CKA_KEY_TYPE, attributes::ulong_bytes(CKK_GENERIC_SECRET)),
+        ]);
+        let plan = KeyPlan::new(&secret, &[(Part::Secret, &asks)], &[CKA_VALUE_LEN]).unwrap();
+        assert_eq!(
+            plan.ops,
+            KeyOps::of(&[Sign, Verify]),
+            "no encrypt on a secret"
+        );
+        let aes_type = template(&[(CKA_KEY_TYPE, attributes::ulong_bytes(CKK_AES))]);
+        assert_eq!(
+            KeyPlan::new(&secret, &[(Part::Secret, &aes_type)], &[CKA_VALUE_LEN]).err(),
+            Some(CKR_TEMPLATE_INCONSISTENT)
+        );
+        assert_eq!(
+            session_ops(&secret, true),
+            KeyOps::of(&[Sign, Verify, Export])
+        );
+        assert_eq!(session_ops(&secret, false), KeyOps::of(&[Sign, Verify]));
     }
 }

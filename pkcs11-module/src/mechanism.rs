@@ -2,7 +2,8 @@
 //! reports, and the digest mechanisms' algorithms.
 //!
 //! Key sizes are what the core accepts (RSA 2048–4096 bits, EC P-256/P-384/P-521/secp256k1,
-//! AES 128/192/256; HMAC and CMAC keys are the core's AES keys). Units follow the spec per
+//! AES 128/192/256, generic secrets of 1 to 512 bytes; HMAC takes generic secrets and AES
+//! keys, CMAC AES keys). Units follow the spec per
 //! mechanism: bits for RSA, EC and generic secret key generation; bytes for AES and HMAC.
 //! `CKM_RSA_X_509` (raw RSA) signs, verifies, encrypts and decrypts inputs of exactly the
 //! modulus' length.
@@ -13,6 +14,10 @@ use hsm_core::crypto::HashAlg;
 const RSA: (CK_ULONG, CK_ULONG) = (2048, 4096);
 const EC: (CK_ULONG, CK_ULONG) = (256, 521);
 const AES: (CK_ULONG, CK_ULONG) = (16, 32);
+/// Generic secrets (and AES keys), in bytes (`hsm_core::crypto::material::SECRET_MAX_BYTES`).
+const HMAC: (CK_ULONG, CK_ULONG) = (1, 512);
+/// Generic secret generation, in bits.
+const SECRET_BITS: (CK_ULONG, CK_ULONG) = (8, 4096);
 const NONE: (CK_ULONG, CK_ULONG) = (0, 0);
 /// Named curves over prime fields, uncompressed points.
 const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_OID | CKF_EC_UNCOMPRESS;
@@ -41,7 +46,7 @@ pub(crate) const MECHANISMS: &[(CK_MECHANISM_TYPE, CK_MECHANISM_INFO)] = &[
     m(CKM_RSA_PKCS_KEY_PAIR_GEN, RSA, CKF_GENERATE_KEY_PAIR),
     m(CKM_EC_KEY_PAIR_GEN, EC, CKF_GENERATE_KEY_PAIR | EC_FLAGS),
     m(CKM_AES_KEY_GEN, AES, CKF_GENERATE),
-    m(CKM_GENERIC_SECRET_KEY_GEN, (128, 256), CKF_GENERATE),
+    m(CKM_GENERIC_SECRET_KEY_GEN, SECRET_BITS, CKF_GENERATE),
     // RSA.
     m(CKM_RSA_PKCS, RSA, SIGN | CRYPT | WRAP),
     m(CKM_SHA1_RSA_PKCS, RSA, SIGN),
@@ -66,9 +71,9 @@ pub(crate) const MECHANISMS: &[(CK_MECHANISM_TYPE, CK_MECHANISM_INFO)] = &[
     m(CKM_ECDSA_SHA512, EC, SIGN | EC_FLAGS),
     m(CKM_ECDH1_DERIVE, EC, CKF_DERIVE | EC_FLAGS),
     // MACs.
-    m(CKM_SHA256_HMAC, AES, SIGN),
-    m(CKM_SHA384_HMAC, AES, SIGN),
-    m(CKM_SHA512_HMAC, AES, SIGN),
+    m(CKM_SHA256_HMAC, HMAC, SIGN),
+    m(CKM_SHA384_HMAC, HMAC, SIGN),
+    m(CKM_SHA512_HMAC, HMAC, SIGN),
     m(CKM_AES_CMAC, AES, SIGN),
     // AES.
     m(CKM_AES_ECB, AES, CRYPT),

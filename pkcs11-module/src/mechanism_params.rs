@@ -14,9 +14,7 @@
 use cryptoki_sys::*;
 use hsm_core::crypto::{CipherAlgorithm, HashAlg, SignAlgorithm, WrapAlgorithm};
 
-use crate::attributes::parse_ulong;
 use crate::ptr;
-use crate::state::objects::Object;
 
 /// How a signature mechanism takes its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,34 +396,6 @@ pub(crate) unsafe fn ecdh(m: &CK_MECHANISM) -> Result<Vec<u8>, CK_RV> {
     Ok(public.to_vec())
 }
 
-/// Checks what the core cannot see: a secret key's PKCS#11 key type against the mechanism
-/// (the core's symmetric keys serve as AES and as generic secret keys). AES mechanisms need
-/// `CKK_AES`; HMAC takes generic secret, HMAC-typed and AES keys. Anything else:
-/// `CKR_KEY_TYPE_INCONSISTENT`. Asymmetric key types are the core's to check.
-pub(crate) fn key_type_fits(mechanism: CK_MECHANISM_TYPE, key: &Object) -> Result<(), CK_RV> {
-    if key.class() != Some(CKO_SECRET_KEY) {
-        return Ok(());
-    }
-    let key_type = key
-        .attrs
-        .get(&CKA_KEY_TYPE)
-        .and_then(|v| parse_ulong(v).ok())
-        .ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
-    let fits = match mechanism {
-        CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC => matches!(
-            key_type,
-            CKK_GENERIC_SECRET | CKK_AES | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC
-        ),
-        CKM_ECDH1_DERIVE => true,
-        _ => key_type == CKK_AES,
-    };
-    if fits {
-        Ok(())
-    } else {
-        Err(CKR_KEY_TYPE_INCONSISTENT)
-    }
-}
-
 #[cfg(test)]
 #[allow(unsafe_code)] // the parsers are `unsafe fn`s: see the wrappers below
 mod tests {
@@ -691,36 +661,6 @@ mod tests {
             );
         }
         assert_eq!(wrap(&bare(CKM_AES_GCM)), Err(CKR_MECHANISM_INVALID));
-    }
-
-    #[test]
-    fn secret_key_types_against_mechanisms() {
-        use crate::attributes::{Attrs, ulong_bytes};
-        use crate::state::objects::{Backing, ObjectId};
-        let object = |class, key_type| Object {
-            handle: 1,
-            id: ObjectId::Session(1),
-            attrs: std::sync::Arc::new(Attrs::from([
-                (CKA_CLASS, ulong_bytes(class)),
-                (CKA_KEY_TYPE, ulong_bytes(key_type)),
-            ])),
-            backing: Backing::None,
-            part: None,
-        };
-        let aes = object(CKO_SECRET_KEY, CKK_AES);
-        let generic = object(CKO_SECRET_KEY, CKK_GENERIC_SECRET);
-        for m in [CKM_AES_CBC, CKM_AES_GCM, CKM_AES_CMAC, CKM_AES_KEY_WRAP] {
-            assert_eq!(key_type_fits(m, &aes), Ok(()));
-            assert_eq!(key_type_fits(m, &generic), Err(CKR_KEY_TYPE_INCONSISTENT));
-        }
-        for key in [&aes, &generic] {
-            assert_eq!(key_type_fits(CKM_SHA384_HMAC, key), Ok(()));
-        }
-        // Asymmetric keys are the core's to judge.
-        assert_eq!(
-            key_type_fits(CKM_AES_CBC, &object(CKO_PRIVATE_KEY, CKK_EC)),
-            Ok(())
-        );
     }
 
     #[test]

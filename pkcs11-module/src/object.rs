@@ -299,15 +299,14 @@ pub(crate) fn material_of(class: CK_OBJECT_CLASS, t: &Template) -> Result<KeyMat
     match (class, key_type) {
         (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => {
             let value = need(CKA_VALUE)?;
-            if !matches!(value.len(), 16 | 24 | 32) {
-                return Err(CKR_ATTRIBUTE_VALUE_INVALID);
-            }
             if t.ulong(CKA_VALUE_LEN)?
-                .is_some_and(|l| l as usize != value.len())
+                .is_some_and(|l| usize::try_from(l) != Ok(value.len()))
             {
                 return Err(CKR_TEMPLATE_INCONSISTENT);
             }
-            Ok(KeyMaterial::Aes(SecretBytes::from_slice(value)))
+            // AES: 16, 24 or 32 bytes; a generic secret: any length the core allows.
+            crate::keys::secret_material(key_type, SecretBytes::from_slice(value))
+                .ok_or(CKR_ATTRIBUTE_VALUE_INVALID)
         }
         (CKO_PRIVATE_KEY, CKK_RSA) => Ok(KeyMaterial::Rsa(RsaPrivateParts {
             n: need(CKA_MODULUS)?.to_vec(),
@@ -520,7 +519,7 @@ fn component(material: &KeyMaterial, t: CK_ATTRIBUTE_TYPE) -> Answer {
     let bytes = |s: &SecretBytes| Answer::Value(s.expose_secret().to_vec());
     let opt = |s: &Option<SecretBytes>| s.as_ref().map_or(Answer::Invalid, bytes);
     match (material, t) {
-        (KeyMaterial::Aes(k), CKA_VALUE) => bytes(k),
+        (KeyMaterial::Aes(k) | KeyMaterial::Secret(k), CKA_VALUE) => bytes(k),
         (KeyMaterial::Ec { d, .. }, CKA_VALUE) => bytes(d),
         (KeyMaterial::Rsa(r), CKA_PRIVATE_EXPONENT) => bytes(&r.d),
         (KeyMaterial::Rsa(r), CKA_PRIME_1) => bytes(&r.p),

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use cryptoki_sys::*;
-use hsm_core::crypto::check;
+use hsm_core::crypto::{KeySpec, check};
 use hsm_core::key::KeyOperation;
 
 use crate::entry::{cryptoki_fn, not_supported};
@@ -48,43 +48,52 @@ pub(crate) fn await_context_auth(session: &Session, key: &Object) -> bool {
     needs
 }
 
-/// The key of an `*Init` call for `op`: resolved (unknown: `CKR_KEY_HANDLE_INVALID`), its
-/// usage attribute checked (`CKR_KEY_FUNCTION_NOT_PERMITTED`) and bound, or as the session's
-/// last `*Init` on it bound it when nothing changed since.
-pub(crate) fn bind_key(
+/// The key of an `*Init` call for `op`: as [`init_key`] resolves and checks it, then bound
+/// ([`Object::bind`]); or as the session's last `*Init` on it bound it, when nothing changed
+/// since (then only `fits` runs again: the mechanism may be another). Returns the key, its
+/// binding and what `fits` found.
+pub(crate) fn bind_key<T>(
     module: &Module,
     session: &Session,
     handle: CK_OBJECT_HANDLE,
     usage: CK_ATTRIBUTE_TYPE,
     op: KeyOperation,
-) -> Result<(Object, BoundKey), CK_RV> {
+    fits: impl FnOnce(&KeySpec) -> Result<T, CK_RV>,
+) -> Result<(Object, BoundKey, T), CK_RV> {
     let logged_in = || objects::user_logged_in(module, session);
-    if let Some(hit) = session.ops.lock().keys.get(handle, op, logged_in) {
-        hit.1.record_in_span(session.pool.name());
-        return Ok(hit);
+    let hit = session.ops.lock().keys.get(handle, op, logged_in);
+    if let Some((key, bound)) = hit {
+        bound.record_in_span(session.pool.name());
+        let found = fits(&bound.spec())?;
+        return Ok((key, bound, found));
     }
-    let key = init_key(module, session, handle, usage)?;
+    let (key, found) = init_key(module, session, handle, usage, fits)?;
     let bound = key.bind(module.core.hsm(), op)?;
     bound.record_in_span(session.pool.name());
     tracing::debug!(%op, "key bound");
     session.ops.lock().keys.put(&key, op, &bound);
-    Ok((key, bound))
+    Ok((key, bound, found))
 }
 
-/// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`) and its usage
-/// attribute checked (`CKR_KEY_FUNCTION_NOT_PERMITTED`).
-pub(crate) fn init_key(
+/// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`), the mechanism
+/// checked against the key's type by `fits` (the core's checks: `CKR_KEY_TYPE_INCONSISTENT`,
+/// so a key whose type can never do this says so, whatever its usage attributes), then its
+/// usage attribute (`CKR_KEY_FUNCTION_NOT_PERMITTED`). Returns the key and what `fits` found.
+pub(crate) fn init_key<T>(
     module: &Module,
     session: &Session,
     handle: CK_OBJECT_HANDLE,
     usage: CK_ATTRIBUTE_TYPE,
-) -> Result<Object, CK_RV> {
+    fits: impl FnOnce(&KeySpec) -> Result<T, CK_RV>,
+) -> Result<(Object, T), CK_RV> {
     let key = objects::resolve(module, session, handle).map_err(|rv| match rv {
         CKR_OBJECT_HANDLE_INVALID => CKR_KEY_HANDLE_INVALID,
         rv => rv,
     })?;
+    let spec = key.spec().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+    let found = fits(&spec)?;
     key.check_usage(usage)?;
-    Ok(key)
+    Ok((key, found))
 }
 
 /// The two operations of this group.
@@ -132,10 +141,9 @@ unsafe fn init(
         Kind::Sign => KeyOperation::Sign,
         Kind::Verify => KeyOperation::Verify,
     };
-    let (key, bound) = bind_key(module, &session, key, usage, op)?;
-    let spec = bound.spec();
-    mechanism_params::key_type_fits(mechanism.mechanism, &key)?;
-    let sig_len = check::signature_len(&spec, &mech.alg).ck()?;
+    let (key, bound, sig_len) = bind_key(module, &session, key, usage, op, |spec| {
+        check::signature_len(spec, &mech.alg).ck()
+    })?;
     let input = match mech.input {
         SignInputKind::Direct => SignInput::Direct,
         SignInputKind::Hashed(hash) => SignInput::Hash(Some(module.core.hsm().hasher(hash))),

@@ -24,7 +24,7 @@ use hsm_core::crypto::{KeyMaterial, KeySpec, check};
 use crate::attributes::{Part, Template, is_true, ulong_bytes};
 use crate::entry::cryptoki_fn;
 use crate::error::CoreResult;
-use crate::keys::new_key_object;
+use crate::keys::{new_key_object, secret_material};
 use crate::mechanism_params;
 use crate::ptr;
 use crate::sign::init_key;
@@ -32,13 +32,12 @@ use crate::state::Module;
 use crate::state::objects::{self, Object};
 use crate::state::sessions::Session;
 
-/// The wrapping (or unwrapping) key: resolved, its usage checked, the mechanism checked
-/// against it, with the codes of that role.
+/// The wrapping (or unwrapping) key: resolved, the mechanism checked against its type, its
+/// usage checked (in that order, as for [`init_key`]), with the codes of that role.
 fn wrapping_key(
     module: &Module,
     session: &Session,
     handle: CK_OBJECT_HANDLE,
-    mechanism: &CK_MECHANISM,
     alg: &hsm_core::crypto::WrapAlgorithm,
     usage: CK_ATTRIBUTE_TYPE,
 ) -> Result<(Object, KeySpec), CK_RV> {
@@ -58,10 +57,9 @@ fn wrapping_key(
         rv => rv,
     };
     let key = objects::resolve(module, session, handle).map_err(as_role)?;
-    key.check_usage(usage).map_err(as_role)?;
     let spec = key.spec().ok_or(type_inconsistent)?;
-    mechanism_params::key_type_fits(mechanism.mechanism, &key).map_err(as_role)?;
     check::wrap_key(&spec, alg).ck().map_err(as_role)?;
+    key.check_usage(usage).map_err(as_role)?;
     Ok((key, spec))
 }
 
@@ -84,7 +82,7 @@ cryptoki_fn! {
         // them: valid for their stated lengths (the caller's contract for a mechanism).
         let alg = unsafe { mechanism_params::wrap(&mechanism) }?;
         let (wrapping, spec) =
-            wrapping_key(module, &session, wrapping_key_handle, &mechanism, &alg, CKA_WRAP)?;
+            wrapping_key(module, &session, wrapping_key_handle, &alg, CKA_WRAP)?;
         let target = objects::resolve(module, &session, key).map_err(|rv| match rv {
             CKR_OBJECT_HANDLE_INVALID => CKR_KEY_HANDLE_INVALID,
             rv => rv,
@@ -108,7 +106,7 @@ cryptoki_fn! {
         let target_spec = target.spec().ok_or(CKR_KEY_HANDLE_INVALID)?;
         // A secret key's wrapped form has a known length: refuse a size the scheme cannot
         // take before answering a length.
-        if let KeySpec::Aes { .. } = target_spec {
+        if target_spec.is_symmetric() {
             let len = hsm_core::pool::wrap_form_len_bound(&target_spec);
             check::wrap(&spec, &alg, len).ck().map_err(size_range)?;
         }
@@ -156,7 +154,7 @@ cryptoki_fn! {
         // them: valid for their stated lengths (the caller's contract for a mechanism).
         let alg = unsafe { mechanism_params::wrap(&mechanism) }?;
         let (unwrapping, _) =
-            wrapping_key(module, &session, unwrapping_key, &mechanism, &alg, CKA_UNWRAP)?;
+            wrapping_key(module, &session, unwrapping_key, &alg, CKA_UNWRAP)?;
         let class = template.ulong(CKA_CLASS)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
         let key_type = template.ulong(CKA_KEY_TYPE)?;
         match (class, key_type) {
@@ -171,14 +169,15 @@ cryptoki_fn! {
             CKR_KEY_TYPE_INCONSISTENT => CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
             rv => rv,
         })?;
-        let material = if class == CKO_SECRET_KEY {
+        let material = if let (CKO_SECRET_KEY, Some(key_type)) = (class, key_type) {
             if template
                 .ulong(CKA_VALUE_LEN)?
                 .is_some_and(|len| usize::try_from(len) != Ok(bytes.len()))
             {
                 return Err(CKR_TEMPLATE_INCONSISTENT);
             }
-            KeyMaterial::Aes(bytes)
+            // AES keys of 16, 24 or 32 bytes; generic secrets of any length the core allows.
+            secret_material(key_type, bytes).ok_or(CKR_WRAPPED_KEY_LEN_RANGE)?
         } else {
             KeyMaterial::from_pkcs8_der(bytes.expose_secret()).map_err(|_| CKR_WRAPPED_KEY_INVALID)?
         };
@@ -189,9 +188,9 @@ cryptoki_fn! {
 }
 
 cryptoki_fn! {
-    /// `C_DeriveKey`: `CKM_ECDH1_DERIVE` (`CKD_NULL`) into an AES or generic secret key
+    /// `C_DeriveKey`: `CKM_ECDH1_DERIVE` (`CKD_NULL`) into an AES key or a generic secret
     /// (the default) of `CKA_VALUE_LEN` bytes, the shared secret's leftmost; without
-    /// `CKA_VALUE_LEN`, all of it.
+    /// `CKA_VALUE_LEN`, all of it (a length an AES key must have).
     pub fn C_DeriveKey(
         session: CK_SESSION_HANDLE,
         mechanism: CK_MECHANISM_PTR,
@@ -210,18 +209,21 @@ cryptoki_fn! {
         // SAFETY: its parameter, and the buffers that names, are as the PKCS#11 caller passed
         // them: valid for their stated lengths (the caller's contract for a mechanism).
         let peer = unsafe { mechanism_params::ecdh(&mechanism) }?;
-        let base = init_key(module, &session, base_key, CKA_DERIVE)?;
-        mechanism_params::key_type_fits(mechanism.mechanism, &base)?;
+        let (base, ()) =
+            init_key(module, &session, base_key, CKA_DERIVE, |spec| check::ecdh(spec).ck())?;
         match template.ulong(CKA_CLASS)? {
             None => template.0.push((CKA_CLASS, ulong_bytes(CKO_SECRET_KEY))),
             Some(CKO_SECRET_KEY) => {}
             Some(_) => return Err(CKR_TEMPLATE_INCONSISTENT),
         }
-        match template.ulong(CKA_KEY_TYPE)? {
-            None => template.0.push((CKA_KEY_TYPE, ulong_bytes(CKK_GENERIC_SECRET))),
-            Some(CKK_AES | CKK_GENERIC_SECRET) => {}
+        let key_type = match template.ulong(CKA_KEY_TYPE)? {
+            None => {
+                template.0.push((CKA_KEY_TYPE, ulong_bytes(CKK_GENERIC_SECRET)));
+                CKK_GENERIC_SECRET
+            }
+            Some(t @ (CKK_AES | CKK_GENERIC_SECRET)) => t,
             Some(_) => return Err(CKR_TEMPLATE_INCONSISTENT),
-        }
+        };
         let secret = base.derive_ecdh(&peer).map_err(|rv| match rv {
             // The peer's point is the mechanism's parameter.
             CKR_ARGUMENTS_BAD => CKR_MECHANISM_PARAM_INVALID,
@@ -236,7 +238,8 @@ cryptoki_fn! {
             .get(..len)
             .filter(|v| !v.is_empty())
             .ok_or(CKR_KEY_SIZE_RANGE)?;
-        let material = KeyMaterial::Aes(SecretBytes::from_slice(value));
+        let material = secret_material(key_type, SecretBytes::from_slice(value))
+            .ok_or(CKR_KEY_SIZE_RANGE)?;
         let handle = new_key_object(module, &session, CKO_SECRET_KEY, &template, material)?;
         // SAFETY: `phKey` is non-NULL (checked above), writable (caller's contract).
         unsafe { ptr::write(key, handle) }

@@ -304,6 +304,15 @@ fn mechanisms_with_true_sizes_and_flags() {
     assert!(kw.wrap() && kw.unwrap() && !kw.encrypt());
     let ecdh = info(MechanismType::ECDH1_DERIVE);
     assert!(ecdh.derive());
+    // Generic secrets: 1 to 512 bytes (generation in bits, HMAC in bytes).
+    let gen_secret = info(MechanismType::GENERIC_SECRET_KEY_GEN);
+    assert_eq!(
+        (gen_secret.min_key_size(), gen_secret.max_key_size()),
+        (8, 4096)
+    );
+    let hmac = info(MechanismType::SHA256_HMAC);
+    assert_eq!((hmac.min_key_size(), hmac.max_key_size()), (1, 512));
+    assert!(hmac.sign() && hmac.verify() && !hmac.encrypt());
     let sha = info(MechanismType::SHA384);
     assert!(sha.digest() && !sha.sign());
     assert_eq!((sha.min_key_size(), sha.max_key_size()), (0, 0));

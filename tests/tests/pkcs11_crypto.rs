@@ -643,6 +643,207 @@ fn macs_match_known_answers() {
     }
 }
 
+/// A boolean attribute of an object.
+fn flag_of(s: &Session, o: ObjectHandle, t: AttributeType) -> bool {
+    match s.get_attributes(o, &[t]).unwrap().pop() {
+        Some(
+            Attribute::Sign(b)
+            | Attribute::Verify(b)
+            | Attribute::Encrypt(b)
+            | Attribute::Decrypt(b)
+            | Attribute::Wrap(b)
+            | Attribute::Unwrap(b)
+            | Attribute::Derive(b),
+        ) => b,
+        other => panic!("{t:?}: {other:?}"),
+    }
+}
+
+/// A generic secret is the core's own key type: `CKM_GENERIC_SECRET_KEY_GEN` makes one of
+/// any length from 1 to 512 bytes, it reads back as `CKK_GENERIC_SECRET`, MACs with HMAC and
+/// refuses AES mechanisms as a key of the wrong type.
+#[test]
+fn generic_secrets_mac_and_refuse_aes() {
+    let s = session();
+    let k = s
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Label(b"generic-20".to_vec()),
+                Attribute::ValueLen(20.into()),
+                Attribute::Sensitive(false),
+                Attribute::Extractable(true),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        s.get_attributes(
+            k,
+            &[
+                AttributeType::KeyType,
+                AttributeType::ValueLen,
+                AttributeType::KeyGenMechanism
+            ]
+        )
+        .unwrap(),
+        [
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::ValueLen(20.into()),
+            Attribute::KeyGenMechanism(MechanismType::GENERIC_SECRET_KEY_GEN),
+        ]
+    );
+    // The table of defaults: sign and verify, nothing else.
+    for (t, on) in [
+        (AttributeType::Sign, true),
+        (AttributeType::Verify, true),
+        (AttributeType::Encrypt, false),
+        (AttributeType::Decrypt, false),
+        (AttributeType::Wrap, false),
+        (AttributeType::Derive, false),
+    ] {
+        assert_eq!(flag_of(&s, k, t), on, "{t:?}");
+    }
+    let value = bytes(&s, k, AttributeType::Value);
+    assert_eq!(value.len(), 20);
+    let message = b"what do ya want for nothing?";
+    let tag = s.sign(&Mechanism::Sha256Hmac, k, message).unwrap();
+    assert_eq!(tag, hmac(sha256, 64, &value, message));
+    s.verify(&Mechanism::Sha256Hmac, k, message, &tag).unwrap();
+    // AES mechanisms: the wrong key type, before its usage attributes are looked at.
+    assert_eq!(
+        rv(s.encrypt_init(&Mechanism::AesCbcPad([0; 16]), k)),
+        RvError::KeyTypeInconsistent
+    );
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::AesCMac, k)),
+        RvError::KeyTypeInconsistent
+    );
+    assert_eq!(
+        rv(s.wrap_key(&Mechanism::AesKeyWrapPad, k, k)),
+        RvError::WrappingKeyTypeInconsistent
+    );
+    // Asking for a usage the type cannot have changes nothing.
+    let asked = s
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(1.into()),
+                Attribute::Encrypt(true),
+            ],
+        )
+        .unwrap();
+    assert!(!flag_of(&s, asked, AttributeType::Encrypt));
+    assert_eq!(
+        rv(s.encrypt_init(&Mechanism::AesEcb, asked)),
+        RvError::KeyTypeInconsistent
+    );
+    // Lengths: 1 to 512 bytes.
+    for len in [0u64, 513] {
+        assert_eq!(
+            rv(s.generate_key(
+                &Mechanism::GenericSecretKeyGen,
+                &[Attribute::Token(false), Attribute::ValueLen(len.into())],
+            )),
+            RvError::KeySizeRange,
+            "{len} bytes"
+        );
+    }
+    let long = s
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[Attribute::Token(false), Attribute::ValueLen(512.into())],
+        )
+        .unwrap();
+    assert_eq!(
+        s.sign(&Mechanism::Sha512Hmac, long, b"m").unwrap().len(),
+        64
+    );
+    // An imported generic secret of 5 bytes MACs as HMAC says.
+    let jefe = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(true),
+            Attribute::Label(b"generic-5".to_vec()),
+            Attribute::Value(b"Jefe!".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(
+        s.get_attributes(jefe, &[AttributeType::KeyType]).unwrap(),
+        [Attribute::KeyType(KeyType::GENERIC_SECRET)]
+    );
+    assert_eq!(
+        s.sign(&Mechanism::Sha256Hmac, jefe, message).unwrap(),
+        hmac(sha256, 64, b"Jefe!", message)
+    );
+    // An AES key is still an AES key, and HMAC takes it when asked to sign.
+    let aes_mac = aes(&s, 16, &[Attribute::Sign(true)]);
+    assert_eq!(
+        s.get_attributes(aes_mac, &[AttributeType::KeyType])
+            .unwrap(),
+        [Attribute::KeyType(KeyType::AES)]
+    );
+    assert_eq!(
+        s.sign(&Mechanism::Sha256Hmac, aes_mac, b"m").unwrap().len(),
+        32
+    );
+}
+
+/// Usage attributes a template leaves out follow the core's one table of defaults (as
+/// SoftHSMv2 does, `CKA_DERIVE` is false unless asked for).
+#[test]
+fn default_usages_follow_the_core_table() {
+    let s = session();
+    let (public, private) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::Token(false), Attribute::EcParams(P256.to_vec())],
+            &[Attribute::Token(false)],
+        )
+        .unwrap();
+    assert!(flag_of(&s, private, AttributeType::Sign));
+    assert!(flag_of(&s, public, AttributeType::Verify));
+    assert!(!flag_of(&s, private, AttributeType::Derive));
+    let (derives, _) = ec_pair(&s, &[Attribute::Derive(true)]);
+    assert!(flag_of(&s, derives, AttributeType::Derive));
+    // A token pair too (a pool key: the core keeps the operations).
+    let (_, token_private) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::EcParams(P256.to_vec()),
+                Attribute::Label(b"ec-defaults".to_vec()),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Label(b"ec-defaults".to_vec()),
+            ],
+        )
+        .unwrap();
+    assert!(flag_of(&s, token_private, AttributeType::Sign));
+    assert!(!flag_of(&s, token_private, AttributeType::Derive));
+    // AES: encrypt, decrypt, wrap and unwrap; no MAC unless asked.
+    let k = aes(&s, 32, &[]);
+    for (t, on) in [
+        (AttributeType::Encrypt, true),
+        (AttributeType::Decrypt, true),
+        (AttributeType::Wrap, true),
+        (AttributeType::Unwrap, true),
+        (AttributeType::Sign, false),
+        (AttributeType::Verify, false),
+        (AttributeType::Derive, false),
+    ] {
+        assert_eq!(flag_of(&s, k, t), on, "{t:?}");
+    }
+    assert_eq!(
+        rv(s.sign_init(&Mechanism::Sha256Hmac, k)),
+        RvError::KeyFunctionNotPermitted
+    );
+}
+
 #[test]
 fn multi_part_signatures_equal_single_part() {
     let s = session();
@@ -1072,8 +1273,8 @@ fn ecdh_derives_the_shared_secret() {
     let params = Ecdh1DeriveParams::new(EcKdf::null(), &peer_point);
     assert_eq!(
         rv(s.derive_key(&Mechanism::Ecdh1Derive(params), rsa, &[])),
-        RvError::KeyFunctionNotPermitted,
-        "an RSA key has no CKA_DERIVE"
+        RvError::KeyTypeInconsistent,
+        "an RSA key cannot do ECDH (the type is checked before the usage attribute)"
     );
 }
 

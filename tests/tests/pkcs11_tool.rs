@@ -103,7 +103,7 @@ fn list_mechanisms() {
         "RSA-X-509, keySize={2048,4096}, encrypt, decrypt, sign, verify",
         "ECDSA-SHA384, keySize={256,521}, sign, verify",
         "ECDH1-DERIVE, keySize={256,521}, derive",
-        "SHA256-HMAC, keySize={16,32}, sign, verify",
+        "SHA256-HMAC, keySize={1,512}, sign, verify",
         "AES-GCM, keySize={16,32}, encrypt, decrypt",
         "AES-KEY-WRAP, keySize={16,32}, wrap, unwrap",
         "SHA-1, digest",

@@ -1127,3 +1127,103 @@ fn x_mhsm_attributes_are_stored_with_the_key() {
     let info = pool.get_key("k", None).unwrap();
     assert_eq!(info.extra.get("ck.id").map(Vec::as_slice), Some(&b"7"[..]));
 }
+
+/// A generic secret made through the core (as the PKCS#11 module makes one) shows over REST
+/// as `oct-HSM` with its operations, MACs with HS256, and refuses encryption as a key without
+/// that operation (403 Forbidden); only the extension tells it from an AES key.
+#[test]
+fn generic_secrets_show_as_oct_and_only_mac() {
+    let server = TestServer::start_with(&["secrets"], |config| {
+        let hsm = Hsm::open(HsmConfig::new(&config.data_dir)).unwrap();
+        let pool = hsm.pool("secrets").unwrap();
+        pool.import_key(
+            "hmac",
+            KeyMaterial::Secret(SecretBytes::from_slice(b"Jefe")),
+            &hsm_core::key::KeyOptions::default(),
+        )
+        .unwrap();
+        pool.create_key(
+            "aes",
+            KeySpec::Aes { bits: 256 },
+            &hsm_core::key::KeyOptions::default(),
+        )
+        .unwrap();
+    });
+    let client = server.client(&["secrets.localhost"]);
+    let api = Api { server, client };
+    let call = |method: Method, path: &str, body: Option<Value>| {
+        api.send_as("t", "secrets.localhost", method, path, body)
+    };
+
+    let (s, b) = call(Method::GET, "/keys/hmac", None);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["key"]["kty"], "oct-HSM");
+    assert_eq!(b["key"]["key_ops"], json!(["sign", "verify"]));
+    assert!(b["key"].get("k").is_none(), "no material");
+    let (_, ext) = call(Method::GET, &format!("{X}/keys/hmac"), None);
+    assert_eq!(ext["x-mhsm"]["keySize"], 32);
+    assert_eq!(ext["x-mhsm"]["genericSecret"], true);
+    let (_, aes) = call(Method::GET, &format!("{X}/keys/aes"), None);
+    assert_eq!(aes["key"]["kty"], "oct-HSM");
+    assert!(aes["x-mhsm"].get("genericSecret").is_none(), "{aes}");
+
+    // RFC 4231 test case 2.
+    let (s, b) = call(
+        Method::POST,
+        "/keys/hmac//sign",
+        Some(json!({"alg": "HS256", "value": b64(b"what do ya want for nothing?")})),
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        hex::encode(unb64(&b["value"])),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    let (s, b) = call(
+        Method::POST,
+        "/keys/hmac//verify",
+        Some(
+            json!({"alg": "HS256", "digest": b64(b"what do ya want for nothing?"), "value": b["value"]}),
+        ),
+    );
+    assert_eq!((s, &b["value"]), (StatusCode::OK, &json!(true)), "{b}");
+
+    for (op, alg) in [("encrypt", "A256GCM"), ("wrapkey", "A256KW")] {
+        let (s, b) = call(
+            Method::POST,
+            &format!("/keys/hmac//{op}"),
+            Some(json!({"alg": alg, "value": b64(&[1; 32])})),
+        );
+        assert_eq!(
+            (s, code(&b), inner(&b)),
+            (StatusCode::FORBIDDEN, "Forbidden", "OperationNotPermitted"),
+            "{op}"
+        );
+    }
+    // Nor can it be given operations its type cannot do.
+    let (s, b) = call(
+        Method::PATCH,
+        "/keys/hmac/",
+        Some(json!({"key_ops": ["sign", "encrypt"]})),
+    );
+    assert_eq!((s, inner(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
+
+    // Through the extension, a create asks for a generic secret; the standard API cannot.
+    let (s, b) = call(
+        Method::POST,
+        "/keys/made/create",
+        Some(json!({"kty": "oct-HSM", "key_size": 160, "x-mhsm": {"genericSecret": true}})),
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["x-mhsm"]["genericSecret"], true);
+    assert_eq!(b["key"]["key_ops"], json!(["sign", "verify"]));
+    let (s, b) = call(
+        Method::POST,
+        "/keys/plain/create",
+        Some(json!({"kty": "oct-HSM", "key_size": 128})),
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["key"]["key_ops"],
+        json!(["encrypt", "decrypt", "wrapKey", "unwrapKey"])
+    );
+}

@@ -109,7 +109,9 @@ impl RemotePool {
                     // An older version: its own attributes, the key's extra.
                     let mut info = self.get_standard(name, Some(v))?;
                     info.extra = latest.extra;
-                    if let (KeySpec::Aes { .. }, KeySpec::Aes { .. }) = (info.spec, latest.spec) {
+                    if let KeySpec::Aes { .. } = info.spec
+                        && latest.spec.is_symmetric()
+                    {
                         info.spec = latest.spec;
                     }
                     info
@@ -149,8 +151,12 @@ impl RemotePool {
     }
 
     /// Checks what the extension would carry; returns whether to send it.
-    fn prepare_new(&self, name: &str, opts: &KeyOptions) -> Result<bool> {
+    fn prepare_new(&self, name: &str, spec: &KeySpec, opts: &KeyOptions) -> Result<bool> {
         let ext = self.has_extension()?;
+        if !ext && matches!(spec, KeySpec::Secret { .. }) {
+            // Azure has no key type for it.
+            return Err(needs_extension("a generic secret"));
+        }
         if !ext {
             if opts.new_key_only {
                 self.refuse_existing(name)?;
@@ -170,7 +176,7 @@ impl RemotePool {
 
     /// Generates a key (or a new version).
     pub fn create_key(&self, name: &str, spec: KeySpec, opts: &KeyOptions) -> Result<KeyInfo> {
-        let ext = self.prepare_new(name, opts)?;
+        let ext = self.prepare_new(name, &spec, opts)?;
         let body = to_json(&KeyCreate::new(spec, opts, ext).map_err(refused)?)?;
         let reply = self.send(
             "POST",
@@ -194,8 +200,8 @@ impl RemotePool {
         material: KeyMaterial,
         opts: &KeyOptions,
     ) -> Result<KeyInfo> {
-        let ext = self.prepare_new(name, opts)?;
         let spec = material.spec();
+        let ext = self.prepare_new(name, &spec, opts)?;
         let import = KeyImport::new(&material, opts, ext).map_err(refused)?;
         drop(material);
         // A private JWK is about six times the key's size in base64.

@@ -183,10 +183,12 @@ impl RemotePool {
             .insert(info.name.clone(), (info.version.clone(), info.spec));
     }
 
-    /// A standard bundle cannot tell an AES key's size: keep the one seen before, if any.
+    /// A standard bundle cannot tell an `oct` key's size, nor a generic secret from an AES
+    /// key: keep the spec seen before, if any.
     fn with_known_size(&self, mut info: KeyInfo) -> KeyInfo {
         if let KeySpec::Aes { .. } = info.spec
-            && let Some((_, spec @ KeySpec::Aes { .. })) = self.state.specs.lock().get(&info.name)
+            && let Some((_, spec)) = self.state.specs.lock().get(&info.name)
+            && spec.is_symmetric()
         {
             info.spec = *spec;
         }

@@ -16,8 +16,7 @@ fn modulus_len(spec: &KeySpec) -> Result<usize> {
     match spec {
         KeySpec::Rsa { bits } => Ok((*bits as usize).div_ceil(8)),
         other => Err(Error::key_type(format!(
-            "an RSA key is needed, not {:?}",
-            other.kind()
+            "an RSA key is needed, not {other}"
         ))),
     }
 }
@@ -31,8 +30,17 @@ fn need_aes(spec: &KeySpec, key_bits: Option<u32>) -> Result<()> {
             _ => Ok(()),
         },
         other => Err(Error::key_type(format!(
-            "an AES key is needed, not {:?}",
-            other.kind()
+            "an AES key is needed, not {other}"
+        ))),
+    }
+}
+
+/// HMAC takes an AES key's bytes or a generic secret.
+fn need_hmac_key(spec: &KeySpec) -> Result<()> {
+    match spec {
+        KeySpec::Aes { .. } | KeySpec::Secret { .. } => Ok(()),
+        other => Err(Error::key_type(format!(
+            "HMAC needs a generic secret or an AES key, not {other}"
         ))),
     }
 }
@@ -109,7 +117,8 @@ pub fn sign_key(spec: &KeySpec, alg: &SignAlgorithm) -> Result<()> {
             }
             Ok(())
         }
-        SignAlgorithm::Hmac { .. } | SignAlgorithm::Cmac => need_aes(spec, None),
+        SignAlgorithm::Hmac { .. } => need_hmac_key(spec),
+        SignAlgorithm::Cmac => need_aes(spec, None),
     }
 }
 
@@ -342,9 +351,7 @@ pub fn unwrap(spec: &KeySpec, alg: &WrapAlgorithm, wrapped_len: usize) -> Result
 pub fn ecdh(spec: &KeySpec) -> Result<()> {
     match spec.kind() {
         KeyKind::Ec => Ok(()),
-        other => Err(Error::key_type(format!(
-            "ECDH needs an EC key, not {other:?}"
-        ))),
+        _ => Err(Error::key_type(format!("ECDH needs an EC key, not {spec}"))),
     }
 }
 
@@ -520,6 +527,48 @@ mod tests {
             code(sign(&AES128, &SignAlgorithm::Cmac, MAX_INPUT + 1)),
             "InvalidInputLength"
         );
+    }
+
+    /// A generic secret MACs with HMAC and does nothing else; refusals are the key-type
+    /// mismatch every other wrong key gets.
+    #[test]
+    fn generic_secret_rules() {
+        let secret = KeySpec::Secret { bits: 160 };
+        let hmac = SignAlgorithm::Hmac {
+            hash: HashAlg::Sha256,
+        };
+        assert_eq!(code(sign(&secret, &hmac, 10)), "ok");
+        assert_eq!(signature_len(&secret, &hmac).unwrap(), 32);
+        assert_eq!(
+            code(sign_key(&secret, &SignAlgorithm::Cmac)),
+            "KeyTypeMismatch"
+        );
+        let ecdsa = SignAlgorithm::Ecdsa {
+            hash: None,
+            curve: None,
+        };
+        assert_eq!(code(sign_key(&secret, &ecdsa)), "KeyTypeMismatch");
+        let cbc = CipherAlgorithm::AesCbc {
+            key_bits: None,
+            iv: [0; 16],
+            padding: true,
+        };
+        assert_eq!(code(cipher_key(&secret, &cbc)), "KeyTypeMismatch");
+        assert_eq!(code(encrypt(&secret, &cbc, 16)), "KeyTypeMismatch");
+        assert_eq!(code(decrypt(&secret, &cbc, 16)), "KeyTypeMismatch");
+        assert_eq!(
+            code(cipher_key(&secret, &CipherAlgorithm::RsaPkcs1v15)),
+            "KeyTypeMismatch"
+        );
+        for kw in [
+            WrapAlgorithm::AesKw { key_bits: None },
+            WrapAlgorithm::AesKwp { key_bits: None },
+        ] {
+            assert_eq!(code(wrap_key(&secret, &kw)), "KeyTypeMismatch");
+            assert_eq!(code(wrap(&secret, &kw, 16)), "KeyTypeMismatch");
+            assert_eq!(code(unwrap(&secret, &kw, 24)), "KeyTypeMismatch");
+        }
+        assert_eq!(code(ecdh(&secret)), "KeyTypeMismatch");
     }
 
     #[test]

@@ -87,7 +87,8 @@ fn spki_ec<C: EcCurve>(spki: SubjectPublicKeyInfoRef<'_>) -> Result<PublicKey> {
 impl KeyMaterial {
     /// The DER PKCS#8 PrivateKeyInfo (`-----BEGIN PRIVATE KEY-----` once in PEM).
     ///
-    /// The key is validated first; AES keys have no PKCS#8 form (`KeyTypeMismatch`).
+    /// The key is validated first; AES keys and generic secrets have no PKCS#8 form
+    /// (`KeyTypeMismatch`).
     pub fn to_pkcs8_der(&self) -> Result<SecretBytes> {
         let doc = match self {
             KeyMaterial::Rsa(parts) => rsa_impl::private_key_from_parts(parts)?.to_pkcs8_der(),
@@ -95,9 +96,9 @@ impl KeyMaterial {
                 let signing = ec::signing_key::<C>(d.expose_secret())?;
                 elliptic_curve::SecretKey::<C>::from(&signing).to_pkcs8_der()
             }),
-            KeyMaterial::Aes(_) => {
+            KeyMaterial::Aes(_) | KeyMaterial::Secret(_) => {
                 return Err(Error::key_type(
-                    "PKCS#8 holds RSA and EC private keys, not AES keys",
+                    "PKCS#8 holds RSA and EC private keys, not symmetric keys",
                 ));
             }
         };

@@ -668,6 +668,7 @@ mod tests {
             KeySpec::Aes { bits: 192 },
             KeySpec::Aes { bits: 256 },
             KeySpec::Aes { bits: 160 },
+            KeySpec::Secret { bits: 160 },
         ];
         specs.extend(Curve::ALL.map(|curve| KeySpec::Ec { curve }));
         specs

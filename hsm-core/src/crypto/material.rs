@@ -90,7 +90,7 @@ pub enum KeyKind {
     Rsa,
     /// Elliptic curve.
     Ec,
-    /// Symmetric (AES).
+    /// Symmetric: AES keys and generic secrets (both Azure's `oct`).
     Oct,
 }
 
@@ -113,7 +113,18 @@ pub enum KeySpec {
         /// Key size in bits.
         bits: u32,
     },
+    /// A generic secret of `bits` bits (a whole number of bytes), for HMAC only (PKCS#11's
+    /// `CKK_GENERIC_SECRET`).
+    Secret {
+        /// Key size in bits.
+        bits: u32,
+    },
 }
+
+/// The shortest generic secret, in bytes.
+pub const SECRET_MIN_BYTES: usize = 1;
+/// The longest generic secret, in bytes.
+pub const SECRET_MAX_BYTES: usize = 512;
 
 impl KeySpec {
     /// The key's family.
@@ -121,20 +132,36 @@ impl KeySpec {
         match self {
             KeySpec::Rsa { .. } => KeyKind::Rsa,
             KeySpec::Ec { .. } => KeyKind::Ec,
-            KeySpec::Aes { .. } => KeyKind::Oct,
+            KeySpec::Aes { .. } | KeySpec::Secret { .. } => KeyKind::Oct,
         }
     }
 
-    /// Size in bits (modulus, curve order or AES key).
+    /// A generic secret of `len` bytes, if that length is allowed (see
+    /// [`KeySpec::validate_for_pool`]).
+    pub fn secret_of_len(len: usize) -> Result<KeySpec> {
+        let spec = KeySpec::Secret {
+            bits: u32::try_from(len.saturating_mul(8)).unwrap_or(u32::MAX),
+        };
+        spec.validate_for_pool()?;
+        Ok(spec)
+    }
+
+    /// Whether this is a symmetric key (AES or a generic secret): raw bytes, no public half.
+    pub fn is_symmetric(&self) -> bool {
+        self.kind() == KeyKind::Oct
+    }
+
+    /// Size in bits (modulus, curve order, AES key or secret).
     pub fn bits(&self) -> u32 {
         match self {
-            KeySpec::Rsa { bits } | KeySpec::Aes { bits } => *bits,
+            KeySpec::Rsa { bits } | KeySpec::Aes { bits } | KeySpec::Secret { bits } => *bits,
             KeySpec::Ec { curve } => curve.bits(),
         }
     }
 
     /// Checks that keys of this spec may live in a pool: RSA 2048/3072/4096, any supported
-    /// curve, AES 128/192/256.
+    /// curve, AES 128/192/256, generic secrets of 1 to 512 whole bytes. The one place these
+    /// sizes are checked.
     pub fn validate_for_pool(&self) -> Result<()> {
         match self {
             KeySpec::Rsa {
@@ -150,6 +177,27 @@ impl KeySpec {
             KeySpec::Aes { bits } => Err(Error::bad_parameter(format!(
                 "AES key size {bits} is not supported (128, 192 or 256)"
             ))),
+            KeySpec::Secret { bits }
+                if bits.is_multiple_of(8)
+                    && (SECRET_MIN_BYTES..=SECRET_MAX_BYTES).contains(&(*bits as usize / 8)) =>
+            {
+                Ok(())
+            }
+            KeySpec::Secret { bits } => Err(Error::bad_parameter(format!(
+                "a generic secret of {bits} bits is not supported ({SECRET_MIN_BYTES} to \
+                 {SECRET_MAX_BYTES} whole bytes)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySpec::Rsa { bits } => write!(f, "an RSA-{bits} key"),
+            KeySpec::Ec { curve } => write!(f, "an EC {curve} key"),
+            KeySpec::Aes { bits } => write!(f, "an AES-{bits} key"),
+            KeySpec::Secret { bits } => write!(f, "a generic secret of {bits} bits"),
         }
     }
 }
@@ -234,6 +282,8 @@ pub enum KeyMaterial {
     },
     /// An AES key.
     Aes(SecretBytes),
+    /// A generic secret (HMAC keys).
+    Secret(SecretBytes),
 }
 
 impl fmt::Debug for KeyMaterial {
@@ -246,6 +296,9 @@ impl fmt::Debug for KeyMaterial {
             ),
             KeyMaterial::Ec { curve, .. } => write!(f, "KeyMaterial::Ec({curve}, [REDACTED])"),
             KeyMaterial::Aes(k) => write!(f, "KeyMaterial::Aes({} bits, [REDACTED])", k.len() * 8),
+            KeyMaterial::Secret(k) => {
+                write!(f, "KeyMaterial::Secret({} bits, [REDACTED])", k.len() * 8)
+            }
         }
     }
 }
@@ -267,6 +320,7 @@ const ENCODING_VERSION: u8 = 1;
 const KIND_RSA: u8 = 1;
 const KIND_EC: u8 = 2;
 const KIND_AES: u8 = 3;
+const KIND_SECRET: u8 = 4;
 
 impl KeyMaterial {
     /// The spec (type and size) of this material.
@@ -277,6 +331,9 @@ impl KeyMaterial {
             },
             KeyMaterial::Ec { curve, .. } => KeySpec::Ec { curve: *curve },
             KeyMaterial::Aes(k) => KeySpec::Aes {
+                bits: u32::try_from(k.len() * 8).unwrap_or(0),
+            },
+            KeyMaterial::Secret(k) => KeySpec::Secret {
                 bits: u32::try_from(k.len() * 8).unwrap_or(0),
             },
         }
@@ -300,6 +357,7 @@ impl KeyMaterial {
                 d: d.duplicate(),
             },
             KeyMaterial::Aes(k) => KeyMaterial::Aes(k.duplicate()),
+            KeyMaterial::Secret(k) => KeyMaterial::Secret(k.duplicate()),
         }
     }
 
@@ -327,6 +385,9 @@ impl KeyMaterial {
                 vec![d.expose_secret()],
             ),
             KeyMaterial::Aes(k) => (vec![ENCODING_VERSION, KIND_AES], vec![k.expose_secret()]),
+            KeyMaterial::Secret(k) => {
+                (vec![ENCODING_VERSION, KIND_SECRET], vec![k.expose_secret()])
+            }
         };
         let total = header.len() + fields.iter().map(|f| 4 + f.len()).sum::<usize>();
         let mut out = Vec::with_capacity(total);
@@ -376,6 +437,7 @@ impl KeyMaterial {
                 KeyMaterial::Ec { curve, d }
             }
             KIND_AES => KeyMaterial::Aes(SecretBytes::from_slice(r.field().ok_or_else(bad)?)),
+            KIND_SECRET => KeyMaterial::Secret(SecretBytes::from_slice(r.field().ok_or_else(bad)?)),
             _ => return Err(bad()),
         };
         if !r.0.is_empty() {
@@ -432,6 +494,7 @@ mod tests {
                 d: SecretBytes::from_slice(&[1; 66]),
             },
             KeyMaterial::Aes(SecretBytes::from_slice(&[2; 24])),
+            KeyMaterial::Secret(SecretBytes::from_slice(&[3; 20])),
         ] {
             let enc = m.encode();
             let back = KeyMaterial::decode(enc.expose_secret()).unwrap();
@@ -471,6 +534,47 @@ mod tests {
         assert!(KeySpec::Rsa { bits: 1024 }.validate_for_pool().is_err());
         assert!(KeySpec::Aes { bits: 192 }.validate_for_pool().is_ok());
         assert!(KeySpec::Aes { bits: 64 }.validate_for_pool().is_err());
+    }
+
+    #[test]
+    fn generic_secret_lengths() {
+        for len in [1, 20, 64, 512] {
+            let spec = KeySpec::secret_of_len(len).unwrap();
+            assert_eq!(
+                spec,
+                KeySpec::Secret {
+                    bits: len as u32 * 8
+                }
+            );
+            assert_eq!(spec.kind(), KeyKind::Oct);
+        }
+        for len in [0, 513, 4096, usize::MAX] {
+            assert_eq!(
+                KeySpec::secret_of_len(len).unwrap_err().code(),
+                "BadParameter"
+            );
+        }
+        assert!(KeySpec::Secret { bits: 12 }.validate_for_pool().is_err());
+        let m = KeyMaterial::Secret(SecretBytes::from_slice(b"0123456789abcdefghij"));
+        assert_eq!(m.spec(), KeySpec::Secret { bits: 160 });
+        assert_eq!(
+            format!("{m:?}"),
+            "KeyMaterial::Secret(160 bits, [REDACTED])"
+        );
+    }
+
+    /// Stored records name specs by these serde names: AES keys stored before generic
+    /// secrets existed read back unchanged.
+    #[test]
+    fn spec_serde_names_are_stable() {
+        let aes = serde_json::to_string(&KeySpec::Aes { bits: 128 }).unwrap();
+        assert_eq!(aes, r#"{"kind":"aes","bits":128}"#);
+        let secret = serde_json::to_string(&KeySpec::Secret { bits: 160 }).unwrap();
+        assert_eq!(secret, r#"{"kind":"secret","bits":160}"#);
+        assert_eq!(
+            serde_json::from_str::<KeySpec>(r#"{"kind":"aes","bits":256}"#).unwrap(),
+            KeySpec::Aes { bits: 256 }
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Hsm {
         exportable: bool,
     ) -> Result<EphemeralKey> {
         spec.validate_for_pool()?;
-        ops.validate_for(spec.kind())?;
+        ops.validate_for(&spec)?;
         let (material, key) = self.provider().generate_loaded(spec)?;
         Ok(EphemeralKey::new(
             spec, ops, exportable, true, key, &material,
@@ -62,7 +62,7 @@ impl Hsm {
     ) -> Result<EphemeralKey> {
         let spec = material.spec();
         spec.validate_for_pool()?;
-        ops.validate_for(spec.kind())?;
+        ops.validate_for(&spec)?;
         let key = self.provider().load(&material)?;
         Ok(EphemeralKey::new(
             spec, ops, exportable, false, key, &material,
@@ -73,7 +73,7 @@ impl Hsm {
     pub fn public_ephemeral(&self, public: &PublicKey, ops: KeyOps) -> Result<EphemeralKey> {
         let key = self.provider().load_public(public)?;
         let spec = key.spec();
-        ops.validate_for(spec.kind())?;
+        ops.validate_for(&spec)?;
         if let Some(op) = ops.iter().find(|op| {
             matches!(
                 op,
@@ -148,7 +148,7 @@ impl EphemeralKey {
 
     /// Changes the allowed operations (they must apply to the key's type).
     pub fn set_ops(&mut self, ops: KeyOps) -> Result<()> {
-        ops.validate_for(self.spec.kind())?;
+        ops.validate_for(&self.spec)?;
         self.ops = ops;
         Ok(())
     }

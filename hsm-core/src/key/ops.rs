@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::KeyKind;
+use crate::crypto::KeySpec;
 use crate::error::{Error, Result};
 
 /// One operation a key may be allowed to do.
@@ -71,14 +71,16 @@ impl KeyOperation {
         1 << (self as u16)
     }
 
-    /// Whether keys of `kind` can do this operation at all.
-    pub fn applies_to(self, kind: KeyKind) -> bool {
+    /// Whether keys of `spec` can do this operation at all.
+    pub fn applies_to(self, spec: &KeySpec) -> bool {
         use KeyOperation::*;
-        match kind {
-            KeyKind::Rsa => !matches!(self, Derive),
-            KeyKind::Ec => matches!(self, Sign | Verify | Import | Export | Derive),
-            // Sign/verify on symmetric keys are HMAC and CMAC.
-            KeyKind::Oct => !matches!(self, Derive),
+        match spec {
+            KeySpec::Rsa { .. } => !matches!(self, Derive),
+            KeySpec::Ec { .. } => matches!(self, Sign | Verify | Import | Export | Derive),
+            // Sign/verify on AES keys are HMAC and CMAC.
+            KeySpec::Aes { .. } => !matches!(self, Derive),
+            // A generic secret is an HMAC key and nothing else.
+            KeySpec::Secret { .. } => matches!(self, Sign | Verify | Export),
         }
     }
 }
@@ -115,15 +117,30 @@ impl KeyOps {
         KeyOps(ops.iter().fold(0, |acc, op| acc | op.bit()))
     }
 
-    /// Azure's defaults when a create names no operations: everything the type can do,
-    /// except `import`, `export` and `deriveKey`, which must be asked for.
-    pub fn default_for(kind: KeyKind) -> KeyOps {
+    /// The one table of default operations, when a create names none (Azure's defaults, and
+    /// PKCS#11's usage attributes a template leaves out): RSA signs, verifies, encrypts,
+    /// decrypts, wraps and unwraps; EC signs and verifies; AES encrypts, decrypts, wraps and
+    /// unwraps; a generic secret signs and verifies (HMAC). `import`, `export`, `deriveKey`,
+    /// and MACs with AES keys must be asked for.
+    pub fn default_for(spec: &KeySpec) -> KeyOps {
         use KeyOperation::*;
-        match kind {
-            KeyKind::Rsa => KeyOps::of(&[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey]),
-            KeyKind::Ec => KeyOps::of(&[Sign, Verify]),
-            KeyKind::Oct => KeyOps::of(&[Encrypt, Decrypt, WrapKey, UnwrapKey]),
+        match spec {
+            KeySpec::Rsa { .. } => {
+                KeyOps::of(&[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey])
+            }
+            KeySpec::Ec { .. } => KeyOps::of(&[Sign, Verify]),
+            KeySpec::Aes { .. } => KeyOps::of(&[Encrypt, Decrypt, WrapKey, UnwrapKey]),
+            KeySpec::Secret { .. } => KeyOps::of(&[Sign, Verify]),
         }
+    }
+
+    /// Every operation keys of `spec` can do.
+    pub fn all_for(spec: &KeySpec) -> KeyOps {
+        let ops: Vec<KeyOperation> = KeyOperation::ALL
+            .into_iter()
+            .filter(|op| op.applies_to(spec))
+            .collect();
+        KeyOps::of(&ops)
     }
 
     /// Whether `op` is in the set.
@@ -138,14 +155,30 @@ impl KeyOps {
             .filter(move |op| self.contains(*op))
     }
 
-    /// Checks that every operation applies to keys of `kind`.
-    pub fn validate_for(self, kind: KeyKind) -> Result<()> {
-        match self.iter().find(|op| !op.applies_to(kind)) {
+    /// Checks that every operation applies to keys of `spec`.
+    pub fn validate_for(self, spec: &KeySpec) -> Result<()> {
+        match self.iter().find(|op| !op.applies_to(spec)) {
             Some(op) => Err(Error::bad_parameter(format!(
-                "operation '{op}' does not apply to {kind:?} keys"
+                "operation '{op}' does not apply to {} keys",
+                spec_name(spec)
             ))),
             None => Ok(()),
         }
+    }
+
+    /// The set without the operations that are not in `other`.
+    pub fn intersect(self, other: KeyOps) -> KeyOps {
+        KeyOps(self.0 & other.0)
+    }
+}
+
+/// A key type's name in messages.
+fn spec_name(spec: &KeySpec) -> &'static str {
+    match spec {
+        KeySpec::Rsa { .. } => "RSA",
+        KeySpec::Ec { .. } => "EC",
+        KeySpec::Aes { .. } => "AES",
+        KeySpec::Secret { .. } => "generic secret",
     }
 }
 
@@ -178,6 +211,7 @@ impl<'de> Deserialize<'de> for KeyOps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Curve;
 
     #[test]
     fn names_round_trip() {
@@ -188,24 +222,53 @@ mod tests {
     }
 
     #[test]
+    fn the_table_of_defaults() {
+        use KeyOperation::*;
+        let rsa = KeySpec::Rsa { bits: 2048 };
+        let ec = KeySpec::Ec { curve: Curve::P384 };
+        let aes = KeySpec::Aes { bits: 256 };
+        let secret = KeySpec::Secret { bits: 160 };
+        assert_eq!(
+            KeyOps::default_for(&rsa),
+            KeyOps::of(&[Sign, Verify, Encrypt, Decrypt, WrapKey, UnwrapKey])
+        );
+        assert_eq!(KeyOps::default_for(&ec), KeyOps::of(&[Sign, Verify]));
+        assert_eq!(
+            KeyOps::default_for(&aes),
+            KeyOps::of(&[Encrypt, Decrypt, WrapKey, UnwrapKey])
+        );
+        assert_eq!(KeyOps::default_for(&secret), KeyOps::of(&[Sign, Verify]));
+        for spec in [rsa, ec, aes, secret] {
+            assert!(KeyOps::default_for(&spec).validate_for(&spec).is_ok());
+            assert!(KeyOps::all_for(&spec).validate_for(&spec).is_ok());
+        }
+        assert_eq!(
+            KeyOps::all_for(&secret),
+            KeyOps::of(&[Sign, Verify, Export])
+        );
+        for op in [Encrypt, Decrypt, WrapKey, UnwrapKey, Import, Derive] {
+            let err = KeyOps::of(&[op]).validate_for(&secret).unwrap_err();
+            assert_eq!(err.code(), "BadParameter");
+        }
+        assert!(KeyOps::of(&[Sign]).validate_for(&aes).is_ok());
+    }
+
+    #[test]
     fn sets_and_defaults() {
         let ops = KeyOps::of(&[KeyOperation::Sign, KeyOperation::Export]);
         assert!(ops.contains(KeyOperation::Sign));
         assert!(!ops.contains(KeyOperation::Verify));
         assert_eq!(format!("{ops:?}"), r#"{"sign", "export"}"#);
-        assert!(
-            KeyOps::default_for(KeyKind::Ec)
-                .validate_for(KeyKind::Ec)
-                .is_ok()
-        );
+        let ec = KeySpec::Ec { curve: Curve::P256 };
+        assert!(KeyOps::default_for(&ec).validate_for(&ec).is_ok());
         assert!(
             KeyOps::of(&[KeyOperation::Encrypt])
-                .validate_for(KeyKind::Ec)
+                .validate_for(&ec)
                 .is_err()
         );
         assert!(
             KeyOps::of(&[KeyOperation::Derive])
-                .validate_for(KeyKind::Rsa)
+                .validate_for(&KeySpec::Rsa { bits: 2048 })
                 .is_err()
         );
         let json = serde_json::to_string(&ops).unwrap();

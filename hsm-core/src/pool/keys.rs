@@ -7,8 +7,8 @@ use super::*;
 impl Pool {
     fn validate_options(spec: &KeySpec, opts: &KeyOptions) -> Result<KeyOps> {
         spec.validate_for_pool()?;
-        let ops = opts.ops.unwrap_or_else(|| KeyOps::default_for(spec.kind()));
-        ops.validate_for(spec.kind())?;
+        let ops = opts.ops.unwrap_or_else(|| KeyOps::default_for(spec));
+        ops.validate_for(spec)?;
         if let Some(tags) = &opts.tags {
             validate_tags(tags)?;
         }
@@ -272,9 +272,8 @@ impl Pool {
         self.mutate(|data, now| {
             let mut entry = KeyEntry::clone(live_key(data, name)?);
             let mut v = entry.version(version)?.record.clone();
-            let kind = v.spec.kind();
             if let Some(ops) = update.ops {
-                ops.validate_for(kind)?;
+                ops.validate_for(&v.spec)?;
                 entry.record.ops = ops;
             }
             if let Some(exportable) = update.exportable

@@ -320,7 +320,7 @@ impl Pool {
 /// The bytes a key is wrapped as: secret keys raw, private keys as PKCS#8 DER.
 pub fn wrap_form(material: KeyMaterial) -> Result<SecretBytes> {
     match material {
-        KeyMaterial::Aes(bytes) => Ok(bytes),
+        KeyMaterial::Aes(bytes) | KeyMaterial::Secret(bytes) => Ok(bytes),
         other => other.to_pkcs8_der(),
     }
 }
@@ -332,7 +332,7 @@ pub fn wrap_form(material: KeyMaterial) -> Result<SecretBytes> {
 /// since DER's minimal integers make the exact length depend on the key.
 pub fn wrap_form_len_bound(spec: &KeySpec) -> usize {
     match *spec {
-        KeySpec::Aes { bits } => (bits as usize).div_ceil(8),
+        KeySpec::Aes { bits } | KeySpec::Secret { bits } => (bits as usize).div_ceil(8),
         KeySpec::Rsa { bits } => {
             let n = (bits as usize).div_ceil(8);
             let half = n.div_ceil(2);

@@ -192,9 +192,10 @@ impl JsonWebKey {
         key
     }
 
-    /// The key's type and size and its public key (`oct` keys show no size: `key_size`
-    /// from the extension, else 256).
-    pub fn spec(&self, key_size: Option<u32>) -> Result<(KeySpec, Option<PublicKey>)> {
+    /// The key's type and size and its public key (`oct` keys show no size: the extension's
+    /// `key_size`, else 256; the extension's `genericSecret` makes an `oct` key a generic
+    /// secret rather than AES).
+    pub fn spec(&self, ext: &KeyExtension) -> Result<(KeySpec, Option<PublicKey>)> {
         let kty = self.kty.strip_suffix("-HSM").unwrap_or(&self.kty);
         let field = |v: &Option<String>, name: &str| -> Result<Vec<u8>> {
             let text = v
@@ -221,12 +222,15 @@ impl JsonWebKey {
                 };
                 Ok((KeySpec::Ec { curve }, Some(public)))
             }
-            "oct" => Ok((
-                KeySpec::Aes {
-                    bits: key_size.unwrap_or(256),
-                },
-                None,
-            )),
+            "oct" => {
+                let bits = ext.key_size.unwrap_or(256);
+                let spec = if ext.generic_secret {
+                    KeySpec::Secret { bits }
+                } else {
+                    KeySpec::Aes { bits }
+                };
+                Ok((spec, None))
+            }
             other => Err(WireError::invalid(format!("unknown key type '{other}'"))),
         }
     }
@@ -251,6 +255,14 @@ pub struct KeyExtension {
     /// The version's material was made in the HSM (PKCS#11's `CKA_LOCAL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated: Option<bool>,
+    /// An `oct` key that is a generic secret (HMAC only, PKCS#11's `CKK_GENERIC_SECRET`),
+    /// not an AES key.
+    #[serde(
+        rename = "genericSecret",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub generic_secret: bool,
     /// The key size in bits.
     #[serde(rename = "keySize", default, skip_serializing_if = "Option::is_none")]
     pub key_size: Option<u32>,
@@ -345,6 +357,7 @@ impl KeyBundle {
                     .map(|(k, v)| (k.clone(), b64(v)))
                     .collect(),
                 generated: Some(info.attributes.generated),
+                generic_secret: matches!(info.spec, KeySpec::Secret { .. }),
                 key_size: Some(info.spec.bits()),
             }),
             ..KeyBundle::of(host, info)
@@ -369,7 +382,7 @@ impl KeyBundle {
     pub fn into_info(self) -> Result<KeyInfo> {
         let (name, version) = split_kid(&self.key.kid)?;
         let ext = self.extension.unwrap_or_default();
-        let (spec, public_key) = self.key.spec(ext.key_size)?;
+        let (spec, public_key) = self.key.spec(&ext)?;
         let mut extra = BTreeMap::new();
         for (attr, value) in ext.extra {
             let bytes = unb64(&value, &attr)?;
@@ -511,6 +524,7 @@ mod tests {
             ("ec", KeySpec::Ec { curve: Curve::P256 }, &full),
             ("rsa", KeySpec::Rsa { bits: 2048 }, &KeyOptions::default()),
             ("aes", KeySpec::Aes { bits: 128 }, &full),
+            ("hmac", KeySpec::Secret { bits: 160 }, &full),
         ] {
             out.push(pool.create_key(name, spec, opts).unwrap());
         }
@@ -578,6 +592,33 @@ mod tests {
             }
             assert_eq!(back, expected, "{}", info.name);
         }
+    }
+
+    /// Only the extension tells a generic secret from an AES key: both are `oct-HSM`.
+    #[test]
+    fn generic_secrets_are_oct_with_a_flag_in_the_extension() {
+        let info = keys().into_iter().find(|k| k.name == "hmac").unwrap();
+        let standard = json!(KeyBundle::of("h:1", &info));
+        assert_eq!(standard["key"]["kty"], "oct-HSM");
+        assert_eq!(standard["key"]["key_ops"], json!(["sign", "verify"]));
+        let extended = json!(KeyBundle::extended("h:1", &info));
+        assert_eq!(extended["x-mhsm"]["genericSecret"], true);
+        assert_eq!(extended["x-mhsm"]["keySize"], 160);
+        let aes = KeyInfo {
+            spec: KeySpec::Aes { bits: 128 },
+            ..info.clone()
+        };
+        let extended_aes = json!(KeyBundle::extended("h:1", &aes));
+        assert!(extended_aes["x-mhsm"].get("genericSecret").is_none());
+        let back = |v: &Value| {
+            serde_json::from_value::<KeyBundle>(v.clone())
+                .unwrap()
+                .into_info()
+                .unwrap()
+                .spec
+        };
+        assert_eq!(back(&extended), KeySpec::Secret { bits: 160 });
+        assert_eq!(back(&extended_aes), KeySpec::Aes { bits: 128 });
     }
 
     fn bundle(key: Value, ext: Option<Value>) -> Vec<u8> {

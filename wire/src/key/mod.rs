@@ -30,7 +30,9 @@ pub fn kty(spec: &KeySpec) -> &'static str {
     match spec {
         KeySpec::Rsa { .. } => "RSA-HSM",
         KeySpec::Ec { .. } => "EC-HSM",
-        KeySpec::Aes { .. } => "oct-HSM",
+        // A generic secret is `oct` too (Azure has no type of its own for it); mhsm's
+        // extension tells the two apart (`genericSecret`).
+        KeySpec::Aes { .. } | KeySpec::Secret { .. } => "oct-HSM",
     }
 }
 

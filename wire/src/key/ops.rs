@@ -254,28 +254,31 @@ impl SecretValue {
     }
 
     /// The answer of an export (`/x-mhsm/pkcs11/keys/{name}/{version}/export`): PKCS#8 DER
-    /// for RSA and EC private keys, the raw key for AES.
+    /// for RSA and EC private keys, the raw key for AES keys and generic secrets.
     pub fn of_material(material: &KeyMaterial) -> Result<SecretValue> {
         let bytes = match material {
-            KeyMaterial::Aes(k) => k.duplicate(),
+            KeyMaterial::Aes(k) | KeyMaterial::Secret(k) => k.duplicate(),
             KeyMaterial::Rsa(_) | KeyMaterial::Ec { .. } => material.to_pkcs8_der()?,
         };
         Ok(SecretValue::of(bytes.expose_secret()))
     }
 
     /// The material of an export answer, for a key of `spec` (which tells PKCS#8 from a
-    /// raw AES key); material of another type than `spec` is refused.
+    /// raw symmetric key); material of another type than `spec` is refused.
     pub fn to_material(&self, spec: &KeySpec) -> Result<KeyMaterial> {
         let bytes = self.bytes()?;
         let material = match spec {
             KeySpec::Aes { .. } => KeyMaterial::Aes(bytes),
+            KeySpec::Secret { .. } => KeyMaterial::Secret(bytes),
             KeySpec::Rsa { .. } | KeySpec::Ec { .. } => {
                 KeyMaterial::from_pkcs8_der(bytes.expose_secret())?
             }
         };
         let fits = matches!(
             (&material, spec),
-            (KeyMaterial::Aes(_), KeySpec::Aes { .. }) | (KeyMaterial::Rsa(_), KeySpec::Rsa { .. })
+            (KeyMaterial::Aes(_), KeySpec::Aes { .. })
+                | (KeyMaterial::Secret(_), KeySpec::Secret { .. })
+                | (KeyMaterial::Rsa(_), KeySpec::Rsa { .. })
         ) || matches!((&material, spec), (KeyMaterial::Ec { curve, .. }, KeySpec::Ec { curve: c }) if curve == c);
         if !fits {
             return Err(WireError::invalid(

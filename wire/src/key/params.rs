@@ -17,6 +17,11 @@ use crate::b64::{b64, unb64};
 use crate::key::{key_op_names, key_ops};
 use crate::{Result, WireError};
 
+/// The error for a generic secret sent without mhsm's extension (Azure has no type for it).
+fn needs_extension() -> WireError {
+    WireError::invalid("a generic secret is made only through mhsm's x-mhsm extension")
+}
+
 /// Attributes a client sets. A date sent as `null` clears it (an update), absent leaves it.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct AttributesIn {
@@ -58,20 +63,25 @@ pub struct KeyExtensionIn {
     /// Front-end attributes (base64url), written in the same commit as the key.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// The `oct` key is a generic secret (HMAC only), not AES: Azure has no `kty` for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generic_secret: bool,
     /// Refuse (409) a name that exists, live or deleted.
     #[serde(default)]
     pub new_key_only: bool,
 }
 
 impl KeyExtensionIn {
-    /// The block carrying a new key's front-end attributes and `new_key_only`.
-    pub fn of(opts: &KeyOptions) -> KeyExtensionIn {
+    /// The block carrying a new key's front-end attributes, `new_key_only` and whether the
+    /// key is a generic secret.
+    pub fn of(opts: &KeyOptions, generic_secret: bool) -> KeyExtensionIn {
         KeyExtensionIn {
             extra: opts
                 .extra
                 .iter()
                 .map(|(k, v)| (k.clone(), b64(v)))
                 .collect(),
+            generic_secret,
             new_key_only: opts.new_key_only,
         }
     }
@@ -161,12 +171,17 @@ pub struct KeyCreate {
 }
 
 impl KeyCreate {
-    /// The body creating a key of `spec` with `opts`; `ext` adds the `x-mhsm` block.
+    /// The body creating a key of `spec` with `opts`; `ext` adds the `x-mhsm` block (which
+    /// a generic secret needs).
     pub fn new(spec: KeySpec, opts: &KeyOptions, ext: bool) -> Result<KeyCreate> {
+        let generic_secret = matches!(spec, KeySpec::Secret { .. });
+        if generic_secret && !ext {
+            return Err(needs_extension());
+        }
         let (kty, key_size, crv) = match spec {
             KeySpec::Rsa { bits } => ("RSA-HSM", Some(bits), None),
             KeySpec::Ec { curve } => ("EC-HSM", None, Some(curve.jwk_name().to_string())),
-            KeySpec::Aes { bits } => ("oct-HSM", Some(bits), None),
+            KeySpec::Aes { bits } | KeySpec::Secret { bits } => ("oct-HSM", Some(bits), None),
         };
         Ok(KeyCreate {
             kty: kty.into(),
@@ -181,7 +196,7 @@ impl KeyCreate {
                 .as_deref()
                 .map(policy_json)
                 .transpose()?,
-            x_mhsm: ext.then(|| KeyExtensionIn::of(opts)),
+            x_mhsm: ext.then(|| KeyExtensionIn::of(opts, generic_secret)),
         })
     }
 
@@ -210,9 +225,14 @@ impl KeyCreate {
                 }
                 Ok(KeySpec::Ec { curve })
             }
-            "oct" | "oct-HSM" => Ok(KeySpec::Aes {
-                bits: self.key_size.unwrap_or(256),
-            }),
+            "oct" | "oct-HSM" => {
+                let bits = self.key_size.unwrap_or(256);
+                if self.x_mhsm.as_ref().is_some_and(|x| x.generic_secret) {
+                    Ok(KeySpec::Secret { bits })
+                } else {
+                    Ok(KeySpec::Aes { bits })
+                }
+            }
             other => Err(WireError::invalid(format!("unknown key type '{other}'"))),
         }
     }
@@ -341,7 +361,7 @@ impl JsonWebKeyPrivate {
                     jwk.y = put(&y);
                 }
             }
-            KeyMaterial::Aes(k) => {
+            KeyMaterial::Aes(k) | KeyMaterial::Secret(k) => {
                 jwk.kty = "oct".into();
                 jwk.k = put(k.expose_secret());
             }
@@ -401,8 +421,13 @@ pub struct KeyImport {
 }
 
 impl KeyImport {
-    /// The body importing `material` with `opts`; `ext` adds the `x-mhsm` block.
+    /// The body importing `material` with `opts`; `ext` adds the `x-mhsm` block (which a
+    /// generic secret needs).
     pub fn new(material: &KeyMaterial, opts: &KeyOptions, ext: bool) -> Result<KeyImport> {
+        let generic_secret = matches!(material, KeyMaterial::Secret(_));
+        if generic_secret && !ext {
+            return Err(needs_extension());
+        }
         let mut key = JsonWebKeyPrivate::of(material)?;
         key.key_ops = opts.ops.map(key_op_names);
         Ok(KeyImport {
@@ -415,13 +440,18 @@ impl KeyImport {
                 .as_deref()
                 .map(policy_json)
                 .transpose()?,
-            x_mhsm: ext.then(|| KeyExtensionIn::of(opts)),
+            x_mhsm: ext.then(|| KeyExtensionIn::of(opts, generic_secret)),
         })
     }
 
     /// What the core's `import_key` takes.
     pub fn to_core(&self) -> Result<(KeyMaterial, KeyOptions)> {
-        let material = self.key.to_material()?;
+        let material = match self.key.to_material()? {
+            KeyMaterial::Aes(k) if self.x_mhsm.as_ref().is_some_and(|x| x.generic_secret) => {
+                KeyMaterial::Secret(k)
+            }
+            other => other,
+        };
         let opts = options(
             self.attributes.as_ref(),
             self.key.key_ops.as_deref(),
@@ -508,6 +538,34 @@ mod tests {
     use super::*;
     use hsm_core::key::{KeyOperation, KeyOps};
     use serde_json::json;
+
+    #[test]
+    fn generic_secrets_need_the_extension() {
+        let opts = KeyOptions::default();
+        let secret = KeySpec::Secret { bits: 160 };
+        assert!(KeyCreate::new(secret, &opts, false).is_err());
+        let body = KeyCreate::new(secret, &opts, true).unwrap();
+        let v = json!(body);
+        assert_eq!(v["kty"], "oct-HSM");
+        assert_eq!(v["key_size"], 160);
+        assert_eq!(v["x-mhsm"]["genericSecret"], true);
+        assert_eq!(body.spec().unwrap(), secret);
+        let aes = KeyCreate::new(KeySpec::Aes { bits: 128 }, &opts, true).unwrap();
+        assert!(json!(aes)["x-mhsm"].get("genericSecret").is_none());
+        assert_eq!(aes.spec().unwrap(), KeySpec::Aes { bits: 128 });
+
+        let material = KeyMaterial::Secret(SecretBytes::from_slice(b"Jefe"));
+        assert!(KeyImport::new(&material, &opts, false).is_err());
+        let import = KeyImport::new(&material, &opts, true).unwrap();
+        let text = secret_json(&import, 64);
+        let parsed: KeyImport = serde_json::from_slice(text.expose_secret()).unwrap();
+        let (back, _) = parsed.to_core().unwrap();
+        assert!(matches!(&back, KeyMaterial::Secret(k) if k.expose_secret() == b"Jefe"));
+        // Without the flag, the same `oct` JWK is an AES key (of a size the core refuses).
+        let plain: KeyImport =
+            serde_json::from_value(json!({"key": {"kty": "oct", "k": "SmVmZQ"}})).unwrap();
+        assert!(matches!(plain.to_core().unwrap().0, KeyMaterial::Aes(_)));
+    }
 
     #[test]
     fn create_bodies_carry_the_extension_only_when_asked() {

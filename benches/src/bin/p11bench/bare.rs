@@ -40,7 +40,7 @@ pub fn run(dur: Duration, threads: &[usize]) -> Result<()> {
     let ec = p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?.1;
     let rsa = p.generate_loaded(KeySpec::Rsa { bits: 2048 })?.1;
     let aes = p.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
-    let hmac = p.load(&KeyMaterial::Aes(SecretBytes::new(hmac_key().to_vec())))?;
+    let hmac = p.load(&KeyMaterial::Secret(SecretBytes::new(hmac_key().to_vec())))?;
     let msg = message(32);
     let d = digest(p, &msg);
     let kib = message(1024);

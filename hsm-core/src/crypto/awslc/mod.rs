@@ -2,7 +2,7 @@
 //! `aws-lc` feature), several times faster than the RustCrypto provider for RSA and ECDSA, and
 //! with constant-time RSA (no Marvin timing advisory, unlike the `rsa` crate).
 //!
-//! One file per key family (`rsa.rs`, `ec.rs`, `aes.rs`), like the RustCrypto provider. This is
+//! One file per key family (`rsa.rs`, `ec.rs`, `aes.rs`, `secret.rs`), like the RustCrypto provider. This is
 //! a [`PartialProvider`]: it answers what AWS-LC does well and passes the rest on (`None`), and
 //! [`Composite`](crate::crypto::composite::Composite) gives that to the RustCrypto provider,
 //! which this module never names. Passed on:
@@ -14,6 +14,7 @@
 //!   512 bits;
 //! - AES: CBC, ECB, CTR, key wrap with 192-bit keys, CMAC, and GCM decryption with tags
 //!   shorter than 16 bytes;
+//! - generic secrets: everything but HMAC (which the RustCrypto key refuses);
 //! - anything whose parameters or lengths it does not take as they are, so that errors come
 //!   from one place. Two differences remain, both documented where they are: RSAES-PKCS1-v1_5
 //!   decryption reports bad padding as `DecryptionFailed` (AWS-LC has no implicit
@@ -25,6 +26,7 @@
 mod aes;
 mod ec;
 mod rsa;
+mod secret;
 
 use std::sync::Arc;
 
@@ -69,6 +71,9 @@ impl PartialProvider for AwsLcProvider {
             KeySpec::Rsa { bits } if rsa::fast_size(bits) => Some(rsa::generate(bits)),
             KeySpec::Ec { curve } if curve != Curve::Secp256k1 => Some(ec::generate(curve)),
             KeySpec::Aes { bits } if matches!(bits, 128 | 192 | 256) => Some(aes::generate(bits)),
+            KeySpec::Secret { .. } if spec.validate_for_pool().is_ok() => {
+                Some(secret::generate(spec.bits()))
+            }
             // Sizes and curves aws-lc-rs does not make (and invalid ones).
             _ => None,
         }
@@ -81,6 +86,10 @@ impl PartialProvider for AwsLcProvider {
             KeyMaterial::Ec { .. } => None,
             KeyMaterial::Aes(key) => {
                 let key = aes::AesKey::new(key.expose_secret())?;
+                Some(Ok(Arc::new(key)))
+            }
+            KeyMaterial::Secret(key) => {
+                let key = secret::SecretKey::new(key.expose_secret())?;
                 Some(Ok(Arc::new(key)))
             }
         }

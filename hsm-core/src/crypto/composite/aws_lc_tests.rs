@@ -276,6 +276,7 @@ fn generated_keys_load_in_the_other_provider() {
         KeySpec::Ec { curve: Curve::P256 },
         KeySpec::Ec { curve: Curve::P521 },
         KeySpec::Aes { bits: 192 },
+        KeySpec::Secret { bits: 136 },
     ] {
         let (material, key) = a.generate_loaded(spec).unwrap();
         assert_eq!(key.spec(), spec);
@@ -284,4 +285,41 @@ fn generated_keys_load_in_the_other_provider() {
         let again = a.load(&material).unwrap();
         assert_eq!(key.public_key(), again.public_key());
     }
+}
+
+/// A generic secret MACs alike in both providers (aws-lc answers HMAC itself) and refuses
+/// everything else with the RustCrypto provider's error.
+#[test]
+fn generic_secrets_agree_across_providers() {
+    let (a, r) = (aws_lc(), RustCryptoProvider::new());
+    let material =
+        crate::crypto::KeyMaterial::Secret(crate::secret::SecretBytes::from_slice(&[0x5c; 100]));
+    let (fast, slow) = (a.load(&material).unwrap(), r.load(&material).unwrap());
+    for hash in [
+        HashAlg::Sha1,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
+        let alg = SignAlgorithm::Hmac { hash };
+        let tag = fast.sign(&alg, b"message").unwrap();
+        assert_eq!(tag, slow.sign(&alg, b"message").unwrap(), "{hash}");
+        assert!(slow.verify(&alg, b"message", &tag).unwrap());
+    }
+    assert_eq!(
+        fast.sign(&SignAlgorithm::Cmac, b"m").unwrap_err().code(),
+        "KeyTypeMismatch"
+    );
+    assert_eq!(
+        fast.encrypt(&CipherAlgorithm::AesEcb, &[0; 16])
+            .unwrap_err()
+            .code(),
+        "KeyTypeMismatch"
+    );
+    assert!(
+        a.load(&crate::crypto::KeyMaterial::Secret(
+            crate::secret::SecretBytes::new(Vec::new())
+        ))
+        .is_err()
+    );
 }

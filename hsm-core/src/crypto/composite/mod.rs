@@ -265,7 +265,7 @@ mod tests {
                     Some(Ok(Arc::new(FakeKey(material.spec()))))
                 }
                 KeyMaterial::Aes(_) => Some(Ok(Arc::new(FakeKey(material.spec())))),
-                KeyMaterial::Ec { .. } => None,
+                KeyMaterial::Ec { .. } | KeyMaterial::Secret(_) => None,
             }
         }
         fn load_public(&self, public: &PublicKey) -> Option<Result<Arc<dyn PartialKey>>> {

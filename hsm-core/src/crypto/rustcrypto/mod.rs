@@ -2,7 +2,8 @@
 //! crates (`rsa`, `p256`/`p384`/`p521`/`k256`, `aes-gcm`, `aes-kw`, `cbc`, `ctr`, `cmac`,
 //! `hmac`, `sha1`/`sha2`).
 //!
-//! One file per key family (`rsa.rs`, `ec.rs`, `aes.rs` with `hmac.rs` beside it), plus the
+//! One file per key family (`rsa.rs`, `ec.rs`, `aes.rs`, and `hmac.rs`: HMAC and generic
+//! secrets), plus the
 //! digests (`hash.rs`) and the system random generator (`random.rs`). The loaded keys keep their
 //! secrets only in types that zeroize on drop, print `[REDACTED]` and cannot be cloned.
 //!
@@ -52,6 +53,7 @@ impl CryptoProvider for RustCryptoProvider {
             KeySpec::Rsa { bits } => rsa::generate(bits),
             KeySpec::Ec { curve } => ec::generate(curve),
             KeySpec::Aes { bits } => aes::generate(bits),
+            KeySpec::Secret { bits } => hmac::generate_secret(bits),
         }
     }
 
@@ -62,7 +64,7 @@ impl CryptoProvider for RustCryptoProvider {
                 Ok((KeyMaterial::Rsa(key.parts()?), Arc::new(key)))
             }
             KeySpec::Ec { curve } => ec::generate_loaded(curve),
-            KeySpec::Aes { .. } => {
+            KeySpec::Aes { .. } | KeySpec::Secret { .. } => {
                 let material = self.generate(spec)?;
                 let key = self.load(&material)?;
                 Ok((material, key))
@@ -75,6 +77,7 @@ impl CryptoProvider for RustCryptoProvider {
             KeyMaterial::Rsa(parts) => Ok(Arc::new(rsa::RsaKey::from_parts(parts)?)),
             KeyMaterial::Ec { curve, d } => ec::load(*curve, d),
             KeyMaterial::Aes(key) => Ok(Arc::new(aes::AesKey::new(key.expose_secret())?)),
+            KeyMaterial::Secret(key) => Ok(Arc::new(hmac::SecretKey::new(key.expose_secret())?)),
         }
     }
 
@@ -142,10 +145,7 @@ pub(crate) fn private_key_needed(operation: &str) -> Error {
 
 /// The error for an algorithm that does not fit the key's family.
 pub(crate) fn wrong_family(what: &str, spec: &KeySpec) -> Error {
-    Error::key_type(format!(
-        "{what} is not possible with a {:?} key",
-        spec.kind()
-    ))
+    Error::key_type(format!("{what} is not possible with {spec}"))
 }
 
 /// Keys shared by the unit tests of this provider (RSA generation is slow: once per binary).
@@ -174,6 +174,7 @@ mod tests {
         for spec in [
             KeySpec::Ec { curve: Curve::P256 },
             KeySpec::Aes { bits: 192 },
+            KeySpec::Secret { bits: 256 },
         ] {
             let m = p.generate(spec).unwrap();
             assert_eq!(m.spec(), spec);
@@ -229,6 +230,8 @@ mod tests {
             },
             KeySpec::Aes { bits: 128 },
             KeySpec::Aes { bits: 256 },
+            KeySpec::Secret { bits: 8 },
+            KeySpec::Secret { bits: 4096 },
         ] {
             keys.push(p.load(&p.generate(spec).unwrap()).unwrap());
         }
@@ -378,6 +381,7 @@ mod tests {
             KeySpec::Ec { curve: Curve::P521 },
             KeySpec::Aes { bits: 128 },
             KeySpec::Aes { bits: 256 },
+            KeySpec::Secret { bits: 160 },
         ] {
             keys.push(p.load(&p.generate(spec).unwrap()).unwrap());
         }
@@ -482,6 +486,7 @@ mod generate_loaded_tests {
             KeySpec::Ec { curve: Curve::P256 },
             KeySpec::Ec { curve: Curve::P521 },
             KeySpec::Aes { bits: 192 },
+            KeySpec::Secret { bits: 168 },
         ];
         for spec in specs {
             let (material, key) = p.generate_loaded(spec).unwrap();
@@ -499,6 +504,12 @@ mod generate_loaded_tests {
                     vec![1; 32],
                 ),
                 KeySpec::Aes { .. } => (SignAlgorithm::Cmac, vec![1; 32]),
+                KeySpec::Secret { .. } => (
+                    SignAlgorithm::Hmac {
+                        hash: crate::crypto::alg::HashAlg::Sha256,
+                    },
+                    vec![1; 32],
+                ),
             };
             let sig = key.sign(&alg, &input).unwrap();
             assert!(reloaded.verify(&alg, &input, &sig).unwrap(), "{spec:?}");
