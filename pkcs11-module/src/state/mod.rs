@@ -288,4 +288,3 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
         remote_url: None,
     })
 }
-
