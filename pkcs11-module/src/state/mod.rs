@@ -25,6 +25,7 @@
 pub(crate) mod login;
 pub(crate) mod object_model;
 pub(crate) mod objects;
+mod remote;
 pub(crate) mod sessions;
 pub(crate) mod slots;
 
@@ -35,12 +36,11 @@ use arc_swap::ArcSwapOption;
 use cryptoki_sys::{
     CK_RV, CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR,
 };
-use hsm_core::pin::{FixedPins, InitialPins, PinPolicy};
+use hsm_core::pin::{InitialPins, PinPolicy};
 use hsm_core::{Hsm, HsmApi, HsmConfig, PoolApi};
-use mhsm_client::{RemoteHsm, RemoteSettings, TokenSource};
 use parking_lot::Mutex;
 
-use crate::config::{Config, Endpoint};
+use crate::config::Config;
 use crate::logging;
 use login::LoginTable;
 use objects::ObjectTable;
@@ -248,17 +248,14 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
         CKR_GENERAL_ERROR
     };
     if let Some(endpoint) = config.endpoint().map_err(failure)? {
-        let settings = remote_settings(config, &endpoint).map_err(failure)?;
-        let remote = RemoteHsm::connect(settings)
-            .map_err(|e| failure(format!("cannot use the server {}: {e}", endpoint.url)))?;
-        tracing::debug!(url = %endpoint.url, source = endpoint.source, "remote mode");
+        let (url, pools) = remote::connect(config, &endpoint).map_err(failure)?;
         let hsm = Hsm::open(HsmConfig::in_memory())
             .map_err(|e| failure(format!("cannot start the local core: {e}")))?;
         return Ok(Core {
             hsm: Some(hsm),
             inherited: false,
-            remote_url: Some(remote.url().to_string()),
-            pools: Arc::new(remote),
+            remote_url: Some(url),
+            pools,
         });
     }
     let Some(dir) = config.data_dir() else {
@@ -289,37 +286,5 @@ fn open_core(config: &Config) -> Result<Core, CK_RV> {
         hsm: Some(hsm),
         inherited: false,
         remote_url: None,
-    })
-}
-
-/// The client's settings from the config file and the environment.
-fn remote_settings(config: &Config, endpoint: &Endpoint) -> Result<RemoteSettings, String> {
-    let r = &config.remote;
-    let ca_pem = match &endpoint.ca_file {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
-    let token = match config.token() {
-        Ok(token) => TokenSource::Value(token),
-        Err(file) => TokenSource::File(file),
-    };
-    let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
-    Ok(RemoteSettings {
-        url: endpoint.url.clone(),
-        ca_pem,
-        token,
-        connect_timeout: ms(r.connect_timeout_ms, 2_000),
-        request_timeout: ms(r.request_timeout_ms, 30_000),
-        max_retry_wait: ms(r.max_retry_wait_ms, 10_000),
-        refresh_interval: ms(r.refresh_ms, 1_000),
-        token_label: r.token_label.clone(),
-        fixed_pins: Arc::new(FixedPins::new(
-            r.user_pin.as_deref().map(str::as_bytes),
-            r.so_pin.as_deref().map(str::as_bytes),
-            config.pin.policy(),
-        )),
     })
 }

@@ -3,13 +3,12 @@
 //! bytes are passed on (the RustCrypto key is already AES-NI accelerated).
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::hmac;
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap, KeyWrapPadded};
 use zeroize::Zeroizing;
 
 use std::sync::Arc;
 
-use super::{fill, hmac_alg};
+use super::{HmacKeys, fill};
 use crate::crypto::alg::{CipherAlgorithm, Ciphertext, SignAlgorithm, WrapAlgorithm};
 use crate::crypto::material::{KeyMaterial, KeySpec, PublicKey};
 use crate::crypto::provider::PartialKey;
@@ -36,6 +35,7 @@ pub struct AesKey {
     key: SecretBytes,
     gcm: LessSafeKey,
     bits: u32,
+    hmac: HmacKeys,
 }
 
 impl std::fmt::Debug for AesKey {
@@ -59,6 +59,7 @@ impl AesKey {
             key: SecretBytes::from_slice(key),
             gcm: LessSafeKey::new(unbound),
             bits: u32::try_from(key.len() * 8).ok()?,
+            hmac: HmacKeys::default(),
         })
     }
 
@@ -80,14 +81,6 @@ impl AesKey {
             return None;
         }
         AesKek::new(cipher, self.key.expose_secret()).ok()
-    }
-
-    /// HMAC under this key's bytes.
-    fn hmac_key(&self, alg: &SignAlgorithm) -> Option<hmac::Key> {
-        let SignAlgorithm::Hmac { hash } = alg else {
-            return None;
-        };
-        Some(hmac::Key::new(hmac_alg(*hash), self.key.expose_secret()))
     }
 
     /// AES-GCM encryption under `iv` (a random one when `None`), the tag truncated to
@@ -139,14 +132,13 @@ impl PartialKey for AesKey {
     }
 
     fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Option<Result<Vec<u8>>> {
-        let key = self.hmac_key(alg)?;
-        Some(Ok(hmac::sign(&key, input).as_ref().to_vec()))
+        self.hmac.sign(self.key.expose_secret(), alg, input)
     }
 
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Option<Result<bool>> {
         // Constant time; a tag of any other length is wrong.
-        let key = self.hmac_key(alg)?;
-        Some(Ok(hmac::verify(&key, input, signature).is_ok()))
+        self.hmac
+            .verify(self.key.expose_secret(), alg, input, signature)
     }
 
     fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Option<Result<Ciphertext>> {

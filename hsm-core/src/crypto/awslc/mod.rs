@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::{digest, hmac};
 
-use crate::crypto::alg::HashAlg;
+use crate::crypto::alg::{HashAlg, SignAlgorithm};
 use crate::crypto::material::{Curve, KeyMaterial, KeySpec, PublicKey};
 use crate::crypto::provider::{Hasher, PartialKey, PartialProvider};
 use crate::error::{Error, Result};
@@ -139,6 +139,54 @@ fn digest_alg(alg: HashAlg) -> &'static digest::Algorithm {
 }
 
 /// The aws-lc-rs HMAC of a [`HashAlg`].
+/// The HMAC keys of one secret (an AES key's bytes, a generic secret), one per hash, each
+/// keyed when first used (its inner and outer pads hashed once) and kept: a MAC then costs
+/// only its message's blocks. Dropped (and cleansed by aws-lc) with the loaded key.
+#[derive(Default)]
+pub(crate) struct HmacKeys([std::sync::OnceLock<hmac::Key>; 5]);
+
+impl HmacKeys {
+    /// The key for `alg` under `secret` (always the same secret for one `HmacKeys`), or
+    /// `None` when `alg` is not an HMAC.
+    fn key(&self, secret: &[u8], alg: &SignAlgorithm) -> Option<&hmac::Key> {
+        let SignAlgorithm::Hmac { hash } = alg else {
+            return None;
+        };
+        let slot = match hash {
+            HashAlg::Sha1 => 0,
+            HashAlg::Sha224 => 1,
+            HashAlg::Sha256 => 2,
+            HashAlg::Sha384 => 3,
+            HashAlg::Sha512 => 4,
+        };
+        Some(self.0[slot].get_or_init(|| hmac::Key::new(hmac_alg(*hash), secret)))
+    }
+
+    /// The MAC of `input`, when `alg` is an HMAC.
+    pub(crate) fn sign(
+        &self,
+        secret: &[u8],
+        alg: &SignAlgorithm,
+        input: &[u8],
+    ) -> Option<Result<Vec<u8>>> {
+        let key = self.key(secret, alg)?;
+        Some(Ok(hmac::sign(key, input).as_ref().to_vec()))
+    }
+
+    /// Whether `signature` is the MAC of `input` (compared in constant time), when `alg` is
+    /// an HMAC.
+    pub(crate) fn verify(
+        &self,
+        secret: &[u8],
+        alg: &SignAlgorithm,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Option<Result<bool>> {
+        let key = self.key(secret, alg)?;
+        Some(Ok(hmac::verify(key, input, signature).is_ok()))
+    }
+}
+
 fn hmac_alg(alg: HashAlg) -> hmac::Algorithm {
     match alg {
         HashAlg::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,

@@ -1,11 +1,9 @@
 //! Generic secrets: HMAC with aws-lc-rs; everything else is passed on (the RustCrypto key
 //! refuses it with the core's error).
 
-use aws_lc_rs::hmac;
-
 use std::sync::Arc;
 
-use super::{fill, hmac_alg};
+use super::{HmacKeys, fill};
 use crate::crypto::alg::SignAlgorithm;
 use crate::crypto::material::{KeyMaterial, KeySpec, PublicKey};
 use crate::crypto::provider::PartialKey;
@@ -18,13 +16,15 @@ pub fn generate(bits: u32) -> Result<(KeyMaterial, Arc<dyn PartialKey>)> {
     fill(key.expose_secret_mut())?;
     let loaded = SecretKey {
         key: key.duplicate(),
+        hmac: HmacKeys::default(),
     };
     Ok((KeyMaterial::Secret(key), Arc::new(loaded)))
 }
 
-/// A loaded generic secret: its bytes, keyed into HMAC per operation.
+/// A loaded generic secret: its bytes and their HMAC keys.
 pub struct SecretKey {
     key: SecretBytes,
+    hmac: HmacKeys,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -40,14 +40,8 @@ impl SecretKey {
         KeySpec::secret_of_len(key.len()).ok()?;
         Some(Self {
             key: SecretBytes::from_slice(key),
+            hmac: HmacKeys::default(),
         })
-    }
-
-    fn hmac_key(&self, alg: &SignAlgorithm) -> Option<hmac::Key> {
-        let SignAlgorithm::Hmac { hash } = alg else {
-            return None;
-        };
-        Some(hmac::Key::new(hmac_alg(*hash), self.key.expose_secret()))
     }
 }
 
@@ -67,13 +61,12 @@ impl PartialKey for SecretKey {
     }
 
     fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Option<Result<Vec<u8>>> {
-        let key = self.hmac_key(alg)?;
-        Some(Ok(hmac::sign(&key, input).as_ref().to_vec()))
+        self.hmac.sign(self.key.expose_secret(), alg, input)
     }
 
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Option<Result<bool>> {
-        let key = self.hmac_key(alg)?;
-        Some(Ok(hmac::verify(&key, input, signature).is_ok()))
+        self.hmac
+            .verify(self.key.expose_secret(), alg, input, signature)
     }
 }
 
