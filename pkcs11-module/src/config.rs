@@ -83,9 +83,11 @@ pub(crate) struct CryptoConfig {
     pub provider: Option<String>,
 }
 
-/// `[remote]`.
+/// `[remote]`. Read (and checked) in every build; its settings are used only with the
+/// `remote` feature.
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 pub(crate) struct RemoteConfig {
     /// The server's URL.
     pub url: Option<String>,
@@ -321,6 +323,7 @@ impl Config {
 
     /// The bearer token of remote mode: `MHSM_TOKEN`, `MHSM_TOKEN_FILE`, the file's `token`
     /// or `token_file`, else [`DEFAULT_TOKEN`]. `Err` holds the path of the token file.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub fn token(&self) -> Result<String, PathBuf> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(token) = env(TOKEN_ENV) {

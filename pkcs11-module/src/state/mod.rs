@@ -30,7 +30,6 @@ pub(crate) mod sessions;
 pub(crate) mod slots;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use cryptoki_sys::{

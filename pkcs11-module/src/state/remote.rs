@@ -78,3 +78,20 @@ mod client {
         })
     }
 }
+
+#[cfg(all(test, not(feature = "remote")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_without_remote_mode_says_how_to_get_it() {
+        let endpoint = Endpoint {
+            url: "https://localhost:8443".into(),
+            ca_file: None,
+            source: "MHSM_URL",
+        };
+        let err = connect(&Config::default(), &endpoint).unwrap_err();
+        assert!(err.contains("https://localhost:8443"), "{err}");
+        assert!(err.contains("--features remote"), "{err}");
+    }
+}
