@@ -46,9 +46,15 @@ fn digest() -> [u8; 32] {
 
 fn signing(c: &mut Criterion) {
     let pools = memory_pools();
-    let pool = &pools[0].1;
     let d = digest();
+    es256_signing(c, &pools, d);
+    rsa_signing(c, &pools, d);
+}
 
+/// ES256 in each pool beside aws-lc-rs and `p256`, all with one key (exported from the first
+/// pool).
+fn es256_signing(c: &mut Criterion, pools: &[(String, Pool)], d: [u8; 32]) {
+    let pool = &pools[0].1;
     let (_, material) = {
         let exportable = KeyOptions {
             exportable: true,
@@ -68,7 +74,7 @@ fn signing(c: &mut Criterion) {
     let bare_ec = p256::ecdsa::SigningKey::from_slice(scalar.expose_secret()).unwrap();
     let es256 = jwa::sign_algorithm("ES256").unwrap();
     let mut g = c.benchmark_group("es256_sign");
-    for (name, pool) in &pools {
+    for (name, pool) in pools {
         let material = hsm_core::crypto::KeyMaterial::Ec {
             curve: Curve::P256,
             d: scalar.duplicate(),
@@ -101,7 +107,10 @@ fn signing(c: &mut Criterion) {
         })
     });
     g.finish();
+}
 
+/// RS256 and PS256 in each pool beside aws-lc-rs and `rsa`, the pools sharing one key.
+fn rsa_signing(c: &mut Criterion, pools: &[(String, Pool)], d: [u8; 32]) {
     let bare_rsa = rsa::PrivateKey::new(&mut SysRng, 2048).unwrap();
     let rsa_material = {
         use rsa::traits::{PrivateKeyParts, PublicKeyParts};
@@ -120,7 +129,7 @@ fn signing(c: &mut Criterion) {
         })
     };
     let rsa_sealed = rsa_material.encode();
-    for (_, pool) in &pools {
+    for (_, pool) in pools {
         let material = hsm_core::crypto::KeyMaterial::decode(rsa_sealed.expose_secret()).unwrap();
         pool.import_key("rsa", material, &KeyOptions::default())
             .unwrap();
@@ -129,7 +138,7 @@ fn signing(c: &mut Criterion) {
     for (alg, group) in [("RS256", "rs256_sign"), ("PS256", "ps256_sign")] {
         let jws = jwa::sign_algorithm(alg).unwrap();
         let mut g = c.benchmark_group(group);
-        for (name, pool) in &pools {
+        for (name, pool) in pools {
             g.bench_function(name.as_str(), |b| {
                 b.iter(|| pool.sign("rsa", None, &jws, black_box(&d)).unwrap())
             });

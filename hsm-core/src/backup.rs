@@ -491,8 +491,66 @@ impl Hsm {
         self.maintain()?;
         let _pools = self.pools_write();
         let now = self.now();
-        let existing = self.pool_state(name);
-        let (state, new_record) = match existing {
+        let (state, new_record) = self.restore_target(name, mode, &header, now)?;
+        let _writer = state.write.lock();
+        let mut batch = Batch::new();
+        if let Some(record) = &new_record {
+            batch.put(pool_path(name), self.inner().seal_pool_record(record)?);
+        }
+        let mut entries = BTreeMap::new();
+        for key in keys {
+            let entry = seal_restored(&state, key, &mut batch)?;
+            let name = entry.record.name.clone();
+            if entries.insert(name.clone(), Arc::new(entry)).is_some() {
+                return Err(Error::BackupInvalid {
+                    message: format!("key '{name}' appears twice"),
+                });
+            }
+        }
+        // What the backup replaces (Replace mode): old keys and documents not overwritten.
+        let evict = if mode == RestoreMode::Replace {
+            erase_replaced(&state, name, &entries, &header, &mut batch)
+        } else {
+            Vec::new()
+        };
+        let mut docs = Vec::with_capacity(header.documents.len());
+        for d in &header.documents {
+            let path = doc_path(name, &d.kind, &d.id);
+            batch.put(path.clone(), state.seal_bytes(&path, &d.value)?);
+            docs.push(((d.kind.clone(), d.id.clone()), Arc::new(d.value.clone())));
+        }
+        self.inner().check_writable()?;
+        self.inner().store.commit(batch)?;
+        {
+            let mut data = state.data.write();
+            data.keys = entries;
+            data.rebuild_purges();
+            if mode == RestoreMode::Replace {
+                data.docs.clear();
+            }
+            data.docs.extend(docs);
+            state.bump(&mut data);
+        }
+        self.inner().cache.remove(evict);
+        state.refresh_next_purge();
+        let info = self.inner().pool_info(&state.data.read().record);
+        if new_record.is_some() {
+            self.install_pool(state.clone());
+        }
+        Ok(info)
+    }
+
+    /// The pool a backup is restored into: the live pool `name` (refused when deleted, or
+    /// not empty for [`RestoreMode::IntoEmpty`]), else a new one with the backup's settings
+    /// and tags, and its record to write.
+    fn restore_target(
+        &self,
+        name: &str,
+        mode: RestoreMode,
+        header: &PoolHeader,
+        now: UnixTime,
+    ) -> Result<(Arc<PoolState>, Option<PoolRecord>)> {
+        let target = match self.pool_state(name) {
             Some(state) => {
                 let data = state.data.read();
                 if data.record.deleted.is_some() {
@@ -537,74 +595,44 @@ impl Hsm {
                 (state, Some(record))
             }
         };
-        let _writer = state.write.lock();
-        let mut batch = Batch::new();
-        if let Some(record) = &new_record {
-            batch.put(pool_path(name), self.inner().seal_pool_record(record)?);
-        }
-        let mut entries = BTreeMap::new();
-        for key in keys {
-            let entry = seal_restored(&state, key, &mut batch)?;
-            let name = entry.record.name.clone();
-            if entries.insert(name.clone(), Arc::new(entry)).is_some() {
-                return Err(Error::BackupInvalid {
-                    message: format!("key '{name}' appears twice"),
-                });
-            }
-        }
-        // What the backup replaces (Replace mode): old keys and documents not overwritten.
-        let mut evict = Vec::new();
-        if mode == RestoreMode::Replace {
-            let data = state.data.read();
-            for entry in data.keys.values() {
-                if !entries.contains_key(&entry.record.name) {
-                    state.erase_key(&mut batch, entry);
-                } else {
-                    // Versions of the old key that the restored one lacks.
-                    for v in &entry.record.versions {
-                        if !entries[&entry.record.name].versions.contains_key(v) {
-                            batch.delete(crate::record::version_path(name, &entry.record.name, v));
-                        }
-                    }
-                }
-                evict.extend(entry.versions.values().filter_map(|v| v.cache_id));
-            }
-            for (kind, id) in data.docs.keys() {
-                if !header
-                    .documents
-                    .iter()
-                    .any(|d| &d.kind == kind && &d.id == id)
-                {
-                    batch.delete(doc_path(name, kind, id));
-                }
-            }
-        }
-        let mut docs = Vec::with_capacity(header.documents.len());
-        for d in &header.documents {
-            let path = doc_path(name, &d.kind, &d.id);
-            batch.put(path.clone(), state.seal_bytes(&path, &d.value)?);
-            docs.push(((d.kind.clone(), d.id.clone()), Arc::new(d.value.clone())));
-        }
-        self.inner().check_writable()?;
-        self.inner().store.commit(batch)?;
-        {
-            let mut data = state.data.write();
-            data.keys = entries;
-            data.rebuild_purges();
-            if mode == RestoreMode::Replace {
-                data.docs.clear();
-            }
-            data.docs.extend(docs);
-            state.bump(&mut data);
-        }
-        self.inner().cache.remove(evict);
-        state.refresh_next_purge();
-        let info = self.inner().pool_info(&state.data.read().record);
-        if new_record.is_some() {
-            self.install_pool(state.clone());
-        }
-        Ok(info)
+        Ok(target)
     }
+}
+
+/// Replace mode: erases from `batch` the pool's keys, versions and documents the backup does
+/// not hold; returns the cache ids of every old version.
+fn erase_replaced(
+    state: &PoolState,
+    name: &str,
+    entries: &BTreeMap<String, Arc<KeyEntry>>,
+    header: &PoolHeader,
+    batch: &mut Batch,
+) -> Vec<u128> {
+    let mut evict = Vec::new();
+    let data = state.data.read();
+    for entry in data.keys.values() {
+        if !entries.contains_key(&entry.record.name) {
+            state.erase_key(batch, entry);
+        } else {
+            // Versions of the old key that the restored one lacks.
+            for v in &entry.record.versions {
+                if !entries[&entry.record.name].versions.contains_key(v) {
+                    batch.delete(crate::record::version_path(name, &entry.record.name, v));
+                }
+            }
+        }
+        evict.extend(entry.versions.values().filter_map(|v| v.cache_id));
+    }
+    for (kind, id) in data.docs.keys() {
+        if !header
+            .documents
+            .iter()
+            .any(|d| &d.kind == kind && &d.id == id)
+        {
+            batch.delete(doc_path(name, kind, id));
+        }
+    }
+    evict
 }
 
 /// Hooks for the fuzz targets (`crate::fuzzing`): authentic blobs with chosen contents.

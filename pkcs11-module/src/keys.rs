@@ -4,7 +4,7 @@
 
 use cryptoki_sys::*;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use hsm_core::SecretBytes;
@@ -72,113 +72,35 @@ impl KeyPlan {
         templates: &[(Part, &Template)],
         material: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<KeyPlan, CK_RV> {
-        let key_type = attributes::key_type(spec);
-        let mut plan = KeyPlan {
-            token: false,
-            label: None,
-            ops: KeyOps::NONE,
-            exportable: false,
-            stored: BTreeMap::new(),
-            private: false,
+        let mut reading = Reading {
+            plan: KeyPlan {
+                token: false,
+                label: None,
+                ops: KeyOps::NONE,
+                exportable: false,
+                stored: BTreeMap::new(),
+                private: false,
+            },
+            key_type: attributes::key_type(spec),
+            material,
+            explicit: Default::default(),
+            id: None,
         };
-        let mut explicit: std::collections::HashMap<KeyOperation, bool> = Default::default();
-        let mut id: Option<(Part, Vec<u8>)> = None;
         for (part, template) in templates {
             // Every part has its (possibly empty) stored attributes.
-            stored_mut(&mut plan.stored, *part);
+            stored_mut(&mut reading.plan.stored, *part);
             let mut private = *part != Part::Public;
             for (t, v) in &template.0 {
-                let t = *t;
-                match t {
-                    CKA_CLASS => {
-                        if attributes::parse_ulong(v)? != part.class() {
-                            return Err(CKR_TEMPLATE_INCONSISTENT);
-                        }
-                    }
-                    CKA_KEY_TYPE => {
-                        if attributes::parse_ulong(v)? != key_type {
-                            return Err(CKR_TEMPLATE_INCONSISTENT);
-                        }
-                    }
-                    CKA_TOKEN => plan.token |= attributes::parse_bool(v)?,
-                    CKA_PRIVATE => {
-                        private = attributes::parse_bool(v)?;
-                        stored_mut(&mut plan.stored, *part).insert(t, bool_bytes(private));
-                    }
-                    CKA_LABEL => {
-                        if plan.label.as_ref().is_none_or(|l| l.is_empty()) {
-                            plan.label = Some(v.clone());
-                        }
-                    }
-                    CKA_ID => {
-                        // Shared by the halves; the private template's wins.
-                        if id.as_ref().is_none_or(|(p, _)| *p == Part::Public) {
-                            id = Some((*part, v.clone()));
-                        }
-                    }
-                    CKA_EXTRACTABLE if *part != Part::Public => {
-                        plan.exportable = attributes::parse_bool(v)?;
-                        stored_mut(&mut plan.stored, *part)
-                            .insert(CKA_NEVER_EXTRACTABLE, bool_bytes(!plan.exportable));
-                    }
-                    CKA_SENSITIVE if *part != Part::Public => {
-                        let sensitive = attributes::parse_bool(v)?;
-                        let s = stored_mut(&mut plan.stored, *part);
-                        s.insert(t, bool_bytes(sensitive));
-                        if !sensitive {
-                            s.insert(CKA_ALWAYS_SENSITIVE, bool_bytes(false));
-                        }
-                    }
-                    CKA_SENSITIVE | CKA_EXTRACTABLE => {
-                        // A public key has neither; some consumers send them anyway.
-                        attributes::parse_bool(v)?;
-                    }
-                    CKA_START_DATE | CKA_END_DATE => {
-                        if !valid_date(v) {
-                            return Err(CKR_ATTRIBUTE_VALUE_INVALID);
-                        }
-                        stored_mut(&mut plan.stored, *part).insert(t, v.clone());
-                    }
-                    CKA_SUBJECT
-                    | CKA_ALWAYS_AUTHENTICATE
-                    | CKA_WRAP_WITH_TRUSTED
-                    | CKA_MODIFIABLE
-                    | CKA_COPYABLE
-                    | CKA_DESTROYABLE => {
-                        if t != CKA_SUBJECT {
-                            attributes::parse_bool(v)?;
-                        }
-                        if t == CKA_SUBJECT && *part == Part::Secret {
-                            return Err(CKR_ATTRIBUTE_TYPE_INVALID);
-                        }
-                        stored_mut(&mut plan.stored, *part).insert(t, v.clone());
-                    }
-                    CKA_TRUSTED => {
-                        // Only the SO may make a key trusted (C_SetAttributeValue).
-                        if attributes::parse_bool(v)? {
-                            return Err(CKR_ATTRIBUTE_READ_ONLY);
-                        }
-                    }
-                    CKA_SIGN | CKA_VERIFY | CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP
-                    | CKA_DERIVE | CKA_SIGN_RECOVER | CKA_VERIFY_RECOVER => {
-                        let on = attributes::parse_bool(v)?;
-                        if let Some((_, op)) = part.usages().iter().find(|(a, _)| *a == t) {
-                            explicit.insert(*op, on);
-                        }
-                    }
-                    CKA_LOCAL
-                    | CKA_KEY_GEN_MECHANISM
-                    | CKA_ALWAYS_SENSITIVE
-                    | CKA_NEVER_EXTRACTABLE
-                    | CKA_PUBLIC_KEY_INFO => {
-                        return Err(CKR_ATTRIBUTE_READ_ONLY);
-                    }
-                    t if material.contains(&t) => {}
-                    _ => return Err(CKR_ATTRIBUTE_TYPE_INVALID),
-                }
+                reading.attribute(*part, *t, v, &mut private)?;
             }
-            plan.private |= private;
+            reading.plan.private |= private;
         }
+        let Reading {
+            mut plan,
+            explicit,
+            id,
+            ..
+        } = reading;
         if let Some((_, id)) = id {
             for (part, _) in templates {
                 stored_mut(&mut plan.stored, *part).insert(CKA_ID, id.clone());
@@ -248,6 +170,120 @@ impl KeyPlan {
             new_key_only: true,
             ..KeyOptions::default()
         }
+    }
+}
+
+/// What reading a new key's templates gathers ([`KeyPlan::new`]).
+struct Reading<'a> {
+    plan: KeyPlan,
+    /// The key type the spec has (`CKA_KEY_TYPE` must agree).
+    key_type: CK_KEY_TYPE,
+    /// The material attributes the caller takes from the templates.
+    material: &'a [CK_ATTRIBUTE_TYPE],
+    /// The usage attributes the templates set.
+    explicit: HashMap<KeyOperation, bool>,
+    /// `CKA_ID`: shared by the halves; the private template's wins.
+    id: Option<(Part, Vec<u8>)>,
+}
+
+impl Reading<'_> {
+    /// Reads one attribute `t` of the template of `part`; `private` is that part's
+    /// `CKA_PRIVATE`.
+    fn attribute(
+        &mut self,
+        part: Part,
+        t: CK_ATTRIBUTE_TYPE,
+        v: &[u8],
+        private: &mut bool,
+    ) -> Result<(), CK_RV> {
+        match t {
+            CKA_CLASS => {
+                if attributes::parse_ulong(v)? != part.class() {
+                    return Err(CKR_TEMPLATE_INCONSISTENT);
+                }
+            }
+            CKA_KEY_TYPE => {
+                if attributes::parse_ulong(v)? != self.key_type {
+                    return Err(CKR_TEMPLATE_INCONSISTENT);
+                }
+            }
+            CKA_TOKEN => self.plan.token |= attributes::parse_bool(v)?,
+            CKA_PRIVATE => {
+                *private = attributes::parse_bool(v)?;
+                stored_mut(&mut self.plan.stored, part).insert(t, bool_bytes(*private));
+            }
+            CKA_LABEL => {
+                if self.plan.label.as_ref().is_none_or(|l| l.is_empty()) {
+                    self.plan.label = Some(v.to_vec());
+                }
+            }
+            CKA_ID => {
+                // Shared by the halves; the private template's wins.
+                if self.id.as_ref().is_none_or(|(p, _)| *p == Part::Public) {
+                    self.id = Some((part, v.to_vec()));
+                }
+            }
+            CKA_EXTRACTABLE if part != Part::Public => {
+                self.plan.exportable = attributes::parse_bool(v)?;
+                stored_mut(&mut self.plan.stored, part)
+                    .insert(CKA_NEVER_EXTRACTABLE, bool_bytes(!self.plan.exportable));
+            }
+            CKA_SENSITIVE if part != Part::Public => {
+                let sensitive = attributes::parse_bool(v)?;
+                let s = stored_mut(&mut self.plan.stored, part);
+                s.insert(t, bool_bytes(sensitive));
+                if !sensitive {
+                    s.insert(CKA_ALWAYS_SENSITIVE, bool_bytes(false));
+                }
+            }
+            CKA_SENSITIVE | CKA_EXTRACTABLE => {
+                // A public key has neither; some consumers send them anyway.
+                attributes::parse_bool(v)?;
+            }
+            CKA_START_DATE | CKA_END_DATE => {
+                if !valid_date(v) {
+                    return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+                }
+                stored_mut(&mut self.plan.stored, part).insert(t, v.to_vec());
+            }
+            CKA_SUBJECT
+            | CKA_ALWAYS_AUTHENTICATE
+            | CKA_WRAP_WITH_TRUSTED
+            | CKA_MODIFIABLE
+            | CKA_COPYABLE
+            | CKA_DESTROYABLE => {
+                if t != CKA_SUBJECT {
+                    attributes::parse_bool(v)?;
+                }
+                if t == CKA_SUBJECT && part == Part::Secret {
+                    return Err(CKR_ATTRIBUTE_TYPE_INVALID);
+                }
+                stored_mut(&mut self.plan.stored, part).insert(t, v.to_vec());
+            }
+            CKA_TRUSTED => {
+                // Only the SO may make a key trusted (C_SetAttributeValue).
+                if attributes::parse_bool(v)? {
+                    return Err(CKR_ATTRIBUTE_READ_ONLY);
+                }
+            }
+            CKA_SIGN | CKA_VERIFY | CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP
+            | CKA_DERIVE | CKA_SIGN_RECOVER | CKA_VERIFY_RECOVER => {
+                let on = attributes::parse_bool(v)?;
+                if let Some((_, op)) = part.usages().iter().find(|(a, _)| *a == t) {
+                    self.explicit.insert(*op, on);
+                }
+            }
+            CKA_LOCAL
+            | CKA_KEY_GEN_MECHANISM
+            | CKA_ALWAYS_SENSITIVE
+            | CKA_NEVER_EXTRACTABLE
+            | CKA_PUBLIC_KEY_INFO => {
+                return Err(CKR_ATTRIBUTE_READ_ONLY);
+            }
+            t if self.material.contains(&t) => {}
+            _ => return Err(CKR_ATTRIBUTE_TYPE_INVALID),
+        }
+        Ok(())
     }
 }
 

@@ -185,78 +185,89 @@ pub(crate) fn storage_attributes(
                 (CKA_VALUE, Vec::new()),
             ]);
         }
-        CKO_CERTIFICATE => {
-            if t.ulong(CKA_CERTIFICATE_TYPE)?
-                .ok_or(CKR_TEMPLATE_INCOMPLETE)?
-                != CKC_X_509
-            {
-                return Err(CKR_ATTRIBUTE_VALUE_INVALID);
-            }
-            if t.get(CKA_VALUE).is_none_or(<[u8]>::is_empty) {
-                return Err(CKR_TEMPLATE_INCOMPLETE);
-            }
-            defaults.extend([
-                (CKA_TRUSTED, bool_bytes(false)),
-                (CKA_CERTIFICATE_CATEGORY, ulong_bytes(0)),
-                (CKA_START_DATE, Vec::new()),
-                (CKA_END_DATE, Vec::new()),
-                (CKA_SUBJECT, Vec::new()),
-                (CKA_ID, Vec::new()),
-                (CKA_ISSUER, Vec::new()),
-                (CKA_SERIAL_NUMBER, Vec::new()),
-                (CKA_URL, Vec::new()),
-                (CKA_JAVA_MIDP_SECURITY_DOMAIN, ulong_bytes(0)),
-            ]);
-        }
-        _ => {
-            let key_type = t.ulong(CKA_KEY_TYPE)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-            if !matches!(key_type, CKK_RSA | CKK_EC) {
-                return Err(CKR_ATTRIBUTE_VALUE_INVALID);
-            }
-            let public = public_from_attrs(&attrs)?;
-            // The core checks the key (point on the curve, modulus size).
-            hsm.public_ephemeral(&public, KeyOps::NONE)
-                .map_err(|_| CKR_ATTRIBUTE_VALUE_INVALID)?;
-            let rsa = key_type == CKK_RSA;
-            defaults.extend([
-                (CKA_ID, Vec::new()),
-                (CKA_START_DATE, Vec::new()),
-                (CKA_END_DATE, Vec::new()),
-                (CKA_DERIVE, bool_bytes(false)),
-                (CKA_LOCAL, bool_bytes(false)),
-                (
-                    CKA_KEY_GEN_MECHANISM,
-                    ulong_bytes(CK_UNAVAILABLE_INFORMATION),
-                ),
-                (CKA_SUBJECT, Vec::new()),
-                (CKA_ENCRYPT, bool_bytes(rsa)),
-                (CKA_VERIFY, bool_bytes(true)),
-                (CKA_VERIFY_RECOVER, bool_bytes(false)),
-                (CKA_WRAP, bool_bytes(rsa)),
-                (CKA_TRUSTED, bool_bytes(false)),
-            ]);
-            if let Ok(spki) = public.to_spki_der() {
-                attrs.insert(CKA_PUBLIC_KEY_INFO, spki);
-            }
-            match &public {
-                hsm_core::crypto::PublicKey::Rsa { n, e } => {
-                    attrs.insert(CKA_MODULUS, n.clone());
-                    attrs.insert(CKA_PUBLIC_EXPONENT, e.clone());
-                    let bits = hsm_core::crypto::material::bit_len(n);
-                    attrs.insert(CKA_MODULUS_BITS, ulong_bytes(CK_ULONG::from(bits)));
-                }
-                p @ hsm_core::crypto::PublicKey::Ec { .. } => {
-                    if let Some(point) = p.ec_point_uncompressed() {
-                        attrs.insert(CKA_EC_POINT, ec_point_der(&point));
-                    }
-                }
-            }
-        }
+        CKO_CERTIFICATE => defaults.extend(certificate_defaults(t)?),
+        _ => defaults.extend(public_key_attributes(hsm, t, &mut attrs)?),
     }
     for (ty, v) in defaults {
         attrs.entry(ty).or_insert(v);
     }
     Ok(attrs)
+}
+
+/// A new certificate's defaults, once its template is an X.509 certificate with a value.
+fn certificate_defaults(t: &Template) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>, CK_RV> {
+    if t.ulong(CKA_CERTIFICATE_TYPE)?
+        .ok_or(CKR_TEMPLATE_INCOMPLETE)?
+        != CKC_X_509
+    {
+        return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+    if t.get(CKA_VALUE).is_none_or(<[u8]>::is_empty) {
+        return Err(CKR_TEMPLATE_INCOMPLETE);
+    }
+    Ok(vec![
+        (CKA_TRUSTED, bool_bytes(false)),
+        (CKA_CERTIFICATE_CATEGORY, ulong_bytes(0)),
+        (CKA_START_DATE, Vec::new()),
+        (CKA_END_DATE, Vec::new()),
+        (CKA_SUBJECT, Vec::new()),
+        (CKA_ID, Vec::new()),
+        (CKA_ISSUER, Vec::new()),
+        (CKA_SERIAL_NUMBER, Vec::new()),
+        (CKA_URL, Vec::new()),
+        (CKA_JAVA_MIDP_SECURITY_DOMAIN, ulong_bytes(0)),
+    ])
+}
+
+/// A new public key (RSA or EC, checked by the core): the attributes computed from it go
+/// into `attrs`; returns its defaults.
+fn public_key_attributes(
+    hsm: &Hsm,
+    t: &Template,
+    attrs: &mut Attrs,
+) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>, CK_RV> {
+    let key_type = t.ulong(CKA_KEY_TYPE)?.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+    if !matches!(key_type, CKK_RSA | CKK_EC) {
+        return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+    let public = public_from_attrs(attrs)?;
+    // The core checks the key (point on the curve, modulus size).
+    hsm.public_ephemeral(&public, KeyOps::NONE)
+        .map_err(|_| CKR_ATTRIBUTE_VALUE_INVALID)?;
+    let rsa = key_type == CKK_RSA;
+    if let Ok(spki) = public.to_spki_der() {
+        attrs.insert(CKA_PUBLIC_KEY_INFO, spki);
+    }
+    match &public {
+        hsm_core::crypto::PublicKey::Rsa { n, e } => {
+            attrs.insert(CKA_MODULUS, n.clone());
+            attrs.insert(CKA_PUBLIC_EXPONENT, e.clone());
+            let bits = hsm_core::crypto::material::bit_len(n);
+            attrs.insert(CKA_MODULUS_BITS, ulong_bytes(CK_ULONG::from(bits)));
+        }
+        p @ hsm_core::crypto::PublicKey::Ec { .. } => {
+            if let Some(point) = p.ec_point_uncompressed() {
+                attrs.insert(CKA_EC_POINT, ec_point_der(&point));
+            }
+        }
+    }
+    Ok(vec![
+        (CKA_ID, Vec::new()),
+        (CKA_START_DATE, Vec::new()),
+        (CKA_END_DATE, Vec::new()),
+        (CKA_DERIVE, bool_bytes(false)),
+        (CKA_LOCAL, bool_bytes(false)),
+        (
+            CKA_KEY_GEN_MECHANISM,
+            ulong_bytes(CK_UNAVAILABLE_INFORMATION),
+        ),
+        (CKA_SUBJECT, Vec::new()),
+        (CKA_ENCRYPT, bool_bytes(rsa)),
+        (CKA_VERIFY, bool_bytes(true)),
+        (CKA_VERIFY_RECOVER, bool_bytes(false)),
+        (CKA_WRAP, bool_bytes(rsa)),
+        (CKA_TRUSTED, bool_bytes(false)),
+    ])
 }
 
 /// Stores a data object, certificate or public key: a pool document on the token, else a

@@ -397,7 +397,54 @@ fn interfaces_function_lists_and_info() {
     let _turn = serial();
     let raw = raw();
 
-    // C_GetInterfaceList: the two-call convention, 3.0 first, both "PKCS 11".
+    interface_list(raw);
+    get_interface(raw);
+    let (t2, t3) = (table(), table_3_0());
+    assert_eq!((t2.version.major, t2.version.minor), (2, 40));
+    assert_eq!((t3.version.major, t3.version.minor), (3, 0));
+
+    // C_GetInfo: each table reports its own version; fields blank-padded.
+    assert_eq!(initialize(), CKR_OK);
+    let _fin = Finalize;
+    let mut info2: CK_INFO = unsafe { std::mem::zeroed() };
+    let mut info3: CK_INFO = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointers; NULL is refused.
+    unsafe {
+        assert_eq!(t2.C_GetInfo.unwrap()(&mut info2), CKR_OK);
+        assert_eq!(t3.C_GetInfo.unwrap()(&mut info3), CKR_OK);
+        assert_eq!(
+            t3.C_GetInfo.unwrap()(std::ptr::null_mut()),
+            CKR_ARGUMENTS_BAD
+        );
+    }
+    assert_eq!(
+        (info2.cryptokiVersion.major, info2.cryptokiVersion.minor),
+        (2, 40)
+    );
+    assert_eq!(
+        (info3.cryptokiVersion.major, info3.cryptokiVersion.minor),
+        (3, 0)
+    );
+    for info in [&info2, &info3] {
+        assert_eq!(&info.manufacturerID[..6], b"mhsm  ");
+        assert!(
+            info.manufacturerID
+                .iter()
+                .chain(&info.libraryDescription)
+                .all(|b| *b != 0)
+        );
+        assert_eq!(*info.manufacturerID.last().unwrap(), b' ');
+        assert_eq!(field(&info.libraryDescription), "mhsm managed HSM emulator");
+        assert_eq!(info.flags, 0);
+        assert_eq!(
+            (info.libraryVersion.major, info.libraryVersion.minor),
+            (0, 1)
+        );
+    }
+}
+
+/// `C_GetInterfaceList`: the two-call convention, 3.0 first, both "PKCS 11".
+fn interface_list(raw: &Pkcs11) {
     let mut count: CK_ULONG = 0;
     // SAFETY: valid pointers for every call below.
     unsafe {
@@ -434,8 +481,14 @@ fn interfaces_function_lists_and_info() {
             })
             .collect();
         assert_eq!(versions, [(3, 0), (2, 40)]);
+    }
+}
 
-        // C_GetInterface: by name and version, default 3.0; refusals.
+/// `C_GetInterface`: by name and version, default 3.0; refusals. `C_GetFunctionList`: the
+/// 2.40 table.
+fn get_interface(raw: &Pkcs11) {
+    // SAFETY: valid pointers for every call below.
+    unsafe {
         let name = c"PKCS 11".as_ptr() as *mut u8;
         let version_of = |iface: *mut CK_INTERFACE| {
             let v = (*((*iface).pFunctionList as *const CK_FUNCTION_LIST)).version;
@@ -487,48 +540,6 @@ fn interfaces_function_lists_and_info() {
             CKR_ARGUMENTS_BAD
         );
     }
-    let (t2, t3) = (table(), table_3_0());
-    assert_eq!((t2.version.major, t2.version.minor), (2, 40));
-    assert_eq!((t3.version.major, t3.version.minor), (3, 0));
-
-    // C_GetInfo: each table reports its own version; fields blank-padded.
-    assert_eq!(initialize(), CKR_OK);
-    let _fin = Finalize;
-    let mut info2: CK_INFO = unsafe { std::mem::zeroed() };
-    let mut info3: CK_INFO = unsafe { std::mem::zeroed() };
-    // SAFETY: valid out pointers; NULL is refused.
-    unsafe {
-        assert_eq!(t2.C_GetInfo.unwrap()(&mut info2), CKR_OK);
-        assert_eq!(t3.C_GetInfo.unwrap()(&mut info3), CKR_OK);
-        assert_eq!(
-            t3.C_GetInfo.unwrap()(std::ptr::null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
-    }
-    assert_eq!(
-        (info2.cryptokiVersion.major, info2.cryptokiVersion.minor),
-        (2, 40)
-    );
-    assert_eq!(
-        (info3.cryptokiVersion.major, info3.cryptokiVersion.minor),
-        (3, 0)
-    );
-    for info in [&info2, &info3] {
-        assert_eq!(&info.manufacturerID[..6], b"mhsm  ");
-        assert!(
-            info.manufacturerID
-                .iter()
-                .chain(&info.libraryDescription)
-                .all(|b| *b != 0)
-        );
-        assert_eq!(*info.manufacturerID.last().unwrap(), b' ');
-        assert_eq!(field(&info.libraryDescription), "mhsm managed HSM emulator");
-        assert_eq!(info.flags, 0);
-        assert_eq!(
-            (info.libraryVersion.major, info.libraryVersion.minor),
-            (0, 1)
-        );
-    }
 }
 
 #[test]
@@ -540,6 +551,18 @@ fn null_pointers_bad_handles_and_session_flags() {
     let slots = slot_ids();
     let pool_slot = slots[0];
     let bad_slot: CK_SLOT_ID = 0x7777_7777_7777;
+    slot_functions_refuse_nulls_and_bad_slots(raw, pool_slot, bad_slot);
+    let h = open_session_flags(raw, &slots, pool_slot, bad_slot);
+    session_functions_refuse_nulls(raw, h);
+    bad_session_handles_and_slot_events(raw, h);
+}
+
+/// NULL out pointers and a slot that does not exist, before any session.
+fn slot_functions_refuse_nulls_and_bad_slots(
+    raw: &Pkcs11,
+    pool_slot: CK_SLOT_ID,
+    bad_slot: CK_SLOT_ID,
+) {
     // SAFETY: every pointer below is NULL or valid for what the function writes.
     unsafe {
         let mut count: CK_ULONG = 0;
@@ -578,7 +601,18 @@ fn null_pointers_bad_handles_and_session_flags() {
             raw.C_GetMechanismInfo(pool_slot, CKM_MD5, &mut mech_info),
             CKR_MECHANISM_INVALID
         );
+    }
+}
 
+/// Sessions: the out pointer, the serial flag, the slot, the uninitialized token. Returns a session opened on the pool's slot.
+fn open_session_flags(
+    raw: &Pkcs11,
+    slots: &[CK_SLOT_ID],
+    pool_slot: CK_SLOT_ID,
+    bad_slot: CK_SLOT_ID,
+) -> CK_SESSION_HANDLE {
+    // SAFETY: every pointer below is NULL or valid for what the function writes.
+    unsafe {
         // Sessions: the out pointer, the serial flag, the slot, the uninitialized token.
         let mut h: CK_SESSION_HANDLE = 0;
         assert_eq!(
@@ -607,7 +641,15 @@ fn null_pointers_bad_handles_and_session_flags() {
             CKR_OK
         );
         assert_ne!(h, CK_INVALID_HANDLE);
+        h
+    }
+}
 
+/// NULL where the session's functions write or read; the error ends the operation.
+fn session_functions_refuse_nulls(raw: &Pkcs11, h: CK_SESSION_HANDLE) {
+    // SAFETY: every pointer below is NULL or valid for what the function writes.
+    unsafe {
+        let mut count: CK_ULONG = 0;
         // NULL where the session's functions write or read.
         assert_eq!(raw.C_GetSessionInfo(h, null()), CKR_ARGUMENTS_BAD);
         assert_eq!(raw.C_DigestInit(h, null()), CKR_ARGUMENTS_BAD);
@@ -636,7 +678,19 @@ fn null_pointers_bad_handles_and_session_flags() {
             raw.C_DigestFinal(h, null(), &mut count),
             CKR_OPERATION_NOT_INITIALIZED
         );
+    }
+}
 
+/// Handles that do not exist; `C_WaitForSlotEvent`; closing the session, once.
+fn bad_session_handles_and_slot_events(raw: &Pkcs11, h: CK_SESSION_HANDLE) {
+    // SAFETY: every pointer below is NULL or valid for what the function writes.
+    unsafe {
+        let mut data = *b"abc";
+        let mut mech = CK_MECHANISM {
+            mechanism: CKM_SHA256,
+            pParameter: null(),
+            ulParameterLen: 0,
+        };
         // Handles that do not exist.
         let mut session_info: CK_SESSION_INFO = std::mem::zeroed();
         let bad: CK_SESSION_HANDLE = 0xdead_beef;

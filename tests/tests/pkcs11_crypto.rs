@@ -1463,8 +1463,44 @@ fn initialization_errors() {
             ],
         )
         .unwrap();
+    let k = InitKeys {
+        ec,
+        ec_public,
+        rsa,
+        rsa_public,
+        secret,
+        generic,
+    };
+    wrong_key_types_at_init(&s, &k);
+    usage_flags_at_init(&s, &k);
+    bad_mechanisms_at_init(&s, &k);
+    bad_raw_mechanisms_at_init(&s, &k);
+    one_operation_of_a_kind(&s, ec);
+}
 
-    // Wrong key type for the mechanism.
+/// The keys [`initialization_errors`] tries.
+#[derive(Clone, Copy)]
+struct InitKeys {
+    ec: ObjectHandle,
+    ec_public: ObjectHandle,
+    rsa: ObjectHandle,
+    rsa_public: ObjectHandle,
+    /// AES, encrypt only.
+    secret: ObjectHandle,
+    /// A generic secret, encrypt only.
+    generic: ObjectHandle,
+}
+
+/// Wrong key type for the mechanism.
+fn wrong_key_types_at_init(s: &Session, k: &InitKeys) {
+    let InitKeys {
+        ec,
+        rsa,
+        rsa_public,
+        secret,
+        generic,
+        ..
+    } = *k;
     for (mechanism, k) in [
         (Mechanism::Ecdsa, rsa),
         (Mechanism::Sha256RsaPkcs, ec),
@@ -1496,8 +1532,16 @@ fn initialization_errors() {
         rv(s.verify_init(&Mechanism::EcdsaSha256, rsa_public)),
         RvError::KeyTypeInconsistent
     );
+}
 
-    // Usage flags.
+/// Usage flags.
+fn usage_flags_at_init(s: &Session, k: &InitKeys) {
+    let InitKeys {
+        ec_public,
+        rsa,
+        secret,
+        ..
+    } = *k;
     assert_eq!(
         rv(s.sign_init(&Mechanism::Sha256Hmac, secret)),
         RvError::KeyFunctionNotPermitted
@@ -1516,13 +1560,16 @@ fn initialization_errors() {
         RvError::KeyFunctionNotPermitted,
         "a private key does not encrypt"
     );
-    let (no_sign, _) = ec_pair(&s, &[Attribute::Sign(false)]);
+    let (no_sign, _) = ec_pair(s, &[Attribute::Sign(false)]);
     assert_eq!(
         rv(s.sign_init(&Mechanism::Ecdsa, no_sign)),
         RvError::KeyFunctionNotPermitted
     );
+}
 
-    // Mechanisms and their parameters.
+/// Mechanisms and their parameters.
+fn bad_mechanisms_at_init(s: &Session, k: &InitKeys) {
+    let InitKeys { rsa, secret, .. } = *k;
     assert_eq!(
         rv(s.sign_init(&Mechanism::AesEcb, secret)),
         RvError::MechanismInvalid
@@ -1564,16 +1611,25 @@ fn initialization_errors() {
         rv(s.encrypt_init(&other_iv, secret)),
         RvError::MechanismParamInvalid
     );
-    // Raw: a CBC IV of 8 bytes, CTR parameters of a wrong size, a NULL mechanism,
-    // an OAEP MGF that does not exist, a counter width the core does not take.
+}
+
+/// Raw: a CBC IV of 8 bytes, CTR parameters of a wrong size, a NULL mechanism, an OAEP MGF
+/// that does not exist, a counter width the core does not take.
+fn bad_raw_mechanisms_at_init(s: &Session, k: &InitKeys) {
+    let InitKeys {
+        ec,
+        rsa_public,
+        secret,
+        ..
+    } = *k;
     let mut m = raw_mechanism(CKM_AES_CBC, &[0u8; 8]);
     assert_eq!(
-        raw_encrypt_init(&s, &mut m, secret),
+        raw_encrypt_init(s, &mut m, secret),
         CKR_MECHANISM_PARAM_INVALID
     );
     let mut m = raw_mechanism(CKM_AES_CTR, &[0u8; 16]);
     assert_eq!(
-        raw_encrypt_init(&s, &mut m, secret),
+        raw_encrypt_init(s, &mut m, secret),
         CKR_MECHANISM_PARAM_INVALID
     );
     let ctr = CK_AES_CTR_PARAMS {
@@ -1582,7 +1638,7 @@ fn initialization_errors() {
     };
     let mut m = raw_mechanism(CKM_AES_CTR, &ctr);
     assert_eq!(
-        raw_encrypt_init(&s, &mut m, secret),
+        raw_encrypt_init(s, &mut m, secret),
         CKR_MECHANISM_PARAM_INVALID
     );
     let oaep = CK_RSA_PKCS_OAEP_PARAMS {
@@ -1594,7 +1650,7 @@ fn initialization_errors() {
     };
     let mut m = raw_mechanism(CKM_RSA_PKCS_OAEP, &oaep);
     assert_eq!(
-        raw_encrypt_init(&s, &mut m, rsa_public),
+        raw_encrypt_init(s, &mut m, rsa_public),
         CKR_MECHANISM_PARAM_INVALID
     );
     // SAFETY: a NULL mechanism is what is being tested.
@@ -1606,8 +1662,10 @@ fn initialization_errors() {
         })),
         RvError::KeyHandleInvalid
     );
+}
 
-    // One operation of a kind at a time; the first goes on.
+/// One operation of a kind at a time; the first goes on.
+fn one_operation_of_a_kind(s: &Session, ec: ObjectHandle) {
     s.sign_init(&Mechanism::EcdsaSha256, ec).unwrap();
     assert_eq!(
         rv(s.sign_init(&Mechanism::EcdsaSha256, ec)),
@@ -1636,7 +1694,16 @@ fn operation_errors() {
         16,
         &[Attribute::Encrypt(true), Attribute::Decrypt(true)],
     );
+    signing_errors(&s, (ec, ec_public), (rsa, rsa_public));
+    length_and_ciphertext_errors(&s, ec, (rsa, rsa_public), k);
+}
 
+/// Single-part-only mechanisms, a single-part call after an update, bad signatures.
+fn signing_errors(
+    s: &Session,
+    (ec, ec_public): (ObjectHandle, ObjectHandle),
+    (rsa, rsa_public): (ObjectHandle, ObjectHandle),
+) {
     // Single-part-only mechanisms refuse updates and final calls (as pkcs11-tool --test
     // expects), which ends them.
     s.sign_init(&Mechanism::Ecdsa, ec).unwrap();
@@ -1700,6 +1767,15 @@ fn operation_errors() {
         rv(s.verify(&Mechanism::Sha256RsaPkcs, rsa_public, b"m", &rsa_sig[1..])),
         RvError::SignatureLenRange
     );
+}
+
+/// Input lengths, ciphertexts, padding; after an error the operation is over.
+fn length_and_ciphertext_errors(
+    s: &Session,
+    ec: ObjectHandle,
+    (rsa, rsa_public): (ObjectHandle, ObjectHandle),
+    k: ObjectHandle,
+) {
     // Input lengths.
     assert_eq!(
         rv(s.sign(&Mechanism::Ecdsa, ec, b"")),
@@ -1922,8 +1998,21 @@ fn raw_wrap(
 #[test]
 fn short_buffers_keep_the_operation() {
     let s = session();
-    let (ec, ec_public) = ec_pair(&s, &[]);
-    let point = bytes(&s, ec_public, AttributeType::EcPoint);
+    short_buffers_in_signing(&s);
+    let k = aes(
+        &s,
+        16,
+        &[Attribute::Encrypt(true), Attribute::Decrypt(true)],
+    );
+    short_buffers_in_single_part_cbc(&s, k);
+    short_buffers_in_multi_part_cbc(&s, k);
+    short_buffers_in_gcm_and_wrapping(&s, k);
+}
+
+/// Signing: the length without signing, a short buffer, then the signature; `C_SignFinal`.
+fn short_buffers_in_signing(s: &Session) {
+    let (ec, ec_public) = ec_pair(s, &[]);
+    let point = bytes(s, ec_public, AttributeType::EcPoint);
     let h_s = s.handle();
     let data = b"two calls";
     let mut m = raw_mechanism::<()>(CKM_ECDSA_SHA256, &());
@@ -1998,16 +2087,19 @@ fn short_buffers_keep_the_operation() {
         CKR_OK
     );
     assert!(p256_verifies(&point, &sha256(data), &buf[..64]));
+}
 
+/// Single-part CBC-PAD: the exact ciphertext length, the plaintext's bound then its exact
+/// length.
+fn short_buffers_in_single_part_cbc(s: &Session, k: ObjectHandle) {
+    // SAFETY (all raw calls below): valid buffers of the stated lengths.
+    let h_s = s.handle();
+    let mut buf = [0u8; 80];
+    let mut len: CK_ULONG;
     // Encryption: the exact ciphertext length before any work.
-    let k = aes(
-        &s,
-        16,
-        &[Attribute::Encrypt(true), Attribute::Decrypt(true)],
-    );
     let iv = [1u8; 16];
     let mut cbc_pad = raw_mechanism(CKM_AES_CBC_PAD, &iv);
-    assert_eq!(raw_encrypt_init(&s, &mut cbc_pad, k), CKR_OK);
+    assert_eq!(raw_encrypt_init(s, &mut cbc_pad, k), CKR_OK);
     let plain = [6u8; 20];
     let encrypt = |out: *mut u8, len: &mut CK_ULONG| unsafe {
         raw().C_Encrypt(h_s, plain.as_ptr() as *mut u8, 20, out, len)
@@ -2039,10 +2131,20 @@ fn short_buffers_keep_the_operation() {
     assert_eq!(len, 20, "the exact length");
     assert_eq!(decrypt(small.as_mut_ptr(), &mut len), CKR_OK);
     assert_eq!((len, small), (20, plain));
+}
 
+/// Multi-part CBC-PAD, both ways.
+fn short_buffers_in_multi_part_cbc(s: &Session, k: ObjectHandle) {
+    // SAFETY (all raw calls below): valid buffers of the stated lengths.
+    let h_s = s.handle();
+    let mut buf = [0u8; 80];
+    let mut len: CK_ULONG;
+    let iv = [1u8; 16];
+    let mut cbc_pad = raw_mechanism(CKM_AES_CBC_PAD, &iv);
+    let plain = [6u8; 20];
     // Multi-part CBC: each update returns the whole blocks ready, with the two calls; the
     // final call the padded rest.
-    assert_eq!(raw_encrypt_init(&s, &mut cbc_pad, k), CKR_OK);
+    assert_eq!(raw_encrypt_init(s, &mut cbc_pad, k), CKR_OK);
     let mut ct = Vec::new();
     for want in [16, 16] {
         let update = |out: *mut u8, len: &mut CK_ULONG| unsafe {
@@ -2077,7 +2179,7 @@ fn short_buffers_keep_the_operation() {
     ct.extend_from_slice(&buf[..16]);
     let mut dm = raw_mechanism(CKM_AES_CBC_PAD, &iv);
     assert_eq!(
-        raw_decrypt(&s, &mut dm, k, &ct).unwrap(),
+        raw_decrypt(s, &mut dm, k, &ct).unwrap(),
         [plain, plain].concat()
     );
     // Decrypting with padding: the final call answers the most it can be, then the rest.
@@ -2111,7 +2213,15 @@ fn short_buffers_keep_the_operation() {
         CKR_OK
     );
     assert_eq!(small, plain[12..]);
+}
 
+/// GCM (updates answer nothing, the final call everything); wrapping.
+fn short_buffers_in_gcm_and_wrapping(s: &Session, k: ObjectHandle) {
+    // SAFETY (all raw calls below): valid buffers of the stated lengths.
+    let h_s = s.handle();
+    let mut buf = [0u8; 80];
+    let mut len: CK_ULONG;
+    let plain = [6u8; 20];
     // GCM gathers: updates answer 0 bytes, the final call everything.
     let nonce = [4u8; 12];
     let gcm_params = CK_GCM_PARAMS {
@@ -2123,7 +2233,7 @@ fn short_buffers_keep_the_operation() {
         ulTagBits: 128,
     };
     let mut gcm = raw_mechanism(CKM_AES_GCM, &gcm_params);
-    assert_eq!(raw_encrypt_init(&s, &mut gcm, k), CKR_OK);
+    assert_eq!(raw_encrypt_init(s, &mut gcm, k), CKR_OK);
     len = 80;
     assert_eq!(
         unsafe {
@@ -2146,8 +2256,8 @@ fn short_buffers_keep_the_operation() {
     assert_eq!(len, 36, "20 bytes and the tag");
 
     // Wrapping: the length first.
-    let wrapping = aes(&s, 32, &[Attribute::Wrap(true)]);
-    let target = aes(&s, 32, &[Attribute::Extractable(true)]);
+    let wrapping = aes(s, 32, &[Attribute::Wrap(true)]);
+    let target = aes(s, 32, &[Attribute::Extractable(true)]);
     let mut kw = raw_mechanism::<()>(CKM_AES_KEY_WRAP, &());
     kw.pParameter = std::ptr::null_mut();
     kw.ulParameterLen = 0;

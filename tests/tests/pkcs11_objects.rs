@@ -169,21 +169,29 @@ fn raw_get(s: &Session, o: CK_OBJECT_HANDLE, t: CK_ATTRIBUTE_TYPE) -> Result<Vec
 #[test]
 fn generated_pairs_and_secret_keys_show_the_right_attributes() {
     let s = rw("gen");
-    let (public, private) = ec_pair(&s, "ec-key", true);
+    ec_pair_attributes(&s);
+    rsa_pair_attributes(&s);
+    aes_key_attributes(&s);
+    session_keys_live_with_their_session(&s);
+}
+
+/// A generated EC pair: class, type, parameters, point, shared id, flags; no private value.
+fn ec_pair_attributes(s: &Session) {
+    let (public, private) = ec_pair(s, "ec-key", true);
     assert_eq!(
-        get(&s, private, AttributeType::Class),
+        get(s, private, AttributeType::Class),
         Attribute::Class(ObjectClass::PRIVATE_KEY)
     );
     assert_eq!(
-        get(&s, public, AttributeType::Class),
+        get(s, public, AttributeType::Class),
         Attribute::Class(ObjectClass::PUBLIC_KEY)
     );
     assert_eq!(
-        get(&s, private, AttributeType::KeyType),
+        get(s, private, AttributeType::KeyType),
         Attribute::KeyType(KeyType::EC)
     );
-    assert_eq!(bytes(&s, public, AttributeType::EcParams), P256);
-    let point = bytes(&s, public, AttributeType::EcPoint);
+    assert_eq!(bytes(s, public, AttributeType::EcParams), P256);
+    let point = bytes(s, public, AttributeType::EcPoint);
     assert_eq!(
         &point[..3],
         &[0x04, 65, 0x04],
@@ -194,11 +202,11 @@ fn generated_pairs_and_secret_keys_show_the_right_attributes() {
         "a point on the curve"
     );
     assert_eq!(
-        bytes(&s, private, AttributeType::Id),
-        bytes(&s, public, AttributeType::Id)
+        bytes(s, private, AttributeType::Id),
+        bytes(s, public, AttributeType::Id)
     );
-    assert!(!bytes(&s, private, AttributeType::Id).is_empty());
-    assert_eq!(bytes(&s, private, AttributeType::Label), b"ec-key");
+    assert!(!bytes(s, private, AttributeType::Id).is_empty());
+    assert_eq!(bytes(s, private, AttributeType::Label), b"ec-key");
     for (t, v) in [
         (AttributeType::Sensitive, true),
         (AttributeType::Extractable, false),
@@ -210,19 +218,22 @@ fn generated_pairs_and_secret_keys_show_the_right_attributes() {
         (AttributeType::Sign, true),
         (AttributeType::Decrypt, false),
     ] {
-        assert_eq!(flag(&s, private, t), v, "{t:?}");
+        assert_eq!(flag(s, private, t), v, "{t:?}");
     }
-    assert!(!flag(&s, public, AttributeType::Private));
+    assert!(!flag(s, public, AttributeType::Private));
     assert_eq!(
-        get(&s, private, AttributeType::KeyGenMechanism),
+        get(s, private, AttributeType::KeyGenMechanism),
         Attribute::KeyGenMechanism(cryptoki::mechanism::MechanismType::ECC_KEY_PAIR_GEN)
     );
     // The private value is never revealed.
     assert_eq!(
-        raw_get(&s, private.handle(), CKA_VALUE),
+        raw_get(s, private.handle(), CKA_VALUE),
         Err(CKR_ATTRIBUTE_SENSITIVE)
     );
+}
 
+/// A generated RSA pair: modulus, exponent, the private template's id, usages, SPKI.
+fn rsa_pair_attributes(s: &Session) {
     let (rsa_pub, rsa_priv) = s
         .generate_key_pair(
             &Mechanism::RsaPkcsKeyPairGen,
@@ -238,19 +249,20 @@ fn generated_pairs_and_secret_keys_show_the_right_attributes() {
             ],
         )
         .unwrap();
-    assert_eq!(bytes(&s, rsa_pub, AttributeType::Modulus).len(), 256);
-    assert_eq!(bytes(&s, rsa_pub, AttributeType::PublicExponent), [1, 0, 1]);
+    assert_eq!(bytes(s, rsa_pub, AttributeType::Modulus).len(), 256);
+    assert_eq!(bytes(s, rsa_pub, AttributeType::PublicExponent), [1, 0, 1]);
     assert_eq!(
-        bytes(&s, rsa_pub, AttributeType::Id),
+        bytes(s, rsa_pub, AttributeType::Id),
         [1, 2, 3],
         "the private template's id is shared"
     );
-    assert!(
-        flag(&s, rsa_priv, AttributeType::Decrypt) && flag(&s, rsa_pub, AttributeType::Encrypt)
-    );
-    let spki = bytes(&s, rsa_pub, AttributeType::PublicKeyInfo);
+    assert!(flag(s, rsa_priv, AttributeType::Decrypt) && flag(s, rsa_pub, AttributeType::Encrypt));
+    let spki = bytes(s, rsa_pub, AttributeType::PublicKeyInfo);
     assert_eq!(spki[0], 0x30);
+}
 
+/// A generated AES key.
+fn aes_key_attributes(s: &Session) {
     let aes = s
         .generate_key(
             &Mechanism::AesKeyGen,
@@ -262,15 +274,18 @@ fn generated_pairs_and_secret_keys_show_the_right_attributes() {
         )
         .unwrap();
     assert_eq!(
-        get(&s, aes, AttributeType::Class),
+        get(s, aes, AttributeType::Class),
         Attribute::Class(ObjectClass::SECRET_KEY)
     );
     assert_eq!(
-        get(&s, aes, AttributeType::ValueLen),
+        get(s, aes, AttributeType::ValueLen),
         Attribute::ValueLen(32.into())
     );
-    assert!(flag(&s, aes, AttributeType::Encrypt) && flag(&s, aes, AttributeType::Wrap));
+    assert!(flag(s, aes, AttributeType::Encrypt) && flag(s, aes, AttributeType::Wrap));
+}
 
+/// A non-sensitive, extractable session key reveals its value and dies with its session; the pool keys stay.
+fn session_keys_live_with_their_session(s: &Session) {
     // A non-sensitive, extractable session key reveals its value; it dies with its session.
     let s2 = rw("gen");
     let clear = s2
@@ -703,6 +718,12 @@ fn bad_inputs_get_their_codes() {
         unsafe { table().C_DestroyObject.unwrap()(s.handle(), 0xdead_beef) },
         CKR_OBJECT_HANDLE_INVALID
     );
+    bad_key_generation_templates(&s);
+    bad_object_creation(&s);
+}
+
+/// Key generation: curves, sizes, incomplete or inconsistent templates, attributes only the token sets, bad names.
+fn bad_key_generation_templates(s: &Session) {
     let ec = |params: Vec<u8>| {
         s.generate_key_pair(
             &Mechanism::EccKeyPairGen,
@@ -773,6 +794,10 @@ fn bad_inputs_get_their_codes() {
         )),
         RvError::AttributeValueInvalid
     );
+}
+
+/// Read-only sessions, incomplete templates, NULL templates, handles that do not exist.
+fn bad_object_creation(s: &Session) {
     let ro = ctx().open_ro_session(slot_of("bad")).unwrap();
     assert_eq!(
         rv(ro.generate_key(

@@ -246,6 +246,13 @@ fn key_lifecycle_shapes_and_errors() {
         .to_string();
     assert_eq!(version.len(), 32);
 
+    latest_and_explicit_versions(&api, &version);
+    sign_by_the_latest_path(&api, &version);
+    delete_recover_and_purge(&api, p);
+}
+
+/// The latest version by trailing slash, by empty version, and by explicit version; bad versions.
+fn latest_and_explicit_versions(api: &Api, version: &str) {
     // Latest by trailing slash, by empty version, and by explicit version; bad versions.
     for path in [
         "/keys/rsa1/",
@@ -262,7 +269,10 @@ fn key_lifecycle_shapes_and_errors() {
         None,
     );
     assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+}
 
+/// Crypto through the double-slash (latest) path; bad algorithms and digests; a disabled key.
+fn sign_by_the_latest_path(api: &Api, version: &str) {
     // Crypto through the double-slash (latest) path.
     let digest = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let (s, b) = api.call(
@@ -323,7 +333,10 @@ fn key_lifecycle_shapes_and_errors() {
         Some(json!({"alg": "PS256", "value": digest})),
     );
     assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "Forbidden"));
+}
 
+/// Delete, conflict on the name, get deleted, recover, delete, purge (204).
+fn delete_recover_and_purge(api: &Api, p: u16) {
     // Delete, conflict on the name, get deleted, recover, delete, purge (204).
     let (s, b) = api.call(Method::DELETE, &format!("/keys/rsa1?{V}"), None);
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -445,6 +458,14 @@ fn backups_restores_settings_and_rotation_policies() {
         Some(json!({"kty": "EC"})),
     );
     assert_eq!(s, StatusCode::OK);
+    let folder = full_backup(&api);
+    selective_restore(&api, &folder);
+    bad_backup_requests(&api);
+    settings_and_rotation_policies(&api);
+}
+
+/// A full backup: 202, a status URL carrying the api-version, Retry-After, polled until done. Returns the folder.
+fn full_backup(api: &Api) -> String {
     // Full backup: 202, a status URL carrying the api-version, Retry-After.
     let storage = "https://acct.blob.core.windows.net/c1";
     let (s, h, b) = api.send(
@@ -499,7 +520,13 @@ fn backups_restores_settings_and_rotation_policies() {
             .join("mhsm-backup.json")
             .exists()
     );
+    folder
+}
 
+/// Selective restore of a purged key.
+fn selective_restore(api: &Api, folder: &str) {
+    let storage = "https://acct.blob.core.windows.net/c1";
+    let port = api.server.port();
     // Selective restore of a purged key.
     api.call(Method::DELETE, &format!("/keys/lro?{V}"), None);
     api.call(Method::DELETE, &format!("/deletedkeys/lro?{V}"), None);
@@ -521,7 +548,10 @@ fn backups_restores_settings_and_rotation_policies() {
         api.call(Method::GET, &format!("/keys/lro/?{V}"), None).0,
         StatusCode::OK
     );
+}
 
+/// Bad backup requests.
+fn bad_backup_requests(api: &Api) {
     // Bad input.
     let (s, b) = api.call(
         Method::POST,
@@ -541,7 +571,11 @@ fn backups_restores_settings_and_rotation_policies() {
         (StatusCode::BAD_REQUEST, "BadParameter"),
         "other routes need the api-version"
     );
+}
 
+/// Settings; rotation policies: the default, a set one, a refused one.
+fn settings_and_rotation_policies(api: &Api) {
+    let port = api.server.port();
     // Settings.
     let (s, b) = api.call(Method::GET, &format!("/settings?{V}"), None);
     assert_eq!(s, StatusCode::OK);

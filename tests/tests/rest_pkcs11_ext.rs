@@ -12,7 +12,7 @@ use hsm_core::crypto::{
     CipherAlgorithm, Curve, HashAlg, KeyMaterial, KeySpec, PublicKey, SignAlgorithm, WrapAlgorithm,
     jwa,
 };
-use hsm_core::key::{KeyOperation as Op, KeyOps};
+use hsm_core::key::{EphemeralKey, KeyOperation as Op, KeyOps};
 use hsm_core::{Hsm, HsmConfig, SecretBytes, rbac};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -113,6 +113,14 @@ fn state_keys_and_front_end_attributes() {
         .as_u64()
         .unwrap();
 
+    let created = keys_made_with_x_mhsm(&api);
+    let g1 = snapshot_and_one_key(&api, g0, &created);
+    set_and_remove_one_attribute(&api, g1);
+    extension_routes_not_found(&api);
+}
+
+/// `x-mhsm` on create and import; `newKeyOnly`; bad `x-mhsm`. Returns the created key `ec`.
+fn keys_made_with_x_mhsm(api: &Api) -> Value {
     // x-mhsm on create: the attributes come with the key, and the answer is extended.
     let created = api.ok(
         Method::POST,
@@ -171,7 +179,11 @@ fn state_keys_and_front_end_attributes() {
     );
     assert_eq!(imported["x-mhsm"]["keySize"], 128);
     assert_eq!(imported["x-mhsm"]["extra"]["ck.label"], b64(b"L"));
+    created
+}
 
+/// The generation moved; the snapshot holds the live keys, extended; one key. Returns the generation.
+fn snapshot_and_one_key(api: &Api, g0: u64, created: &Value) -> u64 {
     let state = api.ok(Method::GET, &format!("{X}/state"), None);
     let g1 = state["generation"].as_u64().unwrap();
     assert_ne!(g1, g0, "the generation moves with the keys");
@@ -202,7 +214,11 @@ fn state_keys_and_front_end_attributes() {
         (s, code(&b), inner(&b)),
         (StatusCode::NOT_FOUND, "KeyNotFound", "KeyNotFound")
     );
+    g1
+}
 
+/// Setting and removing one front-end attribute moves the generation.
+fn set_and_remove_one_attribute(api: &Api, g1: u64) {
     // Setting and removing one attribute.
     let set = api.ok(
         Method::PUT,
@@ -227,7 +243,10 @@ fn state_keys_and_front_end_attributes() {
         api.ok(Method::GET, &format!("{X}/state"), None)["generation"].as_u64(),
         Some(g1)
     );
+}
 
+/// Routes that do not exist: a plain 404, no `innererror`.
+fn extension_routes_not_found(api: &Api) {
     // Routes that do not exist.
     for (method, path) in [
         (Method::GET, format!("{X}/nothing")),
@@ -546,17 +565,29 @@ fn pins_and_clear() {
     );
 }
 
+/// The strict pool's administrator.
+const ADMIN: &str = "ad000000-0000-4000-8000-000000000001";
+/// A Crypto User of the strict pool.
+const USER: &str = "0e000000-0000-4000-8000-000000000001";
+/// A principal with no role in the strict pool.
+const STRANGER: &str = "5e000000-0000-4000-8000-000000000001";
+
 #[test]
 fn strict_pools_check_the_extension_routes_and_log_them() {
-    const ADMIN: &str = "ad000000-0000-4000-8000-000000000001";
-    const USER: &str = "0e000000-0000-4000-8000-000000000001";
-    const STRANGER: &str = "5e000000-0000-4000-8000-000000000001";
     let server = TestServer::start_with(&["strict"], |config| {
         let hsm = Hsm::open(HsmConfig::new(&config.data_dir)).unwrap();
         rbac::make_strict(&hsm.pool("strict").unwrap(), &[ADMIN]).unwrap();
     });
     let api = Api::on(server);
     let host = "strict.localhost";
+    strict_pool_with_a_user(&api, host);
+    extension_routes_refuse_a_stranger(&api, host);
+    extension_routes_for_a_crypto_user(&api, host);
+    access_log_of_extension_routes(&api);
+}
+
+/// The administrator turns the access log on and makes USER a Crypto User, who makes a key.
+fn strict_pool_with_a_user(api: &Api, host: &str) {
     // The administrator turns the access log on and makes USER a Crypto User.
     let (s, b) = api.send_as(
         &token_for(ADMIN),
@@ -586,7 +617,10 @@ fn strict_pools_check_the_extension_routes_and_log_them() {
         Some(json!({"kty": "EC"})),
     );
     assert_eq!(s, StatusCode::OK, "{b}");
+}
 
+/// Each extension route names its data action and scope when it refuses a stranger.
+fn extension_routes_refuse_a_stranger(api: &Api, host: &str) {
     for (method, path, action) in [
         (
             Method::GET,
@@ -644,6 +678,10 @@ fn strict_pools_check_the_extension_routes_and_log_them() {
         let message = b["error"]["message"].as_str().unwrap();
         assert!(message.ends_with(action), "{message}");
     }
+}
+
+/// A Crypto User reads through the extension but may not clear the pool.
+fn extension_routes_for_a_crypto_user(api: &Api, host: &str) {
     let (s, b) = api.send_as(
         &token_for(USER),
         host,
@@ -672,7 +710,10 @@ fn strict_pools_check_the_extension_routes_and_log_them() {
         (StatusCode::FORBIDDEN, "ForbiddenByRbac"),
         "a crypto user may not clear"
     );
+}
 
+/// The access log names the extension routes' actions and principals, never bodies.
+fn access_log_of_extension_routes(api: &Api) {
     let logs = api.server.dir.path().join("logs/strict");
     let files: Vec<_> = std::fs::read_dir(&logs)
         .unwrap()
@@ -752,10 +793,22 @@ fn vendor_algorithm_names_through_the_standard_routes() {
     let api = Api::new();
     let local = Hsm::open(HsmConfig::in_memory()).unwrap();
     let aes = aes_twin(&api, &local, "aes", &[0x42; 32]);
-    let spec = KeySpec::Aes { bits: 256 };
-    let plain = [0x11u8; 48];
+    vendor_aes_ciphers(&api, &aes);
+    vendor_macs_and_key_wrap(&api, &aes);
+    let verifier = vendor_rsa_signatures(&api, &local);
+    vendor_rsa_ciphers(&api, &verifier);
+    vendor_ecdsa(&api, &local);
+    vendor_names_refused(&api);
+}
 
-    // Deterministic modes: the server's output is the core's.
+/// The input of the AES cases.
+const PLAIN: [u8; 48] = [0x11; 48];
+
+/// AES ECB, CTR, CBC and GCM by vendor names: the server's output is the core's.
+fn vendor_aes_ciphers(api: &Api, aes: &Twin) {
+    let spec = KeySpec::Aes { bits: 256 };
+    let plain = PLAIN;
+    // Deterministic modes.
     let ecb = CipherAlgorithm::AesEcb;
     let ctr = CipherAlgorithm::AesCtr {
         counter_block: [0xfe; 16],
@@ -844,8 +897,11 @@ fn vendor_algorithm_names_through_the_standard_routes() {
             plain
         );
     }
+}
 
-    // MACs: CMAC and HMAC-SHA-1 are the core's.
+/// CMAC and HMAC-SHA-1; AES key wrap with padding under a size the name demands.
+fn vendor_macs_and_key_wrap(api: &Api, aes: &Twin) {
+    let spec = KeySpec::Aes { bits: 256 };
     for alg in [
         SignAlgorithm::Cmac,
         SignAlgorithm::Hmac {
@@ -891,9 +947,11 @@ fn vendor_algorithm_names_through_the_standard_routes() {
         Some(json!({"alg": "MHSM-AES-KWP-K128", "value": b64(&[1; 20])})),
     );
     assert_eq!((s, inner(&b)), (StatusCode::BAD_REQUEST, "KeyTypeMismatch"));
+}
 
-    // RSA: PSS with a salt of 0 and MGF1 like the hash, verified locally; raw RSA; OAEP with
-    // SHA-384 and a label.
+/// RSA signatures: PSS with a salt of 0 and MGF1 like the hash, verified locally. Returns
+/// the RSA key's public half, for the cipher cases.
+fn vendor_rsa_signatures(api: &Api, local: &Hsm) -> EphemeralKey {
     let rsa = api.ok(
         Method::POST,
         "/keys/rsa/create",
@@ -948,6 +1006,12 @@ fn vendor_algorithm_names_through_the_standard_routes() {
             );
         }
     }
+    verifier
+}
+
+/// Raw RSA (sign, decrypt); OAEP with SHA-384 and a label, through decrypt and unwrapKey.
+fn vendor_rsa_ciphers(api: &Api, verifier: &EphemeralKey) {
+    let rsa_spec = KeySpec::Rsa { bits: 2048 };
     let mut raw = vec![0u8; 256];
     raw[1..].fill(0x37);
     let sig = api.ok(
@@ -1015,8 +1079,11 @@ fn vendor_algorithm_names_through_the_standard_routes() {
         (StatusCode::BAD_REQUEST, "DecryptionFailed"),
         "no label"
     );
+}
 
-    // ECDSA without a hash on P-256, and with SHA-384 on P-256.
+/// ECDSA without a hash on P-256, and with SHA-384 on P-256.
+fn vendor_ecdsa(api: &Api, local: &Hsm) {
+    let digest = [0x5a; 48];
     let ec = api.ok(
         Method::POST,
         "/keys/ec/create",
@@ -1061,8 +1128,11 @@ fn vendor_algorithm_names_through_the_standard_routes() {
             "{name}"
         );
     }
+}
 
-    // Unknown and garbled vendor names.
+/// Unknown and garbled vendor names.
+fn vendor_names_refused(api: &Api) {
+    let plain = PLAIN;
     for (path, alg) in [
         ("/keys/aes//encrypt", "MHSM-AES-XTS"),
         ("/keys/rsa//sign", "MHSM-PS-SHA256"),

@@ -7,6 +7,7 @@
 //! pass through in request and answer bodies only: never in messages or logs.
 
 use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use hsm_core::pin::{PinPolicy, PinRole};
 use hsm_core::rbac::{DataAction as A, Scope};
 use hsm_core::{KeyRef, document};
@@ -37,8 +38,7 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
     let ["x-mhsm", "pkcs11", rest @ ..] = segments else {
         return Ok(None);
     };
-    let (pool, host, allow, bytes) = (req.ctx.pool, req.ctx.host, req.allow, req.body);
-    let key = key_scope;
+    let (pool, allow) = (req.ctx.pool, req.allow);
     let response = match (req.method.clone(), rest) {
         (Method::GET, ["state"]) => {
             allow(A::ReadKey, &Scope::Keys)?;
@@ -46,6 +46,26 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
                 generation: pool.generation(),
             })
         }
+        (_, ["keys", ..]) => keys(req, rest)?,
+        (_, ["documents", ..]) => documents(req, rest)?,
+        (_, ["pins", ..]) => pins(req, rest)?,
+        (Method::POST, ["clear"]) => {
+            allow(A::PurgeDeletedKey, &Scope::Keys)?;
+            ok(Removed {
+                removed: pool.clear()?,
+            })
+        }
+        _ => return Err(req.no_route()),
+    };
+    Ok(Some(response))
+}
+
+/// `keys/...`: the key snapshot, one extended bundle, front-end attributes, ECDH, export,
+/// wrapping one stored key under another.
+fn keys(req: &Request, rest: &[&str]) -> Result<Response, ApiError> {
+    let (pool, host, allow, bytes) = (req.ctx.pool, req.ctx.host, req.allow, req.body);
+    let key = key_scope;
+    let response = match (req.method.clone(), rest) {
         (Method::GET, ["keys"] | ["keys", ""]) => {
             allow(A::ReadKey, &Scope::Keys)?;
             let (generation, keys) = pool.snapshot_keys()?;
@@ -93,6 +113,15 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
             let wrapped = pool.wrap_stored_key(wrapping, &req.algorithm()?, target)?;
             ok(ValueBody::of(&wrapped))
         }
+        _ => return Err(req.no_route()),
+    };
+    Ok(response)
+}
+
+/// `documents/...`: a pool's front-end documents, by kind.
+fn documents(req: &Request, rest: &[&str]) -> Result<Response, ApiError> {
+    let (pool, allow, bytes) = (req.ctx.pool, req.allow, req.body);
+    let response = match (req.method.clone(), rest) {
         (Method::GET, ["documents", kind] | ["documents", kind, ""]) => {
             allow(A::ReadKey, &Scope::Keys)?;
             document::check_front_end_kind(kind)?;
@@ -126,6 +155,15 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
             }
             no_content()
         }
+        _ => return Err(req.no_route()),
+    };
+    Ok(response)
+}
+
+/// `pins/...`: the PIN policy and status, setting and verifying a PIN.
+fn pins(req: &Request, rest: &[&str]) -> Result<Response, ApiError> {
+    let (pool, allow, bytes) = (req.ctx.pool, req.allow, req.body);
+    let response = match (req.method.clone(), rest) {
         (Method::GET, ["pins"]) => {
             allow(A::ReadKey, &Scope::Keys)?;
             ok(PinsBody {
@@ -152,13 +190,7 @@ pub fn route(req: &Request, segments: &[&str]) -> Routed {
             pool.verify_pin(role(who), pin.expose_secret())?;
             no_content()
         }
-        (Method::POST, ["clear"]) => {
-            allow(A::PurgeDeletedKey, &Scope::Keys)?;
-            ok(Removed {
-                removed: pool.clear()?,
-            })
-        }
         _ => return Err(req.no_route()),
     };
-    Ok(Some(response))
+    Ok(response)
 }

@@ -14,6 +14,14 @@
 //! it initializes, opens a read-write session on the token labelled TOKEN, logs in as the
 //! user, prints `ready`, then answers each command with one line (see [`shell`]).
 
+use std::collections::HashMap;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::Error;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
 use cryptoki_sys::{CK_SLOT_ID, CK_ULONG, CKR_OK};
 use hsm_core::names::Tags;
 use hsm_core::{Hsm, HsmConfig, PoolSettings};
@@ -72,69 +80,7 @@ fn probe(path: &str) {
 ///   verified); `loop errors=E` (the errors also go to stderr)
 /// - `quit`
 fn shell(module: &str, token: &str, pin: &str) {
-    use std::collections::HashMap;
     use std::io::BufRead;
-
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-    use cryptoki::error::Error;
-    use cryptoki::mechanism::Mechanism;
-    use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
-    use cryptoki::session::{Session, UserType};
-    use cryptoki::types::AuthPin;
-
-    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-
-    fn err(e: Error) -> String {
-        match e {
-            Error::Pkcs11(rv, f) => format!("err={rv:?} in {f:?}"),
-            other => format!("err={other}"),
-        }
-    }
-
-    /// The (private, public) handles of the key pair labelled `label`.
-    fn find(s: &Session, label: &str) -> Result<(ObjectHandle, ObjectHandle), String> {
-        let of = |class| {
-            s.find_objects(&[Attribute::Class(class), Attribute::Label(label.into())])
-                .map_err(err)
-        };
-        let private = of(ObjectClass::PRIVATE_KEY)?;
-        let public = of(ObjectClass::PUBLIC_KEY)?;
-        match (private.first(), public.first()) {
-            (Some(p), Some(q)) => Ok((*p, *q)),
-            _ => Err(format!(
-                "{label}: {} private, {} public keys",
-                private.len(),
-                public.len()
-            )),
-        }
-    }
-
-    fn gen_pair(s: &Session, label: &str) -> Result<(ObjectHandle, ObjectHandle), String> {
-        let (public, private) = s
-            .generate_key_pair(
-                &Mechanism::EccKeyPairGen,
-                &[
-                    Attribute::Token(true),
-                    Attribute::Verify(true),
-                    Attribute::EcParams(P256.to_vec()),
-                    Attribute::Label(label.into()),
-                ],
-                &[
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sign(true),
-                    Attribute::Label(label.into()),
-                ],
-            )
-            .map_err(err)?;
-        Ok((private, public))
-    }
-
-    fn sign_verify(s: &Session, pair: (ObjectHandle, ObjectHandle)) -> Result<(), Error> {
-        let data = s.generate_random_vec(32)?;
-        let signature = s.sign(&Mechanism::EcdsaSha256, pair.0, &data)?;
-        s.verify(&Mechanism::EcdsaSha256, pair.1, &data, &signature)
-    }
 
     let ctx = Pkcs11::new(module).expect("load the module");
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
@@ -149,122 +95,212 @@ fn shell(module: &str, token: &str, pin: &str) {
     s.login(UserType::User, Some(&AuthPin::new(pin.into())))
         .expect("C_Login");
     println!("ready");
-    let mut pairs: HashMap<String, (ObjectHandle, ObjectHandle)> = HashMap::new();
+    let mut shell = Shell {
+        ctx: &ctx,
+        s,
+        pairs: HashMap::new(),
+    };
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
+        let Some(answer) = shell.answer(&line) else {
+            break;
+        };
+        println!("{answer}");
+    }
+    drop(shell);
+    ctx.finalize().expect("C_Finalize");
+}
+
+/// DER of the P-256 curve OID.
+const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// A shell's session and the key pairs it knows by label.
+struct Shell<'a> {
+    ctx: &'a Pkcs11,
+    s: Session,
+    /// Label → (private, public) handles, from `gen` and `find`.
+    pairs: HashMap<String, (ObjectHandle, ObjectHandle)>,
+}
+
+impl Shell<'_> {
+    /// The answer to one command line; None for `quit`.
+    fn answer(&mut self, line: &str) -> Option<String> {
+        let s = &self.s;
         let words: Vec<&str> = line.split_whitespace().collect();
         let answer = match words.as_slice() {
-            ["gen", label] => match gen_pair(&s, label) {
+            ["gen", label] => match gen_pair(s, label) {
                 Ok(pair) => {
-                    pairs.insert(label.to_string(), pair);
+                    self.pairs.insert(label.to_string(), pair);
                     "gen ok".to_string()
                 }
                 Err(e) => e,
             },
-            ["sign", label] => {
-                let known = match pairs.get(*label) {
-                    Some(pair) => Ok(*pair),
-                    None => find(&s, label),
-                };
-                match known {
-                    Err(e) => e,
-                    Ok(pair) => match sign_verify(&s, pair) {
-                        Ok(()) => "sign ok".to_string(),
-                        Err(Error::Pkcs11(
-                            cryptoki::error::RvError::ObjectHandleInvalid
-                            | cryptoki::error::RvError::KeyHandleInvalid,
-                            _,
-                        )) => match find(&s, label).map(|p| (p, sign_verify(&s, p))) {
-                            Ok((p, Ok(()))) => {
-                                pairs.insert(label.to_string(), p);
-                                "sign ok refound".to_string()
-                            }
-                            Ok((_, Err(e))) => err(e),
-                            Err(e) => e,
-                        },
-                        Err(e) => err(e),
-                    },
-                }
-            }
+            ["sign", label] => self.sign(label),
             ["find", label] => match s.find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::Label(label.as_bytes().to_vec()),
             ]) {
                 Ok(found) => {
-                    if let Ok(pair) = find(&s, label) {
-                        pairs.insert(label.to_string(), pair);
+                    if let Ok(pair) = find(s, label) {
+                        self.pairs.insert(label.to_string(), pair);
                     }
                     format!("found {}", found.len())
                 }
                 Err(e) => err(e),
             },
-            ["destroy", label] => match find(&s, label) {
+            ["destroy", label] => match find(s, label) {
                 Ok((private, _)) => match s.destroy_object(private) {
                     Ok(()) => {
-                        pairs.remove(*label);
+                        self.pairs.remove(*label);
                         "destroy ok".to_string()
                     }
                     Err(e) => err(e),
                 },
                 Err(e) => e,
             },
-            ["slots"] => match ctx.get_all_slots() {
+            ["slots"] => match self.ctx.get_all_slots() {
                 Ok(slots) => format!("slots {}", slots.len()),
                 Err(e) => err(e),
             },
-            ["labels"] => {
-                let listed = s
-                    .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
-                    .and_then(|found| {
-                        found
-                            .into_iter()
-                            .map(|h| {
-                                s.get_attributes(h, &[AttributeType::Label]).map(|a| {
-                                    match a.first() {
-                                        Some(Attribute::Label(l)) => {
-                                            String::from_utf8_lossy(l).into_owned()
-                                        }
-                                        _ => String::new(),
-                                    }
-                                })
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    });
-                match listed {
-                    Ok(mut labels) => {
-                        labels.sort();
-                        format!("labels {}", labels.join(","))
-                    }
-                    Err(e) => err(e),
-                }
-            }
+            ["labels"] => self.labels(),
             ["loop", prefix, keys, signs] => {
                 let (keys, signs): (usize, usize) = (keys.parse().unwrap(), signs.parse().unwrap());
-                let mut errors = 0;
-                for k in 0..keys {
-                    let label = format!("{prefix}-{k}");
-                    let pair = match gen_pair(&s, &label) {
-                        Ok(pair) => pair,
-                        Err(e) => {
-                            eprintln!("{label}: {e}");
-                            errors += 1;
-                            continue;
-                        }
-                    };
-                    for _ in 0..signs {
-                        if let Err(e) = sign_verify(&s, pair) {
-                            eprintln!("{label}: {}", err(e));
-                            errors += 1;
-                        }
-                    }
-                }
-                format!("loop errors={errors}")
+                self.run_loop(prefix, keys, signs)
             }
-            ["quit"] => break,
+            ["quit"] => return None,
             _ => format!("err=unknown command {line:?}"),
         };
-        println!("{answer}");
+        Some(answer)
     }
-    drop(s);
-    ctx.finalize().expect("C_Finalize");
+
+    /// `sign LABEL`: with the handle kept, or found again when it is no longer valid.
+    fn sign(&mut self, label: &str) -> String {
+        let s = &self.s;
+        let known = match self.pairs.get(label) {
+            Some(pair) => Ok(*pair),
+            None => find(s, label),
+        };
+        match known {
+            Err(e) => e,
+            Ok(pair) => match sign_verify(s, pair) {
+                Ok(()) => "sign ok".to_string(),
+                Err(Error::Pkcs11(
+                    cryptoki::error::RvError::ObjectHandleInvalid
+                    | cryptoki::error::RvError::KeyHandleInvalid,
+                    _,
+                )) => match find(s, label).map(|p| (p, sign_verify(s, p))) {
+                    Ok((p, Ok(()))) => {
+                        self.pairs.insert(label.to_string(), p);
+                        "sign ok refound".to_string()
+                    }
+                    Ok((_, Err(e))) => err(e),
+                    Err(e) => e,
+                },
+                Err(e) => err(e),
+            },
+        }
+    }
+
+    /// `labels`: every private key's label, sorted.
+    fn labels(&self) -> String {
+        let s = &self.s;
+        let listed = s
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .and_then(|found| {
+                found
+                    .into_iter()
+                    .map(|h| {
+                        s.get_attributes(h, &[AttributeType::Label])
+                            .map(|a| match a.first() {
+                                Some(Attribute::Label(l)) => {
+                                    String::from_utf8_lossy(l).into_owned()
+                                }
+                                _ => String::new(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            });
+        match listed {
+            Ok(mut labels) => {
+                labels.sort();
+                format!("labels {}", labels.join(","))
+            }
+            Err(e) => err(e),
+        }
+    }
+
+    /// `loop PREFIX KEYS SIGNS`.
+    fn run_loop(&self, prefix: &str, keys: usize, signs: usize) -> String {
+        let mut errors = 0;
+        for k in 0..keys {
+            let label = format!("{prefix}-{k}");
+            let pair = match gen_pair(&self.s, &label) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    eprintln!("{label}: {e}");
+                    errors += 1;
+                    continue;
+                }
+            };
+            for _ in 0..signs {
+                if let Err(e) = sign_verify(&self.s, pair) {
+                    eprintln!("{label}: {}", err(e));
+                    errors += 1;
+                }
+            }
+        }
+        format!("loop errors={errors}")
+    }
+}
+
+fn err(e: Error) -> String {
+    match e {
+        Error::Pkcs11(rv, f) => format!("err={rv:?} in {f:?}"),
+        other => format!("err={other}"),
+    }
+}
+
+/// The (private, public) handles of the key pair labelled `label`.
+fn find(s: &Session, label: &str) -> Result<(ObjectHandle, ObjectHandle), String> {
+    let of = |class| {
+        s.find_objects(&[Attribute::Class(class), Attribute::Label(label.into())])
+            .map_err(err)
+    };
+    let private = of(ObjectClass::PRIVATE_KEY)?;
+    let public = of(ObjectClass::PUBLIC_KEY)?;
+    match (private.first(), public.first()) {
+        (Some(p), Some(q)) => Ok((*p, *q)),
+        _ => Err(format!(
+            "{label}: {} private, {} public keys",
+            private.len(),
+            public.len()
+        )),
+    }
+}
+
+fn gen_pair(s: &Session, label: &str) -> Result<(ObjectHandle, ObjectHandle), String> {
+    let (public, private) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Verify(true),
+                Attribute::EcParams(P256.to_vec()),
+                Attribute::Label(label.into()),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sign(true),
+                Attribute::Label(label.into()),
+            ],
+        )
+        .map_err(err)?;
+    Ok((private, public))
+}
+
+fn sign_verify(s: &Session, pair: (ObjectHandle, ObjectHandle)) -> Result<(), Error> {
+    let data = s.generate_random_vec(32)?;
+    let signature = s.sign(&Mechanism::EcdsaSha256, pair.0, &data)?;
+    s.verify(&Mechanism::EcdsaSha256, pair.1, &data, &signature)
 }

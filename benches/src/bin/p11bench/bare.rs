@@ -36,158 +36,216 @@ fn provider() -> Result<Arc<dyn CryptoProvider>> {
 pub fn run(dur: Duration, threads: &[usize]) -> Result<()> {
     let p = provider()?;
     emit_info("provider", p.name());
-    let p = p.as_ref();
-    let ec = p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?.1;
-    let rsa = p.generate_loaded(KeySpec::Rsa { bits: 2048 })?.1;
-    let aes = p.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
-    let hmac = p.load(&KeyMaterial::Secret(SecretBytes::new(hmac_key().to_vec())))?;
-    let msg = message(32);
-    let d = digest(p, &msg);
-    let kib = message(1024);
-    let four_kib = message(4096);
-    let ecdsa = SignAlgorithm::Ecdsa {
-        hash: None,
-        curve: None,
-    };
-    let pkcs1 = SignAlgorithm::RsaPkcs1v15 {
-        hash: Some(HashAlg::Sha256),
-    };
-    let pss = SignAlgorithm::RsaPss {
-        hash: HashAlg::Sha256,
-        mgf1: HashAlg::Sha256,
-        salt_len: 32,
-    };
-    let oaep = CipherAlgorithm::RsaOaep {
-        hash: HashAlg::Sha1,
-        mgf1: HashAlg::Sha1,
-        label: vec![],
-    };
-    let hmac_alg = SignAlgorithm::Hmac {
-        hash: HashAlg::Sha256,
-    };
-    let ec_sig = ec.sign(&ecdsa, &d)?;
-    ensure!(
-        ec.verify(&ecdsa, &d, &ec_sig)?,
-        "bare ECDSA does not verify"
-    );
-    let rsa_sig = rsa.sign(&pkcs1, &d)?;
-    ensure!(
-        rsa.verify(&pkcs1, &d, &rsa_sig)?,
-        "bare RSA does not verify"
-    );
-    let oaep_ct = rsa.encrypt(&oaep, &msg)?.data;
-    ensure!(
-        rsa.decrypt(&oaep, &oaep_ct)?.expose_secret() == msg,
-        "bare OAEP does not round-trip"
-    );
-    let cbc = CipherAlgorithm::AesCbc {
-        key_bits: None,
-        iv: [7; 16],
-        padding: true,
-    };
-
+    let bare = Bare::new(p.as_ref())?;
     for case in Case::selected().filter(|c| c.bare) {
         for &t in threads {
-            let r = match case.id {
-                "random" => measure(t, dur, |_| {
-                    let mut buf = [0u8; 32];
-                    move || Ok(p.fill_random(&mut buf)?)
-                }),
-                "sha256" => measure(t, dur, |_| {
-                    || {
-                        digest(p, &kib);
-                        Ok(())
-                    }
-                }),
-                "ecdsa-sign" => measure(t, dur, |_| {
-                    || {
-                        ec.sign(&ecdsa, &d)?;
-                        Ok(())
-                    }
-                }),
-                "ecdsa-verify" => measure(t, dur, |_| {
-                    || {
-                        ensure!(ec.verify(&ecdsa, &d, &ec_sig)?, "ECDSA verify failed");
-                        Ok(())
-                    }
-                }),
-                // The module hashes the message for CKM_SHA256_RSA_PKCS(_PSS); so does this.
-                "rsa-pkcs1-sign" | "rsa-pss-sign" => {
-                    let alg = if case.id == "rsa-pss-sign" {
-                        &pss
-                    } else {
-                        &pkcs1
-                    };
-                    measure(t, dur, |_| {
-                        || {
-                            rsa.sign(alg, &digest(p, &msg))?;
-                            Ok(())
-                        }
-                    })
-                }
-                "rsa-verify" => measure(t, dur, |_| {
-                    || {
-                        let ok = rsa.verify(&pkcs1, &digest(p, &msg), &rsa_sig)?;
-                        ensure!(ok, "RSA verify failed");
-                        Ok(())
-                    }
-                }),
-                "rsa-oaep-decrypt" => measure(t, dur, |_| {
-                    || {
-                        rsa.decrypt(&oaep, &oaep_ct)?;
-                        Ok(())
-                    }
-                }),
-                "aes-gcm" => measure(t, dur, |thread| {
-                    let mut n = 0u64;
-                    let aes: &dyn LoadedKey = aes.as_ref();
-                    let four_kib = &four_kib;
-                    move || {
-                        n += 1;
-                        let alg = CipherAlgorithm::AesGcm {
-                            key_bits: None,
-                            iv: Some(crate::p11::gcm_iv(thread, n).to_vec()),
-                            aad: vec![],
-                            tag_len: 16,
-                        };
-                        aes.encrypt(&alg, four_kib)?;
-                        Ok(())
-                    }
-                }),
-                "aes-cbc-pad" => measure(t, dur, |_| {
-                    || {
-                        aes.encrypt(&cbc, &four_kib)?;
-                        Ok(())
-                    }
-                }),
-                "hmac" => measure(t, dur, |_| {
-                    || {
-                        hmac.sign(&hmac_alg, &kib)?;
-                        Ok(())
-                    }
-                }),
-                "gen-ec" => measure(t, dur, |_| {
-                    || {
-                        p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?;
-                        Ok(())
-                    }
-                }),
-                "gen-aes" => measure(t, dur, |_| {
-                    || {
-                        p.generate_loaded(KeySpec::Aes { bits: 256 })?;
-                        Ok(())
-                    }
-                }),
-                "gen-rsa" => measure(t, dur, |_| {
-                    || {
-                        p.generate_loaded(KeySpec::Rsa { bits: 2048 })?;
-                        Ok(())
-                    }
-                }),
-                other => bail!("no bare measurement for {other}"),
-            };
-            emit(case.id, t, r?);
+            emit(case.id, t, bare.ops_per_sec(case.id, t, dur)?);
         }
     }
     Ok(())
+}
+
+/// The keys, inputs and algorithms of the bare cases, made (and checked) once.
+struct Bare<'p> {
+    p: &'p dyn CryptoProvider,
+    ec: Arc<dyn LoadedKey>,
+    rsa: Arc<dyn LoadedKey>,
+    aes: Arc<dyn LoadedKey>,
+    hmac: Arc<dyn LoadedKey>,
+    /// 32 bytes: the message of the signatures and of OAEP.
+    msg: Vec<u8>,
+    /// SHA-256 of `msg`.
+    d: Vec<u8>,
+    kib: Vec<u8>,
+    four_kib: Vec<u8>,
+    ecdsa: SignAlgorithm,
+    pkcs1: SignAlgorithm,
+    pss: SignAlgorithm,
+    oaep: CipherAlgorithm,
+    hmac_alg: SignAlgorithm,
+    cbc: CipherAlgorithm,
+    ec_sig: Vec<u8>,
+    rsa_sig: Vec<u8>,
+    oaep_ct: Vec<u8>,
+}
+
+impl<'p> Bare<'p> {
+    /// Makes the keys and checks a signature, a verification and an OAEP round trip, so a
+    /// broken provider cannot look fast.
+    fn new(p: &'p dyn CryptoProvider) -> Result<Bare<'p>> {
+        let ec = p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?.1;
+        let rsa = p.generate_loaded(KeySpec::Rsa { bits: 2048 })?.1;
+        let aes = p.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
+        let hmac = p.load(&KeyMaterial::Secret(SecretBytes::new(hmac_key().to_vec())))?;
+        let msg = message(32);
+        let d = digest(p, &msg);
+        let ecdsa = SignAlgorithm::Ecdsa {
+            hash: None,
+            curve: None,
+        };
+        let pkcs1 = SignAlgorithm::RsaPkcs1v15 {
+            hash: Some(HashAlg::Sha256),
+        };
+        let oaep = CipherAlgorithm::RsaOaep {
+            hash: HashAlg::Sha1,
+            mgf1: HashAlg::Sha1,
+            label: vec![],
+        };
+        let ec_sig = ec.sign(&ecdsa, &d)?;
+        ensure!(
+            ec.verify(&ecdsa, &d, &ec_sig)?,
+            "bare ECDSA does not verify"
+        );
+        let rsa_sig = rsa.sign(&pkcs1, &d)?;
+        ensure!(
+            rsa.verify(&pkcs1, &d, &rsa_sig)?,
+            "bare RSA does not verify"
+        );
+        let oaep_ct = rsa.encrypt(&oaep, &msg)?.data;
+        ensure!(
+            rsa.decrypt(&oaep, &oaep_ct)?.expose_secret() == msg,
+            "bare OAEP does not round-trip"
+        );
+        Ok(Bare {
+            p,
+            ec,
+            rsa,
+            aes,
+            hmac,
+            msg,
+            d,
+            kib: message(1024),
+            four_kib: message(4096),
+            ecdsa,
+            pkcs1,
+            pss: SignAlgorithm::RsaPss {
+                hash: HashAlg::Sha256,
+                mgf1: HashAlg::Sha256,
+                salt_len: 32,
+            },
+            oaep,
+            hmac_alg: SignAlgorithm::Hmac {
+                hash: HashAlg::Sha256,
+            },
+            cbc: CipherAlgorithm::AesCbc {
+                key_bits: None,
+                iv: [7; 16],
+                padding: true,
+            },
+            ec_sig,
+            rsa_sig,
+            oaep_ct,
+        })
+    }
+
+    /// Ops/s of case `id` on `t` threads for `dur`.
+    fn ops_per_sec(&self, id: &str, t: usize, dur: Duration) -> Result<f64> {
+        let p = self.p;
+        match id {
+            "random" => measure(t, dur, |_| {
+                let mut buf = [0u8; 32];
+                move || Ok(p.fill_random(&mut buf)?)
+            }),
+            "sha256" => measure(t, dur, |_| {
+                || {
+                    digest(p, &self.kib);
+                    Ok(())
+                }
+            }),
+            "ecdsa-sign" | "ecdsa-verify" | "rsa-pkcs1-sign" | "rsa-pss-sign" | "rsa-verify" => {
+                self.signatures(id, t, dur)
+            }
+            "rsa-oaep-decrypt" => measure(t, dur, |_| {
+                || {
+                    self.rsa.decrypt(&self.oaep, &self.oaep_ct)?;
+                    Ok(())
+                }
+            }),
+            "aes-gcm" => measure(t, dur, |thread| {
+                let mut n = 0u64;
+                let aes: &dyn LoadedKey = self.aes.as_ref();
+                let four_kib = &self.four_kib;
+                move || {
+                    n += 1;
+                    let alg = CipherAlgorithm::AesGcm {
+                        key_bits: None,
+                        iv: Some(crate::p11::gcm_iv(thread, n).to_vec()),
+                        aad: vec![],
+                        tag_len: 16,
+                    };
+                    aes.encrypt(&alg, four_kib)?;
+                    Ok(())
+                }
+            }),
+            "aes-cbc-pad" => measure(t, dur, |_| {
+                || {
+                    self.aes.encrypt(&self.cbc, &self.four_kib)?;
+                    Ok(())
+                }
+            }),
+            "hmac" => measure(t, dur, |_| {
+                || {
+                    self.hmac.sign(&self.hmac_alg, &self.kib)?;
+                    Ok(())
+                }
+            }),
+            "gen-ec" | "gen-aes" | "gen-rsa" => {
+                let spec = match id {
+                    "gen-ec" => KeySpec::Ec { curve: Curve::P256 },
+                    "gen-aes" => KeySpec::Aes { bits: 256 },
+                    _ => KeySpec::Rsa { bits: 2048 },
+                };
+                measure(t, dur, |_| {
+                    || {
+                        p.generate_loaded(spec)?;
+                        Ok(())
+                    }
+                })
+            }
+            other => bail!("no bare measurement for {other}"),
+        }
+    }
+
+    /// The signature cases.
+    fn signatures(&self, id: &str, t: usize, dur: Duration) -> Result<f64> {
+        let (p, ec, rsa, d) = (self.p, &self.ec, &self.rsa, &self.d);
+        match id {
+            "ecdsa-sign" => measure(t, dur, |_| {
+                || {
+                    ec.sign(&self.ecdsa, d)?;
+                    Ok(())
+                }
+            }),
+            "ecdsa-verify" => measure(t, dur, |_| {
+                || {
+                    ensure!(
+                        ec.verify(&self.ecdsa, d, &self.ec_sig)?,
+                        "ECDSA verify failed"
+                    );
+                    Ok(())
+                }
+            }),
+            // The module hashes the message for CKM_SHA256_RSA_PKCS(_PSS); so does this.
+            "rsa-pkcs1-sign" | "rsa-pss-sign" => {
+                let alg = if id == "rsa-pss-sign" {
+                    &self.pss
+                } else {
+                    &self.pkcs1
+                };
+                measure(t, dur, |_| {
+                    || {
+                        rsa.sign(alg, &digest(p, &self.msg))?;
+                        Ok(())
+                    }
+                })
+            }
+            _ => measure(t, dur, |_| {
+                || {
+                    let ok = rsa.verify(&self.pkcs1, &digest(p, &self.msg), &self.rsa_sig)?;
+                    ensure!(ok, "RSA verify failed");
+                    Ok(())
+                }
+            }),
+        }
+    }
 }

@@ -396,10 +396,16 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
         ),
     );
     let keys = make_keys(&m, provider)?;
-    let msg: &[u8] = &message(32);
-    let digest: &[u8] = &crate::digest(provider, msg);
-    let kib: &[u8] = &message(1024);
-    let four_kib: &[u8] = &message(4096);
+    let msg = message(32);
+    let cases = Cases {
+        m: &m,
+        keys,
+        digest: crate::digest(provider, &msg),
+        msg,
+        kib: message(1024),
+        four_kib: message(4096),
+        objects,
+    };
     let check = m.ctx.open_rw_session(m.slot)?;
 
     for case in Case::selected() {
@@ -407,7 +413,38 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
             continue;
         }
         // Each case checks its result once, so a broken module cannot look fast.
-        match case.id {
+        cases.check(case.id, &check, provider)?;
+        for &t in threads {
+            let r = cases.ops_per_sec(case.id, &check, t, dur);
+            emit(case.id, t, r.with_context(|| format!("case {}", case.id))?);
+        }
+    }
+    Ok(())
+}
+
+/// What the cases run with: the module, the keys made once, the inputs.
+struct Cases<'a> {
+    m: &'a Module,
+    keys: Keys,
+    /// 32 bytes: the message of the signatures and of OAEP.
+    msg: Vec<u8>,
+    /// SHA-256 of `msg`.
+    digest: Vec<u8>,
+    /// 1 KiB: digests and MACs.
+    kib: Vec<u8>,
+    /// 4 KiB: AES encryption.
+    four_kib: Vec<u8>,
+    /// How many filler objects the store holds.
+    objects: usize,
+}
+
+impl Cases<'_> {
+    /// Checks the result of case `id` once through the session `check`, against the
+    /// provider where the module's answer can be recomputed.
+    fn check(&self, id: &str, check: &Session, provider: &dyn CryptoProvider) -> Result<()> {
+        let (m, keys) = (self.m, &self.keys);
+        let (msg, digest, kib) = (&self.msg[..], &self.digest[..], &self.kib[..]);
+        match id {
             "session" => {
                 let s = m.ctx.open_rw_session(m.slot)?;
                 ensure!(s.get_session_info()?.read_write(), "session not read-write");
@@ -430,7 +467,7 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                 };
                 let pair = (keys.ec_priv, keys.ec_pub, &*keys.ec_public);
                 sign_and_verify(
-                    &check,
+                    check,
                     &Mechanism::Ecdsa,
                     pair,
                     &alg,
@@ -445,7 +482,7 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                 };
                 let pair = (keys.rsa_priv, keys.rsa_pub, &*keys.rsa_public);
                 let mech = Mechanism::Sha256RsaPkcs;
-                sign_and_verify(&check, &mech, pair, &alg, msg, digest, "RSA")?;
+                sign_and_verify(check, &mech, pair, &alg, msg, digest, "RSA")?;
             }
             "rsa-pss-sign" => {
                 let sig = check.sign(&pss(), keys.rsa_priv, msg)?;
@@ -464,42 +501,7 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                 let pt = check.decrypt(&oaep(), keys.rsa_priv, &ct)?;
                 ensure!(pt == msg, "OAEP decrypt gave the wrong plaintext");
             }
-            "aes-gcm" => {
-                let mut iv = gcm_iv(99, 0);
-                let ct = check.encrypt(
-                    &Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into())?),
-                    keys.aes,
-                    four_kib,
-                )?;
-                let key = provider.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
-                let pt = key.decrypt(
-                    &CipherAlgorithm::AesGcm {
-                        key_bits: None,
-                        iv: Some(iv.to_vec()),
-                        aad: vec![],
-                        tag_len: 16,
-                    },
-                    &ct,
-                )?;
-                ensure!(pt.expose_secret() == four_kib, "GCM ciphertext is wrong");
-            }
-            "aes-cbc-pad" => {
-                let ct = check.encrypt(&Mechanism::AesCbcPad(CBC_IV), keys.aes, four_kib)?;
-                ensure!(ct.len() == 4096 + 16, "CBC-PAD length {}", ct.len());
-                let key = provider.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
-                let pt = key.decrypt(
-                    &CipherAlgorithm::AesCbc {
-                        key_bits: None,
-                        iv: CBC_IV,
-                        padding: true,
-                    },
-                    &ct,
-                )?;
-                ensure!(
-                    pt.expose_secret() == four_kib,
-                    "CBC-PAD ciphertext is wrong"
-                );
-            }
+            "aes-gcm" | "aes-cbc-pad" => self.check_aes(id, check, provider)?,
             "hmac" => {
                 let tag = check.sign(&Mechanism::Sha256Hmac, keys.hmac, kib)?;
                 ensure!(
@@ -507,137 +509,186 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
                     "HMAC tag is wrong"
                 );
             }
-            "gen-ec" | "gen-aes" | "gen-rsa" => {} // checked on the first key made below
-            "find-small" => {
-                let label = object_label(objects / 2);
-                let found = find_one(&check, &label)?;
-                ensure!(found.len() == 1, "{} objects labelled {label}", found.len());
-                let got = attr_bytes(&check, found[0], AttributeType::Label)?;
-                ensure!(got == label.as_bytes(), "found the wrong object");
-            }
-            "create-destroy" => {
-                let label = fresh_label("cd", 99);
-                let h = check.create_object(&aes_template(&label, &aes_key(1)))?;
-                ensure!(
-                    find_one(&check, &label)?.len() == 1,
-                    "created object not found"
-                );
-                check.destroy_object(h)?;
-                ensure!(
-                    find_one(&check, &label)?.is_empty(),
-                    "destroyed object found"
-                );
-            }
+            "gen-ec" | "gen-aes" | "gen-rsa" => {} // checked on the first key made
+            "find-small" | "create-destroy" => self.check_objects(id, check)?,
             other => bail!("no check for case {other}"),
         }
+        Ok(())
+    }
 
-        for &t in threads {
-            let r = match case.id {
-                "session" => measure_each(&m, t, dur, |_: &Session| {
-                    m.ctx.open_rw_session(m.slot)?.close()
-                }),
-                "random" => measure(&m, t, dur, |_| {
-                    let mut buf = [0u8; 32];
-                    move |s: &Session| {
-                        s.generate_random_slice(&mut buf)?;
-                        Ok(vec![])
-                    }
-                }),
-                "sha256" => {
-                    measure_each(&m, t, dur, |s: &Session| s.digest(&Mechanism::Sha256, kib))
+    /// The AES cases: the module's ciphertext decrypted by the provider.
+    fn check_aes(&self, id: &str, check: &Session, provider: &dyn CryptoProvider) -> Result<()> {
+        let four_kib = &self.four_kib[..];
+        let key = || provider.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))));
+        if id == "aes-gcm" {
+            let mut iv = gcm_iv(99, 0);
+            let ct = check.encrypt(
+                &Mechanism::AesGcm(GcmParams::new(&mut iv, &[], 128.into())?),
+                self.keys.aes,
+                four_kib,
+            )?;
+            let pt = key()?.decrypt(
+                &CipherAlgorithm::AesGcm {
+                    key_bits: None,
+                    iv: Some(iv.to_vec()),
+                    aad: vec![],
+                    tag_len: 16,
+                },
+                &ct,
+            )?;
+            ensure!(pt.expose_secret() == four_kib, "GCM ciphertext is wrong");
+        } else {
+            let ct = check.encrypt(&Mechanism::AesCbcPad(CBC_IV), self.keys.aes, four_kib)?;
+            ensure!(ct.len() == 4096 + 16, "CBC-PAD length {}", ct.len());
+            let pt = key()?.decrypt(
+                &CipherAlgorithm::AesCbc {
+                    key_bits: None,
+                    iv: CBC_IV,
+                    padding: true,
+                },
+                &ct,
+            )?;
+            ensure!(
+                pt.expose_secret() == four_kib,
+                "CBC-PAD ciphertext is wrong"
+            );
+        }
+        Ok(())
+    }
+
+    /// The object cases: a filler found by label; an object created, found, destroyed.
+    fn check_objects(&self, id: &str, check: &Session) -> Result<()> {
+        if id == "find-small" {
+            let label = object_label(self.objects / 2);
+            let found = find_one(check, &label)?;
+            ensure!(found.len() == 1, "{} objects labelled {label}", found.len());
+            let got = attr_bytes(check, found[0], AttributeType::Label)?;
+            ensure!(got == label.as_bytes(), "found the wrong object");
+        } else {
+            let label = fresh_label("cd", 99);
+            let h = check.create_object(&aes_template(&label, &aes_key(1)))?;
+            ensure!(
+                find_one(check, &label)?.len() == 1,
+                "created object not found"
+            );
+            check.destroy_object(h)?;
+            ensure!(
+                find_one(check, &label)?.is_empty(),
+                "destroyed object found"
+            );
+        }
+        Ok(())
+    }
+
+    /// Ops/s of case `id` on `t` threads for `dur` (`check` makes the signatures and
+    /// ciphertexts the verify and decrypt cases take).
+    fn ops_per_sec(&self, id: &str, check: &Session, t: usize, dur: Duration) -> Result<f64> {
+        let (m, keys) = (self.m, &self.keys);
+        let (msg, digest) = (&self.msg[..], &self.digest[..]);
+        let (kib, four_kib) = (&self.kib[..], &self.four_kib[..]);
+        match id {
+            "session" => measure_each(m, t, dur, |_: &Session| {
+                m.ctx.open_rw_session(m.slot)?.close()
+            }),
+            "random" => measure(m, t, dur, |_| {
+                let mut buf = [0u8; 32];
+                move |s: &Session| {
+                    s.generate_random_slice(&mut buf)?;
+                    Ok(vec![])
                 }
-                "ecdsa-sign" => measure_each(&m, t, dur, |s: &Session| {
-                    s.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)
-                }),
-                "ecdsa-verify" => {
-                    let sig = check.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)?;
-                    measure_each(&m, t, dur, |s: &Session| {
-                        s.verify(&Mechanism::Ecdsa, keys.ec_pub, digest, &sig)
-                    })
+            }),
+            "sha256" => measure_each(m, t, dur, |s: &Session| s.digest(&Mechanism::Sha256, kib)),
+            "ecdsa-sign" => measure_each(m, t, dur, |s: &Session| {
+                s.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)
+            }),
+            "ecdsa-verify" => {
+                let sig = check.sign(&Mechanism::Ecdsa, keys.ec_priv, digest)?;
+                measure_each(m, t, dur, |s: &Session| {
+                    s.verify(&Mechanism::Ecdsa, keys.ec_pub, digest, &sig)
+                })
+            }
+            "rsa-pkcs1-sign" => measure_each(m, t, dur, |s: &Session| {
+                s.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)
+            }),
+            "rsa-pss-sign" => {
+                measure_each(m, t, dur, |s: &Session| s.sign(&pss(), keys.rsa_priv, msg))
+            }
+            "rsa-verify" => {
+                let sig = check.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)?;
+                measure_each(m, t, dur, |s: &Session| {
+                    s.verify(&Mechanism::Sha256RsaPkcs, keys.rsa_pub, msg, &sig)
+                })
+            }
+            "rsa-oaep-decrypt" => {
+                let ct = oaep_ciphertext(&*keys.rsa_public, msg)?;
+                measure_each(m, t, dur, |s: &Session| {
+                    s.decrypt(&oaep(), keys.rsa_priv, &ct)
+                })
+            }
+            "aes-gcm" => measure(m, t, dur, |thread| {
+                let mut n = 0u64;
+                move |s: &Session| {
+                    n += 1;
+                    let mut iv = gcm_iv(thread, n);
+                    let p = GcmParams::new(&mut iv, &[], 128.into())?;
+                    s.encrypt(&Mechanism::AesGcm(p), keys.aes, four_kib)?;
+                    Ok(vec![])
                 }
-                "rsa-pkcs1-sign" => measure_each(&m, t, dur, |s: &Session| {
-                    s.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)
-                }),
-                "rsa-pss-sign" => {
-                    measure_each(&m, t, dur, |s: &Session| s.sign(&pss(), keys.rsa_priv, msg))
+            }),
+            "aes-cbc-pad" => measure_each(m, t, dur, |s: &Session| {
+                s.encrypt(&Mechanism::AesCbcPad(CBC_IV), keys.aes, four_kib)
+            }),
+            "hmac" => measure_each(m, t, dur, |s: &Session| {
+                s.sign(&Mechanism::Sha256Hmac, keys.hmac, kib)
+            }),
+            "gen-ec" => measure(m, t, dur, |thread| {
+                gen_pair(thread, "gen-ec", Mechanism::EccKeyPairGen, digest)
+            }),
+            "gen-aes" => measure(m, t, dur, |thread| gen_aes(thread, kib)),
+            "gen-rsa" => measure(m, t, dur, |thread| {
+                gen_pair(thread, "gen-rsa", Mechanism::RsaPkcsKeyPairGen, msg)
+            }),
+            "find-small" => {
+                let label = object_label(self.objects / 2);
+                measure(m, t, dur, |_| find_op(label.clone()))
+            }
+            "create-destroy" => measure(m, t, dur, |thread| {
+                move |s: &Session| {
+                    let h =
+                        s.create_object(&aes_template(&fresh_label("cd", thread), &aes_key(2)))?;
+                    s.destroy_object(h)?;
+                    Ok(vec![])
                 }
-                "rsa-verify" => {
-                    let sig = check.sign(&Mechanism::Sha256RsaPkcs, keys.rsa_priv, msg)?;
-                    measure_each(&m, t, dur, |s: &Session| {
-                        s.verify(&Mechanism::Sha256RsaPkcs, keys.rsa_pub, msg, &sig)
-                    })
-                }
-                "rsa-oaep-decrypt" => {
-                    let ct = oaep_ciphertext(&*keys.rsa_public, msg)?;
-                    measure_each(&m, t, dur, |s: &Session| {
-                        s.decrypt(&oaep(), keys.rsa_priv, &ct)
-                    })
-                }
-                "aes-gcm" => measure(&m, t, dur, |thread| {
-                    let mut n = 0u64;
-                    move |s: &Session| {
-                        n += 1;
-                        let mut iv = gcm_iv(thread, n);
-                        let p = GcmParams::new(&mut iv, &[], 128.into())?;
-                        s.encrypt(&Mechanism::AesGcm(p), keys.aes, four_kib)?;
-                        Ok(vec![])
-                    }
-                }),
-                "aes-cbc-pad" => measure_each(&m, t, dur, |s: &Session| {
-                    s.encrypt(&Mechanism::AesCbcPad(CBC_IV), keys.aes, four_kib)
-                }),
-                "hmac" => measure_each(&m, t, dur, |s: &Session| {
-                    s.sign(&Mechanism::Sha256Hmac, keys.hmac, kib)
-                }),
-                "gen-ec" => measure(&m, t, dur, |thread| {
-                    gen_pair(thread, "gen-ec", Mechanism::EccKeyPairGen, digest)
-                }),
-                "gen-aes" => measure(&m, t, dur, |thread| {
-                    let mut first = true;
-                    move |s: &Session| {
-                        let h = s.generate_key(
-                            &Mechanism::AesKeyGen,
-                            &[
-                                Attribute::Token(true),
-                                Attribute::Private(true),
-                                Attribute::Sensitive(true),
-                                Attribute::Encrypt(true),
-                                Attribute::Decrypt(true),
-                                Attribute::ValueLen(32.into()),
-                                Attribute::Label(fresh_label("gen-aes", thread).into_bytes()),
-                            ],
-                        )?;
-                        if std::mem::take(&mut first) {
-                            let ct = s.encrypt(&Mechanism::AesCbcPad(CBC_IV), h, kib)?;
-                            let pt = s.decrypt(&Mechanism::AesCbcPad(CBC_IV), h, &ct)?;
-                            ensure!(pt == kib, "generated AES key does not round-trip");
-                        }
-                        Ok(vec![h])
-                    }
-                }),
-                "gen-rsa" => measure(&m, t, dur, |thread| {
-                    gen_pair(thread, "gen-rsa", Mechanism::RsaPkcsKeyPairGen, msg)
-                }),
-                "find-small" => {
-                    let label = object_label(objects / 2);
-                    measure(&m, t, dur, |_| find_op(label.clone()))
-                }
-                "create-destroy" => measure(&m, t, dur, |thread| {
-                    move |s: &Session| {
-                        let h = s.create_object(&aes_template(
-                            &fresh_label("cd", thread),
-                            &aes_key(2),
-                        ))?;
-                        s.destroy_object(h)?;
-                        Ok(vec![])
-                    }
-                }),
-                other => bail!("no measurement for case {other}"),
-            };
-            emit(case.id, t, r.with_context(|| format!("case {}", case.id))?);
+            }),
+            other => bail!("no measurement for case {other}"),
         }
     }
-    Ok(())
+}
+
+/// One AES-256 key generation per call (token keys, destroyed after the window); the first
+/// key encrypts and decrypts `input` once, so a broken generator cannot look fast.
+fn gen_aes(thread: usize, input: &[u8]) -> impl FnMut(&Session) -> Result<Vec<ObjectHandle>> + '_ {
+    let mut first = true;
+    move |s: &Session| {
+        let h = s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::ValueLen(32.into()),
+                Attribute::Label(fresh_label("gen-aes", thread).into_bytes()),
+            ],
+        )?;
+        if std::mem::take(&mut first) {
+            let ct = s.encrypt(&Mechanism::AesCbcPad(CBC_IV), h, input)?;
+            let pt = s.decrypt(&Mechanism::AesCbcPad(CBC_IV), h, &ct)?;
+            ensure!(pt == input, "generated AES key does not round-trip");
+        }
+        Ok(vec![h])
+    }
 }
 
 fn find_op(label: String) -> impl FnMut(&Session) -> Result<Vec<ObjectHandle>> {

@@ -216,10 +216,9 @@ mod tests {
 
     /// Every operation of every key type, called directly with odd lengths and parameters
     /// (the core's checks bypassed), returns an error or a value: never a panic.
-    #[test]
-    fn no_input_makes_a_provider_panic() {
-        use crate::crypto::alg::{CipherAlgorithm, SignAlgorithm, WrapAlgorithm};
-
+    /// A key of each kind (RSA, EC on three curves, AES, generic secrets of the extreme
+    /// sizes) and the public halves.
+    fn keys_of_every_kind() -> Vec<Arc<dyn LoadedKey>> {
         let p = RustCryptoProvider::new();
         let mut keys: Vec<Arc<dyn LoadedKey>> = vec![p.load(test_keys::rsa2048()).unwrap()];
         for spec in [
@@ -241,6 +240,12 @@ mod tests {
             .map(|pk| p.load_public(&pk).unwrap())
             .collect();
         keys.extend(publics);
+        keys
+    }
+
+    /// Signature algorithms of every family, with hashes and salt lengths that fit no key.
+    fn odd_sign_algorithms() -> Vec<crate::crypto::alg::SignAlgorithm> {
+        use crate::crypto::alg::SignAlgorithm;
 
         let hashes = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha512];
         let mut sign_algs = vec![
@@ -267,6 +272,15 @@ mod tests {
             hash: None,
             curve: Some(Curve::P384),
         });
+        sign_algs
+    }
+
+    /// Cipher algorithms of every family, with IVs, tags, key sizes and counters that fit no
+    /// key.
+    fn odd_cipher_algorithms() -> Vec<crate::crypto::alg::CipherAlgorithm> {
+        use crate::crypto::alg::CipherAlgorithm;
+
+        let hashes = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha512];
         let mut cipher_algs = vec![
             CipherAlgorithm::RsaPkcs1v15,
             CipherAlgorithm::RsaRaw,
@@ -311,6 +325,16 @@ mod tests {
                 counter_bits,
             });
         }
+        cipher_algs
+    }
+
+    #[test]
+    fn no_input_makes_a_provider_panic() {
+        use crate::crypto::alg::WrapAlgorithm;
+
+        let keys = keys_of_every_kind();
+        let sign_algs = odd_sign_algorithms();
+        let cipher_algs = odd_cipher_algorithms();
         let wrap_algs = [
             WrapAlgorithm::RsaPkcs1v15,
             WrapAlgorithm::RsaOaep {
