@@ -15,7 +15,7 @@ use hsm_core::key::{EphemeralKey, KeyInfo, KeyOperation, KeyOps};
 use hsm_core::{Error, Hsm, KeyRef, OpKey, SecretBytes};
 use parking_lot::RwLock;
 
-use crate::attributes::{self, Attrs, Part, class_of, curve_of_params, ec_point_raw, is_true};
+use crate::attributes::{self, Attrs, Part, curve_of_params, ec_point_raw, is_true};
 use crate::error::CoreResult;
 
 /// What a handle names.
@@ -97,7 +97,6 @@ pub(crate) struct Object {
     pub part: Option<Part>,
 }
 
-#[allow(dead_code)] // the crypto functions (sign.rs, crypt.rs, wrap.rs) are in progress
 impl Object {
     /// A token object.
     pub fn is_token(&self) -> bool {
@@ -109,11 +108,6 @@ impl Object {
         is_true(&self.attrs, CKA_PRIVATE)
     }
 
-    /// The object's class.
-    pub fn class(&self) -> Option<CK_OBJECT_CLASS> {
-        class_of(&self.attrs)
-    }
-
     /// The key's type and size, for key objects.
     pub fn spec(&self) -> Option<KeySpec> {
         match &self.backing {
@@ -121,16 +115,6 @@ impl Object {
             Backing::Pool { info, .. } => Some(info.spec),
             Backing::Ephemeral(k) => Some(k.spec()),
             Backing::Public(p) => Some(public_spec(p)),
-        }
-    }
-
-    /// The public key, for RSA and EC key objects.
-    pub fn public_key(&self) -> Option<PublicKey> {
-        match &self.backing {
-            Backing::None => None,
-            Backing::Pool { info, .. } => info.public_key.clone(),
-            Backing::Ephemeral(k) => k.public_key(),
-            Backing::Public(p) => Some(p.clone()),
         }
     }
 
@@ -164,69 +148,6 @@ impl Object {
                 .ck(),
             Backing::None => Err(CKR_KEY_TYPE_INCONSISTENT),
         }
-    }
-
-    /// Signs (or MACs) `input`.
-    pub fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>, CK_RV> {
-        match &self.backing {
-            Backing::Pool { pool, info } => pool.sign(&info.name, Some(&info.version), alg, input),
-            Backing::Ephemeral(k) => k.sign(alg, input),
-            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
-        }
-        .ck()
-    }
-
-    /// Verifies a signature (or MAC); `Ok(false)` when it does not match.
-    pub fn verify(
-        &self,
-        hsm: &Hsm,
-        alg: &SignAlgorithm,
-        input: &[u8],
-        signature: &[u8],
-    ) -> Result<bool, CK_RV> {
-        match &self.backing {
-            Backing::Pool { pool, info } => {
-                pool.verify(&info.name, Some(&info.version), alg, input, signature)
-            }
-            Backing::Ephemeral(k) => k.verify(alg, input, signature),
-            Backing::Public(p) => hsm
-                .public_ephemeral(p, KeyOps::of(&[KeyOperation::Verify]))
-                .and_then(|k| k.verify(alg, input, signature)),
-            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
-        }
-        .ck()
-    }
-
-    /// Encrypts.
-    pub fn encrypt(
-        &self,
-        hsm: &Hsm,
-        alg: &CipherAlgorithm,
-        plaintext: &[u8],
-    ) -> Result<Ciphertext, CK_RV> {
-        match &self.backing {
-            Backing::Pool { pool, info } => {
-                pool.encrypt(&info.name, Some(&info.version), alg, plaintext)
-            }
-            Backing::Ephemeral(k) => k.encrypt(alg, plaintext),
-            Backing::Public(p) => hsm
-                .public_ephemeral(p, KeyOps::of(&[KeyOperation::Encrypt]))
-                .and_then(|k| k.encrypt(alg, plaintext)),
-            Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
-        }
-        .ck()
-    }
-
-    /// Decrypts (AEAD input is `ciphertext || tag`).
-    pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes, CK_RV> {
-        match &self.backing {
-            Backing::Pool { pool, info } => {
-                pool.decrypt(&info.name, Some(&info.version), alg, ciphertext)
-            }
-            Backing::Ephemeral(k) => k.decrypt(alg, ciphertext),
-            Backing::Public(_) | Backing::None => return Err(CKR_KEY_TYPE_INCONSISTENT),
-        }
-        .ck()
     }
 
     /// Wraps key bytes.
