@@ -225,6 +225,20 @@ pub trait OpKey: Send + Sync + fmt::Debug {
     /// Encrypts (resolved for `encrypt`).
     fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext>;
 
+    /// Encrypts into `out` (resolved for `encrypt`), in PKCS#11's layout (the data, then an
+    /// AEAD tag; no IV, so the algorithm must name one) and returns the length written; `out`
+    /// holds at least [`check::ciphertext_len`](crate::crypto::check::ciphertext_len)
+    /// bytes. By default [`OpKey::encrypt`] and a copy.
+    fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        crate::crypto::check::names_its_iv(alg)?;
+        self.encrypt(alg, plaintext)?.copy_into(out)
+    }
+
     /// Decrypts (resolved for `decrypt`; AEAD input is `ciphertext || tag`).
     fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes>;
 
@@ -265,6 +279,15 @@ impl OpKey for ResolvedKey {
 
     fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
         ResolvedKey::encrypt(self, alg, plaintext)
+    }
+
+    fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        ResolvedKey::encrypt_into(self, alg, plaintext, out)
     }
 
     fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {

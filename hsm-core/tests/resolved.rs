@@ -145,3 +145,63 @@ fn without_deferral_a_read_runs_due_maintenance() {
         assert!(matches!(gone, Error::DeletedKeyNotFound { .. }), "{gone:?}");
     }
 }
+
+/// `encrypt_into` writes what `encrypt` returns, in PKCS#11's layout (data, then the tag),
+/// straight into a caller's buffer, with either provider; it refuses what would lose the
+/// output or part of it.
+#[test]
+fn encrypting_into_a_buffer_writes_what_encrypt_returns() {
+    for env in common::provider_envs() {
+        let pool = env.pool();
+        let opts = KeyOptions {
+            ops: Some(KeyOps::of(&[KeyOperation::Encrypt, KeyOperation::Decrypt])),
+            ..KeyOptions::default()
+        };
+        let info = pool
+            .create_key("k", KeySpec::Aes { bits: 256 }, &opts)
+            .unwrap();
+        let key = PoolApi::resolve(&pool, &info, KeyOperation::Encrypt).unwrap();
+        let plaintext: Vec<u8> = (0..100u8).collect();
+        for tag_len in [16, 12] {
+            let gcm = CipherAlgorithm::AesGcm {
+                key_bits: None,
+                iv: Some(vec![7; 12]),
+                aad: b"header".to_vec(),
+                tag_len,
+            };
+            let expected = key.encrypt(&gcm, &plaintext).unwrap().into_data_with_tag();
+            // A larger buffer: only the start is written.
+            let mut out = vec![0xee; plaintext.len() + 40];
+            let n = key.encrypt_into(&gcm, &plaintext, &mut out).unwrap();
+            assert_eq!(n, plaintext.len() + tag_len);
+            assert_eq!(&out[..n], &expected[..]);
+            assert!(out[n..].iter().all(|b| *b == 0xee));
+            // One byte short.
+            let mut short = vec![0; n - 1];
+            let err = key.encrypt_into(&gcm, &plaintext, &mut short).unwrap_err();
+            assert!(matches!(err, Error::InvalidInputLength { .. }), "{err:?}");
+        }
+        // CBC goes through the default (encrypt, then copy).
+        let cbc = CipherAlgorithm::AesCbc {
+            key_bits: None,
+            iv: [3; 16],
+            padding: true,
+        };
+        let expected = key.encrypt(&cbc, &plaintext).unwrap().into_data_with_tag();
+        let mut out = vec![0; 112];
+        assert_eq!(key.encrypt_into(&cbc, &plaintext, &mut out).unwrap(), 112);
+        assert_eq!(out, expected);
+        // A generated IV would be lost: refused.
+        let no_iv = CipherAlgorithm::AesGcm {
+            key_bits: None,
+            iv: None,
+            aad: vec![],
+            tag_len: 16,
+        };
+        let err = key.encrypt_into(&no_iv, &plaintext, &mut out).unwrap_err();
+        assert!(matches!(err, Error::BadParameter { .. }), "{err:?}");
+        // Resolved for encryption only, as `encrypt`.
+        let dec = PoolApi::resolve(&pool, &info, KeyOperation::Decrypt).unwrap();
+        assert!(dec.encrypt_into(&cbc, &plaintext, &mut out).is_err());
+    }
+}

@@ -24,7 +24,7 @@ use crate::entry::{cryptoki_fn, not_supported};
 use crate::error::{CoreResult, Rv};
 use crate::mechanism_params;
 use crate::ptr;
-use crate::sign::{await_context_auth, bind_key, context_auth};
+use crate::sign::{KeyRequest, await_context_auth, context_auth, start};
 use crate::state::Module;
 use crate::state::objects::BoundKey;
 use crate::state::sessions::{CryptOp, CryptParts, Gathered, Operations, Session, Step, settle};
@@ -37,10 +37,10 @@ enum Kind {
 }
 
 impl Kind {
-    fn slot(self, ops: &mut Operations) -> &mut Option<CryptOp> {
+    fn slot(self) -> fn(&mut Operations) -> &mut Option<CryptOp> {
         match self {
-            Kind::Encrypt => &mut ops.encrypt,
-            Kind::Decrypt => &mut ops.decrypt,
+            Kind::Encrypt => |ops| &mut ops.encrypt,
+            Kind::Decrypt => |ops| &mut ops.decrypt,
         }
     }
 
@@ -86,45 +86,45 @@ unsafe fn init(
     let session = module.sessions.get(session)?;
     // SAFETY: by this function's contract.
     let mechanism = unsafe { ptr::read(mechanism) }?;
-    if kind.slot(&mut session.ops.lock()).is_some() {
-        return Err(CKR_OPERATION_ACTIVE);
-    }
-    // SAFETY: by this function's contract.
-    let alg = unsafe { mechanism_params::cipher(&mechanism) }?;
-    let usage = match kind {
-        Kind::Encrypt => CKA_ENCRYPT,
-        Kind::Decrypt => CKA_DECRYPT,
+    let (request, direction) = match kind {
+        Kind::Encrypt => (
+            KeyRequest {
+                handle: key,
+                usage: CKA_ENCRYPT,
+                op: KeyOperation::Encrypt,
+            },
+            Direction::Encrypt,
+        ),
+        Kind::Decrypt => (
+            KeyRequest {
+                handle: key,
+                usage: CKA_DECRYPT,
+                op: KeyOperation::Decrypt,
+            },
+            Direction::Decrypt,
+        ),
     };
-    let op = match kind {
-        Kind::Encrypt => KeyOperation::Encrypt,
-        Kind::Decrypt => KeyOperation::Decrypt,
-    };
-    let (key, bound, ()) = bind_key(module, &session, key, usage, op, |spec| {
-        check::cipher_key(spec, &alg).ck()
-    })?;
-    let direction = match kind {
-        Kind::Encrypt => Direction::Encrypt,
-        Kind::Decrypt => Direction::Decrypt,
-    };
-    let parts = match (CipherStream::new(&alg, direction), &alg) {
-        (Some(stream), _) => CryptParts::Stream(stream),
-        (None, CipherAlgorithm::AesGcm { .. }) => CryptParts::Gathered(Gathered::default()),
-        (None, _) => CryptParts::Single,
-    };
-    let op = CryptOp {
-        needs_context_auth: kind == Kind::Decrypt && await_context_auth(&session, &key),
-        key: bound,
-        alg,
-        parts,
-        multi_part: false,
-    };
-    let mut ops = session.ops.lock();
-    let slot = kind.slot(&mut ops);
-    if slot.is_some() {
-        return Err(CKR_OPERATION_ACTIVE);
-    }
-    *slot = Some(op);
-    Ok(())
+    start(
+        module,
+        &session,
+        request,
+        kind.slot(),
+        // SAFETY: by this function's contract.
+        || unsafe { mechanism_params::cipher(&mechanism) },
+        |spec, alg| check::cipher_key(spec, alg).ck(),
+        |key, always_authenticate, alg, ()| CryptOp {
+            needs_context_auth: kind == Kind::Decrypt
+                && await_context_auth(&session, always_authenticate),
+            key,
+            parts: match (CipherStream::new(&alg, direction), &alg) {
+                (Some(stream), _) => CryptParts::Stream(stream),
+                (None, CipherAlgorithm::AesGcm { .. }) => CryptParts::Gathered(Gathered::default()),
+                (None, _) => CryptParts::Single,
+            },
+            alg,
+            multi_part: false,
+        },
+    )
 }
 
 /// The output buffer of a call producing `len` bytes: exact, or (decrypting with padding)
@@ -189,11 +189,19 @@ unsafe fn single(
         context_auth(session, &mut op.needs_context_auth)?;
     }
     match kind {
-        // Ciphertext is not secret: no zeroizing copy.
-        Kind::Encrypt => {
-            let out = op.key.encrypt(&op.alg, data).map_err(|rv| kind.error(rv))?;
-            buffer.fill(&out.into_data_with_tag())?;
-        }
+        // Ciphertext is not secret: no zeroizing copy; written in place when the caller's
+        // buffer is apart from its data.
+        Kind::Encrypt => match buffer.produce_apart(data, |out| {
+            op.key
+                .encrypt_into(&op.alg, data, out)
+                .map_err(|rv| kind.error(rv))
+        }) {
+            Ok(written) => written?,
+            Err(buffer) => {
+                let out = op.key.encrypt(&op.alg, data).map_err(|rv| kind.error(rv))?;
+                buffer.fill(&out.into_data_with_tag())?;
+            }
+        },
         Kind::Decrypt => {
             let result = kind.call(&op.key, &op.alg, data)?;
             // A buffer too small for the real plaintext keeps the operation.
@@ -314,7 +322,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pData` is NULL or `ulDataLen` bytes; `pEncryptedData` and its length as
         // C_Encrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| unsafe {
@@ -337,7 +345,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pPart` is NULL or `ulPartLen` bytes; `pEncryptedPart` and its length as
         // C_EncryptUpdate's caller passed them (its contract).
         let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| unsafe {
@@ -353,7 +361,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pLastEncryptedPart` and its length as C_EncryptFinal's caller passed them.
         let result = unsafe { finish(&session, op, last, last_len, Kind::Encrypt) };
         settle(&mut ops.encrypt, result)
@@ -380,7 +388,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pEncryptedData` is NULL or `ulEncryptedDataLen` bytes; `pData` and its
         // length as C_Decrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(encrypted, encrypted_len) }.and_then(|input| unsafe {
@@ -403,7 +411,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         let result = context_auth(&session, &mut op.needs_context_auth)
             // SAFETY: `pEncryptedPart` is NULL or `ulEncryptedPartLen` bytes; `pPart` and its
             // length as C_DecryptUpdate's caller passed them (its contract).
@@ -419,7 +427,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pLastPart` and its length as C_DecryptFinal's caller passed them.
         let result = unsafe { finish(&session, op, last, last_len, Kind::Decrypt) };
         settle(&mut ops.decrypt, result)

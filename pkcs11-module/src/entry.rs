@@ -132,6 +132,14 @@ pub(crate) fn run(function: &'static str, f: impl FnOnce() -> Result<(), CK_RV>)
     rv
 }
 
+/// Whether the calls' spans record anything (a `debug` subscriber is installed): without
+/// one, fields are not looked up or recorded at all (one relaxed load; a call takes the
+/// current span up to three times).
+#[inline]
+pub(crate) fn spans_on() -> bool {
+    tracing::level_enabled!(tracing::Level::DEBUG)
+}
+
 /// Runs `f` on the initialized module of this process: `CKR_CRYPTOKI_NOT_INITIALIZED` when
 /// there is none, or when the one there was inherited through `fork()` (the child must call
 /// `C_Initialize` itself). Taking the module writes no memory shared with other threads

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cryptoki_sys::{
     CK_ATTRIBUTE, CK_ATTRIBUTE_TYPE, CK_MECHANISM, CK_RV, CK_ULONG, CK_UNAVAILABLE_INFORMATION,
     CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
-    CKR_MECHANISM_PARAM_INVALID, CKR_OK,
+    CKR_GENERAL_ERROR, CKR_MECHANISM_PARAM_INVALID, CKR_OK,
 };
 
 /// How many `fork()`s made this process (counted in each child).
@@ -174,6 +174,37 @@ impl OutBuffer<'_> {
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data, bytes.len()) };
         // SAFETY: as for the length above.
         unsafe { write(self.len_ptr, bytes.len() as CK_ULONG) }
+    }
+}
+
+impl OutBuffer<'_> {
+    /// Lets `produce` write the output straight into the caller's buffer (all `capacity`
+    /// bytes of it; it returns how many it wrote, at most that), then sets the caller's
+    /// length. PKCS#11 lets a caller pass one buffer as input and output: when the buffer
+    /// overlaps `input`, nothing is done and `Err(self)` hands the buffer back, for an output
+    /// computed apart and [`OutBuffer::fill`]ed.
+    pub(crate) fn produce_apart(
+        self,
+        input: &[u8],
+        produce: impl FnOnce(&mut [u8]) -> Result<usize, CK_RV>,
+    ) -> Result<Result<(), CK_RV>, Self> {
+        let out = self.data as usize..(self.data as usize).saturating_add(self.capacity);
+        let inp = input.as_ptr() as usize..(input.as_ptr() as usize) + input.len();
+        if !input.is_empty() && out.start < inp.end && inp.start < out.end {
+            return Err(self);
+        }
+        // SAFETY: `data` is non-NULL and writable for `capacity` bytes while `'a` lasts (the
+        // contract that made `self`), and those bytes overlap no other slice alive here
+        // (checked against `input`, the call's only other caller memory). The slice does not
+        // outlive this call.
+        let buf = unsafe { std::slice::from_raw_parts_mut(self.data, self.capacity) };
+        Ok(produce(buf).and_then(|len| {
+            if len > self.capacity {
+                return Err(CKR_GENERAL_ERROR);
+            }
+            // SAFETY: `len_ptr` is non-NULL and writable for `'a`, as in `fill`.
+            unsafe { write(self.len_ptr, len as CK_ULONG) }
+        }))
     }
 }
 

@@ -38,41 +38,70 @@ pub(crate) fn context_auth(session: &Session, needs: &mut bool) -> Result<(), CK
     Ok(())
 }
 
-/// Starts an operation's wait for a context-specific login: one given before it (for
-/// another operation) does not count.
-pub(crate) fn await_context_auth(session: &Session, key: &Object) -> bool {
-    let needs = key.always_authenticate();
-    if needs {
+/// Starts an operation's wait for a context-specific login when its key has
+/// `CKA_ALWAYS_AUTHENTICATE`: one given before it (for another operation) does not count.
+pub(crate) fn await_context_auth(session: &Session, always_authenticate: bool) -> bool {
+    if always_authenticate {
         session.take_context_auth();
     }
-    needs
+    always_authenticate
 }
 
-/// The key of an `*Init` call for `op`: as [`init_key`] resolves and checks it, then bound
-/// ([`Object::bind`]); or as the session's last `*Init` on it bound it, when nothing changed
-/// since (then only `fits` runs again: the mechanism may be another). Returns the key, its
-/// binding and what `fits` found.
-pub(crate) fn bind_key<T>(
+/// The key an `*Init` call names and what it will do with it.
+pub(crate) struct KeyRequest {
+    /// The key's handle.
+    pub handle: CK_OBJECT_HANDLE,
+    /// The usage attribute the operation needs (`CKA_SIGN`, ...).
+    pub usage: CK_ATTRIBUTE_TYPE,
+    /// The core's operation.
+    pub op: KeyOperation,
+}
+
+/// Starts the key operation of an `*Init` call in the session's `slot`, checking in the
+/// order PKCS#11 callers see: an operation already active there (`CKR_OPERATION_ACTIVE`),
+/// the mechanism (`parse`), the key as [`init_key`] resolves and checks it (with `fits`, the
+/// mechanism against the key's type), then binds the key ([`Object::bind`]). When the
+/// session's last `*Init` on this key bound it for the same operation and nothing changed
+/// since, that binding serves and only `fits` runs again (the mechanism may be another):
+/// the session's operations are then locked once. `make` builds the operation from the
+/// binding, the key's `CKA_ALWAYS_AUTHENTICATE`, the mechanism and what `fits` found.
+pub(crate) fn start<A, T, O>(
     module: &Module,
     session: &Session,
-    handle: CK_OBJECT_HANDLE,
-    usage: CK_ATTRIBUTE_TYPE,
-    op: KeyOperation,
-    fits: impl FnOnce(&KeySpec) -> Result<T, CK_RV>,
-) -> Result<(Object, BoundKey, T), CK_RV> {
-    let logged_in = || objects::user_logged_in(module, session);
-    let hit = session.ops.lock().keys.get(handle, op, logged_in);
-    if let Some((key, bound)) = hit {
-        bound.record_in_span(session.pool.name());
-        let found = fits(&bound.spec())?;
-        return Ok((key, bound, found));
+    key: KeyRequest,
+    slot: fn(&mut Operations) -> &mut Option<O>,
+    parse: impl FnOnce() -> Result<A, CK_RV>,
+    fits: impl FnOnce(&KeySpec, &A) -> Result<T, CK_RV>,
+    make: impl FnOnce(BoundKey, bool, A, T) -> O,
+) -> Result<(), CK_RV> {
+    let mut ops = session.ops.lock();
+    if slot(&mut ops).is_some() {
+        return Err(CKR_OPERATION_ACTIVE);
     }
-    let (key, found) = init_key(module, session, handle, usage, fits)?;
-    let bound = key.bind(module.core.hsm(), op)?;
-    bound.record_in_span(session.pool.name());
-    tracing::debug!(%op, "key bound");
-    session.ops.lock().keys.put(&key, op, &bound);
-    Ok((key, bound, found))
+    let mechanism = parse()?;
+    let logged_in = || objects::user_logged_in(module, session);
+    if let Some((bound, always_authenticate)) = ops.keys.get(key.handle, key.op, logged_in) {
+        bound.record_in_span(&session.pool);
+        let found = fits(&bound.spec(), &mechanism)?;
+        *slot(&mut ops) = Some(make(bound, always_authenticate, mechanism, found));
+        return Ok(());
+    }
+    // Resolving may ask the pool (or a server): not under the session's lock.
+    drop(ops);
+    let (object, found) = init_key(module, session, key.handle, key.usage, |spec| {
+        fits(spec, &mechanism)
+    })?;
+    let bound = object.bind(module.core.hsm(), key.op)?;
+    bound.record_in_span(&session.pool);
+    tracing::debug!(op = %key.op, "key bound");
+    let mut ops = session.ops.lock();
+    ops.keys.put(&object, key.op, &bound);
+    let slot = slot(&mut ops);
+    if slot.is_some() {
+        return Err(CKR_OPERATION_ACTIVE);
+    }
+    *slot = Some(make(bound, object.always_authenticate(), mechanism, found));
+    Ok(())
 }
 
 /// The key of an `*Init` call: resolved (unknown: `CKR_KEY_HANDLE_INVALID`), the mechanism
@@ -104,10 +133,10 @@ enum Kind {
 }
 
 impl Kind {
-    fn slot(self, ops: &mut Operations) -> &mut Option<SignOp> {
+    fn slot(self) -> fn(&mut Operations) -> &mut Option<SignOp> {
         match self {
-            Kind::Sign => &mut ops.sign,
-            Kind::Verify => &mut ops.verify,
+            Kind::Sign => |ops| &mut ops.sign,
+            Kind::Verify => |ops| &mut ops.verify,
         }
     }
 }
@@ -128,42 +157,42 @@ unsafe fn init(
     let session = module.sessions.get(session)?;
     // SAFETY: by this function's contract.
     let mechanism = unsafe { ptr::read(mechanism) }?;
-    if kind.slot(&mut session.ops.lock()).is_some() {
-        return Err(CKR_OPERATION_ACTIVE);
-    }
-    // SAFETY: by this function's contract.
-    let mech = unsafe { mechanism_params::sign(&mechanism) }?;
-    let usage = match kind {
-        Kind::Sign => CKA_SIGN,
-        Kind::Verify => CKA_VERIFY,
+    let request = match kind {
+        Kind::Sign => KeyRequest {
+            handle: key,
+            usage: CKA_SIGN,
+            op: KeyOperation::Sign,
+        },
+        Kind::Verify => KeyRequest {
+            handle: key,
+            usage: CKA_VERIFY,
+            op: KeyOperation::Verify,
+        },
     };
-    let op = match kind {
-        Kind::Sign => KeyOperation::Sign,
-        Kind::Verify => KeyOperation::Verify,
-    };
-    let (key, bound, sig_len) = bind_key(module, &session, key, usage, op, |spec| {
-        check::signature_len(spec, &mech.alg).ck()
-    })?;
-    let input = match mech.input {
-        SignInputKind::Direct => SignInput::Direct,
-        SignInputKind::Hashed(hash) => SignInput::Hash(Some(module.core.hsm().hasher(hash))),
-        SignInputKind::Mac => SignInput::Gathered(Gathered::default()),
-    };
-    let op = SignOp {
-        needs_context_auth: kind == Kind::Sign && await_context_auth(&session, &key),
-        key: bound,
-        alg: mech.alg,
-        input,
-        sig_len,
-        multi_part: false,
-    };
-    let mut ops = session.ops.lock();
-    let slot = kind.slot(&mut ops);
-    if slot.is_some() {
-        return Err(CKR_OPERATION_ACTIVE);
-    }
-    *slot = Some(op);
-    Ok(())
+    start(
+        module,
+        &session,
+        request,
+        kind.slot(),
+        // SAFETY: by this function's contract.
+        || unsafe { mechanism_params::sign(&mechanism) },
+        |spec, mech| check::signature_len(spec, &mech.alg).ck(),
+        |key, always_authenticate, mech, sig_len| SignOp {
+            needs_context_auth: kind == Kind::Sign
+                && await_context_auth(&session, always_authenticate),
+            key,
+            alg: mech.alg,
+            input: match mech.input {
+                SignInputKind::Direct => SignInput::Direct,
+                SignInputKind::Hashed(hash) => {
+                    SignInput::Hash(Some(module.core.hsm().hasher(hash)))
+                }
+                SignInputKind::Mac => SignInput::Gathered(Gathered::default()),
+            },
+            sig_len,
+            multi_part: false,
+        },
+    )
 }
 
 /// Takes one more part of a multi-part operation.
@@ -268,7 +297,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pData` is NULL or `ulDataLen` bytes, `pulSignatureLen` and `pSignature` as
         // C_Sign's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }
@@ -283,7 +312,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         let result = context_auth(&session, &mut op.needs_context_auth)
             // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
             .and_then(|()| unsafe { ptr::slice(part, part_len) })
@@ -298,7 +327,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pulSignatureLen` and `pSignature` as C_SignFinal's caller passed them.
         let result = unsafe { sign(&session, op, None, signature, signature_len) };
         settle(&mut ops.sign, result)
@@ -326,7 +355,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pData` and `pSignature` are NULL or as long as their lengths say
         // (caller's contract for C_Verify).
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| {
@@ -344,7 +373,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
         let result = unsafe { ptr::slice(part, part_len) }.and_then(|part| update(op, part));
         settle(&mut ops.verify, result)
@@ -357,7 +386,7 @@ cryptoki_fn! {
         let session = module.sessions.get(session)?;
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        op.key.record_in_span(session.pool.name());
+        op.key.record_in_span(&session.pool);
         // SAFETY: `pSignature` is NULL or `ulSignatureLen` bytes (caller's contract).
         let result = unsafe { ptr::slice(signature, signature_len) }
             .and_then(|signature| verify(op, None, signature));

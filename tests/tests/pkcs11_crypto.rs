@@ -972,6 +972,35 @@ fn aes_modes_match_sp800_38a_and_gcm_vectors() {
         rv(s.decrypt(&other_aad, k, &ct)),
         RvError::EncryptedDataInvalid
     );
+    // In place: one buffer as the input and the output (PKCS#11 allows it), and a buffer
+    // beside the input, give the same ciphertext.
+    let nonce = h("cafebabefacedbaddecaf888");
+    let params = CK_GCM_PARAMS {
+        pIv: nonce.as_ptr() as *mut u8,
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: aad.as_ptr() as *mut u8,
+        ulAADLen: aad.len() as CK_ULONG,
+        ulTagBits: 128,
+    };
+    let mut m = raw_mechanism(CKM_AES_GCM, &params);
+    let mut buf = p.clone();
+    buf.resize(p.len() + 16, 0);
+    assert_eq!(raw_encrypt_init(&s, &mut m, k), CKR_OK);
+    let mut len = buf.len() as CK_ULONG;
+    // SAFETY: `buf` holds the input's `p.len()` bytes and room for `len` output bytes.
+    let code = unsafe {
+        raw().C_Encrypt(
+            s.handle(),
+            buf.as_mut_ptr(),
+            p.len() as CK_ULONG,
+            buf.as_mut_ptr(),
+            &mut len,
+        )
+    };
+    assert_eq!((code, len as usize), (CKR_OK, ct.len()));
+    assert_eq!(buf, ct);
+    assert_eq!(raw_encrypt(&s, &mut m, k, &p).unwrap(), ct);
 }
 
 #[test]

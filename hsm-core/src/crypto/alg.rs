@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::material::Curve;
+use crate::error::{Error, Result};
 
 /// A SHA digest algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,6 +191,19 @@ impl Ciphertext {
             out.extend_from_slice(tag);
         }
         out
+    }
+
+    /// Copies `data || tag` into the start of `out` (which must hold it); returns its length.
+    pub fn copy_into(&self, out: &mut [u8]) -> Result<usize> {
+        let tag = self.tag.as_deref().unwrap_or_default();
+        let len = self.data.len() + tag.len();
+        let out = out
+            .get_mut(..len)
+            .ok_or_else(|| Error::internal("an output buffer shorter than the ciphertext"))?;
+        let (data, rest) = out.split_at_mut(self.data.len());
+        data.copy_from_slice(&self.data);
+        rest.copy_from_slice(tag);
+        Ok(len)
     }
 
     /// `data || tag`, the PKCS#11 layout of AEAD output.

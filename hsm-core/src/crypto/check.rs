@@ -425,6 +425,17 @@ pub fn wrapped_len(spec: &KeySpec, alg: &WrapAlgorithm, key_len: usize) -> Resul
 
 /// A loaded key with its spec: every operation checks its input first, then calls the
 /// provider. Pool keys and in-memory keys both go through it, so they refuse alike.
+/// Encrypting into a buffer: the output carries no IV, so an AES-GCM encryption must name
+/// its own (a generated one would be lost).
+pub(crate) fn names_its_iv(alg: &CipherAlgorithm) -> Result<()> {
+    match alg {
+        CipherAlgorithm::AesGcm { iv: None, .. } => Err(Error::bad_parameter(
+            "AES-GCM into a buffer needs its IV: the output carries none",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) struct Checked<'a> {
     pub spec: &'a KeySpec,
     pub key: &'a dyn LoadedKey,
@@ -449,6 +460,22 @@ impl Checked<'_> {
     pub(crate) fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext> {
         encrypt(self.spec, alg, plaintext.len())?;
         self.key.encrypt(alg, plaintext)
+    }
+
+    /// Encrypts into `out` ([`LoadedKey::encrypt_into`]): an AES-GCM encryption needs its IV
+    /// given (a generated one would be lost), and `out` must hold the ciphertext.
+    pub(crate) fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        names_its_iv(alg)?;
+        encrypt(self.spec, alg, plaintext.len())?;
+        if out.len() < ciphertext_len(self.spec, alg, plaintext.len())? {
+            return Err(Error::input_length("the output buffer is too short"));
+        }
+        self.key.encrypt_into(alg, plaintext, out)
     }
 
     pub(crate) fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {

@@ -89,6 +89,19 @@ pub trait LoadedKey: Send + Sync {
     /// Encrypts.
     fn encrypt(&self, alg: &CipherAlgorithm, plaintext: &[u8]) -> Result<Ciphertext>;
 
+    /// Encrypts into `out`, in PKCS#11's layout (the data, then an AEAD tag; no IV: the
+    /// algorithm names it), and returns the length written; `out` holds at least
+    /// [`check::ciphertext_len`](super::check::ciphertext_len) bytes. The default encrypts
+    /// and copies; a provider may write in place.
+    fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        self.encrypt(alg, plaintext)?.copy_into(out)
+    }
+
     /// Decrypts (AEAD input is `ciphertext || tag`). Failures are `DecryptionFailed`.
     fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes>;
 
@@ -162,6 +175,16 @@ pub trait PartialKey: Send + Sync {
 
     /// Encrypts, or `None`.
     fn encrypt(&self, _alg: &CipherAlgorithm, _plaintext: &[u8]) -> Option<Result<Ciphertext>> {
+        None
+    }
+
+    /// Encrypts into `out` as [`LoadedKey::encrypt_into`], or `None`.
+    fn encrypt_into(
+        &self,
+        _alg: &CipherAlgorithm,
+        _plaintext: &[u8],
+        _out: &mut [u8],
+    ) -> Option<Result<usize>> {
         None
     }
 

@@ -117,6 +117,19 @@ impl ResolvedKey {
         self.for_op(KeyOperation::Encrypt)?.encrypt(alg, plaintext)
     }
 
+    /// Encrypts into `out` (resolved for `encrypt`), in PKCS#11's layout (data, then an AEAD
+    /// tag); returns the length written. `out` holds at least
+    /// [`check::ciphertext_len`] bytes, and an AES-GCM encryption names its IV.
+    pub fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        self.for_op(KeyOperation::Encrypt)?
+            .encrypt_into(alg, plaintext, out)
+    }
+
     /// Decrypts (resolved for `decrypt`).
     pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
         self.for_op(KeyOperation::Decrypt)?.decrypt(alg, ciphertext)

@@ -12,12 +12,12 @@
 //! Also here: PIN arguments as the login and token functions take them. The rules (lengths,
 //! characters, counting, lockout) are the core's (`hsm_core::pin`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use crate::state::PoolHandle;
+use crate::state::sessions::HandleMap;
 use cryptoki_sys::{
     CK_RV, CK_SLOT_ID, CK_STATE, CKR_PIN_INCORRECT, CKR_PIN_LEN_RANGE, CKS_RO_PUBLIC_SESSION,
     CKS_RO_USER_FUNCTIONS, CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS, CKS_RW_USER_FUNCTIONS,
@@ -57,15 +57,15 @@ impl LoginState {
 /// The login state of every slot (absent: [`LoginState::Public`]). Changes happen under a
 /// mutex; readers (every key use checks the login) read a published copy without a lock.
 pub(crate) struct LoginTable {
-    slots: Mutex<HashMap<CK_SLOT_ID, LoginState>>,
-    published: ArcSwap<HashMap<CK_SLOT_ID, LoginState>>,
+    slots: Mutex<HandleMap<LoginState>>,
+    published: ArcSwap<HandleMap<LoginState>>,
 }
 
 /// The table held locked: read and change several slots' states, or check sessions, as one
 /// step. Changes are published when it is dropped.
 pub(crate) struct LoginGuard<'a> {
-    slots: MutexGuard<'a, HashMap<CK_SLOT_ID, LoginState>>,
-    published: &'a ArcSwap<HashMap<CK_SLOT_ID, LoginState>>,
+    slots: MutexGuard<'a, HandleMap<LoginState>>,
+    published: &'a ArcSwap<HandleMap<LoginState>>,
     changed: bool,
 }
 
@@ -98,8 +98,8 @@ impl LoginTable {
     /// Nobody logged in anywhere.
     pub fn new() -> LoginTable {
         LoginTable {
-            slots: Mutex::new(HashMap::new()),
-            published: ArcSwap::from_pointee(HashMap::new()),
+            slots: Mutex::new(HandleMap::default()),
+            published: ArcSwap::from_pointee(HandleMap::default()),
         }
     }
 

@@ -255,10 +255,10 @@ pub(crate) enum BoundKey {
 
 impl BoundKey {
     /// Names the pool key in the call's span (`entry::run`): pool, key and version.
-    pub fn record_in_span(&self, pool: &str) {
-        if let BoundKey::Pool(k) = self {
+    pub fn record_in_span(&self, pool: &PoolHandle) {
+        if let (BoundKey::Pool(k), true) = (self, crate::entry::spans_on()) {
             let span = tracing::Span::current();
-            span.record("pool", pool);
+            span.record("pool", pool.name());
             span.record("key", k.name());
             span.record("version", k.version());
         }
@@ -299,6 +299,21 @@ impl BoundKey {
         .ck()
     }
 
+    /// Encrypts into `out` (PKCS#11's layout: data, then an AEAD tag); returns the length
+    /// written. `out` holds at least `check::ciphertext_len` bytes.
+    pub fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CK_RV> {
+        match self {
+            BoundKey::Pool(k) => k.encrypt_into(alg, plaintext, out),
+            BoundKey::Own(k) => k.encrypt(alg, plaintext).and_then(|c| c.copy_into(out)),
+        }
+        .ck()
+    }
+
     /// Decrypts (AEAD input is `ciphertext || tag`).
     pub fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes, CK_RV> {
         match self {
@@ -318,32 +333,34 @@ impl BoundKey {
 #[derive(Default)]
 pub(crate) struct KeyCache(Vec<Cached>);
 
-/// One binding of a [`KeyCache`].
+/// One binding of a [`KeyCache`]: the key and the two attributes a later `*Init` needs.
 struct Cached {
+    handle: CK_OBJECT_HANDLE,
     op: KeyOperation,
-    object: Object,
     key: Arc<dyn OpKey>,
     /// `CKA_PRIVATE`: visible only while a user is logged in (which the generation does not
     /// follow).
     private: bool,
+    /// `CKA_ALWAYS_AUTHENTICATE`.
+    always_authenticate: bool,
 }
 
 impl KeyCache {
     /// How many bindings a session keeps.
     const CAPACITY: usize = 8;
 
-    /// The object and key of `handle` bound for `op`, if still current (a stale binding is
-    /// dropped). `logged_in` tells whether a private object is visible.
+    /// The key of `handle` bound for `op` and its `CKA_ALWAYS_AUTHENTICATE`, if still current
+    /// (a stale binding is dropped). `logged_in` tells whether a private object is visible.
     pub fn get(
         &mut self,
         handle: CK_OBJECT_HANDLE,
         op: KeyOperation,
         logged_in: impl FnOnce() -> bool,
-    ) -> Option<(Object, BoundKey)> {
+    ) -> Option<(BoundKey, bool)> {
         let i = self
             .0
             .iter()
-            .position(|c| c.object.handle == handle && c.op == op)?;
+            .position(|c| c.handle == handle && c.op == op)?;
         let c = &self.0[i];
         if !c.key.is_current() {
             self.0.swap_remove(i);
@@ -352,7 +369,7 @@ impl KeyCache {
         if c.private && !logged_in() {
             return None;
         }
-        Some((c.object.clone(), BoundKey::Pool(c.key.clone())))
+        Some((BoundKey::Pool(c.key.clone()), c.always_authenticate))
     }
 
     /// Keeps the binding of an embedded pool's key object (the oldest goes when full).
@@ -366,15 +383,16 @@ impl KeyCache {
             return;
         }
         self.0
-            .retain(|c| !(c.object.handle == object.handle && c.op == op));
+            .retain(|c| !(c.handle == object.handle && c.op == op));
         if self.0.len() >= Self::CAPACITY {
             self.0.remove(0);
         }
         self.0.push(Cached {
+            handle: object.handle,
             op,
-            object: object.clone(),
             key: key.clone(),
             private: object.is_private(),
+            always_authenticate: object.always_authenticate(),
         });
     }
 }

@@ -226,7 +226,11 @@ impl std::hash::Hasher for HandleHasher {
 /// A map keyed by a handle or a slot id (numbers the module hands out).
 pub(crate) type HandleMap<V> = HashMap<CK_SESSION_HANDLE, V, BuildHasherDefault<HandleHasher>>;
 
-type Shard = RwLock<HandleMap<Arc<Session>>>;
+/// One shard of the table, alone on its cache lines: taking a shard's read lock writes its
+/// lock word, and two threads using sessions of neighbouring shards must not pass one line
+/// back and forth.
+#[repr(align(128))]
+struct Shard(RwLock<HandleMap<Arc<Session>>>);
 
 /// All open sessions of the module.
 pub(crate) struct SessionTable {
@@ -242,15 +246,15 @@ impl SessionTable {
     pub fn new() -> SessionTable {
         SessionTable {
             shards: (0..SHARDS)
-                .map(|_| RwLock::new(HandleMap::default()))
+                .map(|_| Shard(RwLock::new(HandleMap::default())))
                 .collect(),
             next: AtomicU64::new(1),
             counts: Mutex::new(HandleMap::default()),
         }
     }
 
-    fn shard(&self, handle: CK_SESSION_HANDLE) -> &Shard {
-        &self.shards[handle as usize % SHARDS]
+    fn shard(&self, handle: CK_SESSION_HANDLE) -> &RwLock<HandleMap<Arc<Session>>> {
+        &self.shards[handle as usize % SHARDS].0
     }
 
     /// Opens a session on `slot_id` over `pool`; returns its handle (never 0).
@@ -290,7 +294,9 @@ impl SessionTable {
     /// A session, or `CKR_SESSION_HANDLE_INVALID`.
     pub fn get(&self, handle: CK_SESSION_HANDLE) -> Result<Arc<Session>, CK_RV> {
         // The call's span (`entry::run`) names its session.
-        tracing::Span::current().record("session", handle);
+        if crate::entry::spans_on() {
+            tracing::Span::current().record("session", handle);
+        }
         self.shard(handle)
             .read()
             .get(&handle)
@@ -311,7 +317,7 @@ impl SessionTable {
 
     /// Closes every session of a slot.
     pub fn close_slot(&self, slot_id: CK_SLOT_ID) {
-        for shard in self.shards.iter() {
+        for Shard(shard) in self.shards.iter() {
             let mut shard = shard.write();
             let closing: Vec<CK_SESSION_HANDLE> = shard
                 .values()
@@ -328,7 +334,7 @@ impl SessionTable {
 
     /// Closes every session.
     pub fn clear(&self) {
-        for shard in self.shards.iter() {
+        for Shard(shard) in self.shards.iter() {
             shard.write().clear();
         }
         self.counts.lock().clear();
@@ -337,7 +343,7 @@ impl SessionTable {
     /// The sessions open on a slot.
     pub fn for_slot(&self, slot_id: CK_SLOT_ID) -> Vec<Arc<Session>> {
         let mut out = Vec::new();
-        for shard in self.shards.iter() {
+        for Shard(shard) in self.shards.iter() {
             out.extend(
                 shard
                     .read()

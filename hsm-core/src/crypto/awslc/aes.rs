@@ -160,6 +160,44 @@ impl PartialKey for AesKey {
         Some(self.seal(iv.as_deref(), aad, *tag_len, plaintext))
     }
 
+    fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Option<Result<usize>> {
+        let CipherAlgorithm::AesGcm {
+            key_bits,
+            iv: Some(iv),
+            aad,
+            tag_len,
+        } = alg
+        else {
+            return None;
+        };
+        if !(self.bits_fit(*key_bits) && (12..=GCM_TAG_LEN).contains(tag_len)) {
+            return None;
+        }
+        let nonce = Nonce::try_assume_unique_for_key(iv).ok()?;
+        let len = plaintext.len() + tag_len;
+        let Some(out) = out.get_mut(..len) else {
+            return Some(Err(Error::input_length("the output buffer is too short")));
+        };
+        // Sealed in place in the caller's buffer: no allocation, no second copy.
+        let (data, tag_out) = out.split_at_mut(plaintext.len());
+        data.copy_from_slice(plaintext);
+        Some(
+            self.gcm
+                .seal_in_place_separate_tag(nonce, Aad::from(aad), data)
+                .map_err(|_| Error::input_length("AES-GCM input is too long"))
+                .map(|tag| {
+                    // A shorter GCM tag is the full tag truncated (NIST SP 800-38D 5.2.1.2).
+                    tag_out.copy_from_slice(&tag.as_ref()[..*tag_len]);
+                    len
+                }),
+        )
+    }
+
     fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Option<Result<SecretBytes>> {
         let CipherAlgorithm::AesGcm {
             key_bits,

@@ -172,6 +172,18 @@ impl LoadedKey for CompositeKey {
         }
     }
 
+    fn encrypt_into(
+        &self,
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        match self.fast.encrypt_into(alg, plaintext, out) {
+            Some(answer) => answer,
+            None => self.full()?.encrypt_into(alg, plaintext, out),
+        }
+    }
+
     fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
         match self.fast.decrypt(alg, ciphertext) {
             Some(answer) => answer,
