@@ -65,6 +65,7 @@ impl Case {
     /// Every case, in table order.
     pub const ALL: &'static [Case] = &[
         Case::new("session", "session open+close", false),
+        Case::new("call", "one call (C_GetSessionInfo)", false),
         Case::new("random", "random 32 bytes", true),
         Case::new("sha256", "SHA-256 of 1 KiB", true),
         Case::new(

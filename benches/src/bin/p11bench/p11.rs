@@ -449,6 +449,10 @@ impl Cases<'_> {
                 let s = m.ctx.open_rw_session(m.slot)?;
                 ensure!(s.get_session_info()?.read_write(), "session not read-write");
             }
+            "call" => ensure!(
+                check.get_session_info()?.slot_id() == m.slot,
+                "session info names another slot"
+            ),
             "random" => {
                 let r = check.generate_random_vec(32)?;
                 ensure!(
@@ -590,6 +594,7 @@ impl Cases<'_> {
             "session" => measure_each(m, t, dur, |_: &Session| {
                 m.ctx.open_rw_session(m.slot)?.close()
             }),
+            "call" => measure_each(m, t, dur, |s: &Session| s.get_session_info()),
             "random" => measure(m, t, dur, |_| {
                 let mut buf = [0u8; 32];
                 move |s: &Session| {
