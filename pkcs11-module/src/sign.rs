@@ -79,8 +79,10 @@ pub(crate) fn start<A, T, O>(
         return Err(CKR_OPERATION_ACTIVE);
     }
     let mechanism = parse()?;
-    let logged_in = || objects::user_logged_in(module, session);
-    if let Some((bound, always_authenticate)) = ops.keys.get(key.handle, key.op, logged_in) {
+    let cached = ops
+        .keys
+        .get(key.handle, key.op, &module.logins, session.slot_id);
+    if let Some((bound, always_authenticate)) = cached {
         bound.record_in_span(&session.pool);
         let found = fits(&bound.spec(), &mechanism)?;
         *slot(&mut ops) = Some(make(bound, always_authenticate, mechanism, found));

@@ -13,6 +13,7 @@
 //! characters, counting, lockout) are the core's (`hsm_core::pin`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
@@ -59,6 +60,9 @@ impl LoginState {
 pub(crate) struct LoginTable {
     slots: Mutex<HandleMap<LoginState>>,
     published: ArcSwap<HandleMap<LoginState>>,
+    /// Moves after each publication: a reader that checked a state when it read `n` knows
+    /// nothing changed while it still reads `n` (one load, no read-modify-write).
+    changes: AtomicU64,
 }
 
 /// The table held locked: read and change several slots' states, or check sessions, as one
@@ -66,6 +70,7 @@ pub(crate) struct LoginTable {
 pub(crate) struct LoginGuard<'a> {
     slots: MutexGuard<'a, HandleMap<LoginState>>,
     published: &'a ArcSwap<HandleMap<LoginState>>,
+    changes: &'a AtomicU64,
     changed: bool,
 }
 
@@ -90,6 +95,8 @@ impl Drop for LoginGuard<'_> {
     fn drop(&mut self) {
         if self.changed {
             self.published.store(Arc::new(self.slots.clone()));
+            // After the new states: whoever sees the new count sees them.
+            self.changes.fetch_add(1, Ordering::Release);
         }
     }
 }
@@ -100,6 +107,7 @@ impl LoginTable {
         LoginTable {
             slots: Mutex::new(HandleMap::default()),
             published: ArcSwap::from_pointee(HandleMap::default()),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -108,8 +116,15 @@ impl LoginTable {
         LoginGuard {
             slots: self.slots.lock(),
             published: &self.published,
+            changes: &self.changes,
             changed: false,
         }
+    }
+
+    /// How many times states were published: read it before a state ([`LoginTable::state`]);
+    /// while it stays the same, that state stands.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// The state of a slot, as last published (no lock).

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::state::PoolHandle;
+use crate::state::login::LoginTable;
 use cryptoki_sys::*;
 use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
@@ -341,6 +342,9 @@ struct Cached {
     /// `CKA_PRIVATE`: visible only while a user is logged in (which the generation does not
     /// follow).
     private: bool,
+    /// For a private object: the login table's [`LoginTable::changes`] when a logged-in
+    /// user was last seen (`u64::MAX`: not yet).
+    login_seen: u64,
     /// `CKA_ALWAYS_AUTHENTICATE`.
     always_authenticate: bool,
 }
@@ -350,24 +354,32 @@ impl KeyCache {
     const CAPACITY: usize = 8;
 
     /// The key of `handle` bound for `op` and its `CKA_ALWAYS_AUTHENTICATE`, if still current
-    /// (a stale binding is dropped). `logged_in` tells whether a private object is visible.
+    /// (a stale binding is dropped). A private object needs the user logged in to `slot`
+    /// (read from `logins` only when a login or logout happened since it was last seen).
     pub fn get(
         &mut self,
         handle: CK_OBJECT_HANDLE,
         op: KeyOperation,
-        logged_in: impl FnOnce() -> bool,
+        logins: &LoginTable,
+        slot: CK_SLOT_ID,
     ) -> Option<(BoundKey, bool)> {
         let i = self
             .0
             .iter()
             .position(|c| c.handle == handle && c.op == op)?;
-        let c = &self.0[i];
+        let c = &mut self.0[i];
         if !c.key.is_current() {
             self.0.swap_remove(i);
             return None;
         }
-        if c.private && !logged_in() {
-            return None;
+        if c.private {
+            let changes = logins.changes();
+            if changes != c.login_seen {
+                if !logins.user_logged_in(slot) {
+                    return None;
+                }
+                c.login_seen = changes;
+            }
         }
         Some((BoundKey::Pool(c.key.clone()), c.always_authenticate))
     }
@@ -392,6 +404,7 @@ impl KeyCache {
             op,
             key: key.clone(),
             private: object.is_private(),
+            login_seen: u64::MAX,
             always_authenticate: object.always_authenticate(),
         });
     }

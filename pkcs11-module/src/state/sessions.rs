@@ -2,10 +2,11 @@
 //! own sessions never wait on one another; each session keeps its operation state behind its
 //! own mutex.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use crate::state::PoolHandle;
 use cryptoki_sys::{
@@ -43,6 +44,9 @@ pub(crate) struct Session {
     /// Its pool's object index, once a call has found it (`objects::resolve` then skips the
     /// table of indexes).
     pub(crate) index: OnceLock<IndexRef>,
+    /// Closed: set before it leaves the table, so that a thread's recent lookup
+    /// ([`SessionTable::get`]) never answers with it again.
+    closed: AtomicBool,
 }
 
 impl Session {
@@ -232,8 +236,54 @@ pub(crate) type HandleMap<V> = HashMap<CK_SESSION_HANDLE, V, BuildHasherDefault<
 #[repr(align(128))]
 struct Shard(RwLock<HandleMap<Arc<Session>>>);
 
+/// The session a thread looked up last ([`SessionTable::get`]): most threads use one
+/// session for many calls in a row.
+struct Recent {
+    table: u64,
+    handle: CK_SESSION_HANDLE,
+    session: Weak<Session>,
+}
+
+thread_local! {
+    static RECENT: RefCell<Option<Recent>> = const { RefCell::new(None) };
+}
+
+impl Recent {
+    /// The session `handle` of table `table`, if this thread looked it up last and it is
+    /// still open (its `Arc` is alive and not marked closed).
+    fn find(table: u64, handle: CK_SESSION_HANDLE) -> Option<Arc<Session>> {
+        RECENT
+            .try_with(|recent| {
+                let recent = recent.try_borrow().ok()?;
+                let r = recent.as_ref()?;
+                if r.table != table || r.handle != handle {
+                    return None;
+                }
+                let session = r.session.upgrade()?;
+                (!session.closed.load(Ordering::Acquire)).then_some(session)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Remembers `session` as this thread's last lookup in table `table`.
+    fn keep(table: u64, session: &Arc<Session>) {
+        let _ = RECENT.try_with(|recent| {
+            if let Ok(mut recent) = recent.try_borrow_mut() {
+                *recent = Some(Recent {
+                    table,
+                    handle: session.handle,
+                    session: Arc::downgrade(session),
+                });
+            }
+        });
+    }
+}
+
 /// All open sessions of the module.
 pub(crate) struct SessionTable {
+    /// Tells this table from any other of the process (a thread's recent lookup names it).
+    id: u64,
     shards: Box<[Shard]>,
     next: AtomicU64,
     /// (all, read-write) open sessions per slot, kept with every open and close so counting
@@ -244,7 +294,9 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     /// No sessions.
     pub fn new() -> SessionTable {
+        static TABLES: AtomicU64 = AtomicU64::new(0);
         SessionTable {
+            id: TABLES.fetch_add(1, Ordering::Relaxed),
             shards: (0..SHARDS)
                 .map(|_| Shard(RwLock::new(HandleMap::default())))
                 .collect(),
@@ -269,6 +321,7 @@ impl SessionTable {
             ops: Mutex::new(Operations::default()),
             context_authenticated: AtomicBool::new(false),
             index: OnceLock::new(),
+            closed: AtomicBool::new(false),
         });
         {
             let mut counts = self.counts.lock();
@@ -291,17 +344,26 @@ impl SessionTable {
         }
     }
 
-    /// A session, or `CKR_SESSION_HANDLE_INVALID`.
+    /// A session, or `CKR_SESSION_HANDLE_INVALID`. A thread that asks for the session it
+    /// asked for last finds it without the table: its [`Recent`] lookup holds a `Weak` (which
+    /// keeps no session alive), upgraded and checked still open: two atomic operations where
+    /// the table's read lock and a clone take four.
     pub fn get(&self, handle: CK_SESSION_HANDLE) -> Result<Arc<Session>, CK_RV> {
         // The call's span (`entry::run`) names its session.
         if crate::entry::spans_on() {
             tracing::Span::current().record("session", handle);
         }
-        self.shard(handle)
+        if let Some(session) = Recent::find(self.id, handle) {
+            return Ok(session);
+        }
+        let session = self
+            .shard(handle)
             .read()
             .get(&handle)
             .cloned()
-            .ok_or(CKR_SESSION_HANDLE_INVALID)
+            .ok_or(CKR_SESSION_HANDLE_INVALID)?;
+        Recent::keep(self.id, &session);
+        Ok(session)
     }
 
     /// Closes a session and returns its slot, or `CKR_SESSION_HANDLE_INVALID`.
@@ -311,6 +373,7 @@ impl SessionTable {
             .write()
             .remove(&handle)
             .ok_or(CKR_SESSION_HANDLE_INVALID)?;
+        closed.closed.store(true, Ordering::Release);
         self.forget(&closed);
         Ok(closed.slot_id)
     }
@@ -326,6 +389,7 @@ impl SessionTable {
                 .collect();
             for handle in closing {
                 if let Some(closed) = shard.remove(&handle) {
+                    closed.closed.store(true, Ordering::Release);
                     self.forget(&closed);
                 }
             }
@@ -335,7 +399,9 @@ impl SessionTable {
     /// Closes every session.
     pub fn clear(&self) {
         for Shard(shard) in self.shards.iter() {
-            shard.write().clear();
+            for (_, closed) in shard.write().drain() {
+                closed.closed.store(true, Ordering::Release);
+            }
         }
         self.counts.lock().clear();
     }
@@ -407,6 +473,51 @@ mod tests {
         g.extend_from_slice(b"de");
         assert_eq!(g.len(), 5);
         assert_eq!(g.expose_secret(), b"abcde");
+    }
+
+    fn pool() -> PoolHandle {
+        let hsm = hsm_core::Hsm::open(hsm_core::HsmConfig::in_memory()).unwrap();
+        hsm.create_pool(
+            "recent",
+            hsm_core::PoolSettings::default(),
+            hsm_core::names::Tags::new(),
+        )
+        .unwrap();
+        Arc::new(hsm.pool("recent").unwrap())
+    }
+
+    /// A thread's recent lookup never outlives its session: closed one way or another, or
+    /// in another table with the same handle, the session is not found through it.
+    #[test]
+    fn a_recent_lookup_ends_with_its_session() {
+        let pool = pool();
+        let table = SessionTable::new();
+        let a = table.open(1, pool.clone(), true);
+        let b = table.open(1, pool.clone(), false);
+        assert!(table.get(a).unwrap().rw);
+        assert!(table.get(a).unwrap().rw, "again, through the recent lookup");
+        table.close(a).unwrap();
+        assert_eq!(table.get(a).err(), Some(CKR_SESSION_HANDLE_INVALID));
+        // Held by a call in progress elsewhere: closed all the same.
+        let held = table.get(b).unwrap();
+        table.close_slot(1);
+        assert_eq!(table.get(b).err(), Some(CKR_SESSION_HANDLE_INVALID));
+        drop(held);
+        let c = table.open(2, pool.clone(), true);
+        let held = table.get(c).unwrap();
+        table.clear();
+        assert_eq!(table.get(c).err(), Some(CKR_SESSION_HANDLE_INVALID));
+        drop(held);
+        // Another table numbers its sessions from 1 again: the first table's lookup of
+        // handle 1 is not the second table's session 1.
+        let first = SessionTable::new();
+        let h = first.open(1, pool.clone(), true);
+        assert!(first.get(h).unwrap().rw);
+        let second = SessionTable::new();
+        assert_eq!(second.open(1, pool, false), h);
+        let _keep_first_open = &first;
+        assert!(!second.get(h).unwrap().rw);
+        assert!(first.get(h).unwrap().rw);
     }
 
     #[test]
