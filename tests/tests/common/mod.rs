@@ -83,6 +83,24 @@ impl TestServer {
         b.build().unwrap()
     }
 
+    /// Stops the server and opens its data directory with the core, once sled has let go of
+    /// the directory's lock (a moment after the server's last handle drops).
+    pub fn stop_and_open(&mut self) -> Hsm {
+        self.stop();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Hsm::open(HsmConfig::new(self.dir.path())) {
+                Ok(hsm) => return hsm,
+                Err(hsm_core::Error::StoreLocked { .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("opening the stopped server's data directory: {e}"),
+            }
+        }
+    }
+
     /// Stops the server gracefully.
     pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {

@@ -445,9 +445,7 @@ fn x_mhsm_attributes_are_stored_with_the_key() {
             .status()
     });
     assert_eq!(status, StatusCode::OK);
-    let dir = server.dir.path().to_path_buf();
-    server.stop();
-    let hsm = Hsm::open(HsmConfig::new(&dir)).unwrap();
+    let hsm = server.stop_and_open();
     let pool = hsm.pool("default").unwrap();
     let info = pool.get_key("k", None).unwrap();
     assert_eq!(info.extra.get("ck.id").map(Vec::as_slice), Some(&b"7"[..]));
