@@ -199,7 +199,7 @@ impl Ciphertext {
         let len = self.data.len() + tag.len();
         let out = out
             .get_mut(..len)
-            .ok_or_else(|| Error::internal("an output buffer shorter than the ciphertext"))?;
+            .ok_or_else(|| Error::input_length("the output buffer is too short"))?;
         let (data, rest) = out.split_at_mut(self.data.len());
         data.copy_from_slice(&self.data);
         rest.copy_from_slice(tag);

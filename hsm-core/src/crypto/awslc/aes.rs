@@ -100,21 +100,34 @@ impl AesKey {
         // Room for the tag, which PKCS#11 callers append.
         let mut data = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
         data.extend_from_slice(plaintext);
-        let tag = self
-            .gcm
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut data,
-            )
-            .map_err(|_| Error::input_length("AES-GCM input is too long"))?;
-        // A shorter GCM tag is the full tag truncated (NIST SP 800-38D 5.2.1.2).
-        let tag = tag.as_ref().get(..tag_len).unwrap_or_default().to_vec();
+        let mut tag = vec![0; tag_len];
+        self.seal_in_place(nonce, aad, &mut data, &mut tag)?;
         Ok(Ciphertext {
             data,
             iv: Some(nonce.to_vec()),
             tag: Some(tag),
         })
+    }
+
+    /// AES-GCM over `data` in place under `nonce`; the tag into `tag` (at most 16 bytes: a
+    /// shorter GCM tag is the full tag truncated, NIST SP 800-38D 5.2.1.2).
+    fn seal_in_place(
+        &self,
+        nonce: [u8; GCM_IV_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<()> {
+        let full = self
+            .gcm
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), data)
+            .map_err(|_| Error::input_length("AES-GCM input is too long"))?;
+        let full = full
+            .as_ref()
+            .get(..tag.len())
+            .ok_or_else(|| Error::internal("a GCM tag longer than 16 bytes"))?;
+        tag.copy_from_slice(full);
+        Ok(())
     }
 }
 
@@ -178,24 +191,15 @@ impl PartialKey for AesKey {
         if !(self.bits_fit(*key_bits) && (12..=GCM_TAG_LEN).contains(tag_len)) {
             return None;
         }
-        let nonce = Nonce::try_assume_unique_for_key(iv).ok()?;
+        let nonce = <[u8; GCM_IV_LEN]>::try_from(iv.as_slice()).ok()?;
         let len = plaintext.len() + tag_len;
         let Some(out) = out.get_mut(..len) else {
             return Some(Err(Error::input_length("the output buffer is too short")));
         };
         // Sealed in place in the caller's buffer: no allocation, no second copy.
-        let (data, tag_out) = out.split_at_mut(plaintext.len());
+        let (data, tag) = out.split_at_mut(plaintext.len());
         data.copy_from_slice(plaintext);
-        Some(
-            self.gcm
-                .seal_in_place_separate_tag(nonce, Aad::from(aad), data)
-                .map_err(|_| Error::input_length("AES-GCM input is too long"))
-                .map(|tag| {
-                    // A shorter GCM tag is the full tag truncated (NIST SP 800-38D 5.2.1.2).
-                    tag_out.copy_from_slice(&tag.as_ref()[..*tag_len]);
-                    len
-                }),
-        )
+        Some(self.seal_in_place(nonce, aad, data, tag).map(|()| len))
     }
 
     fn decrypt(&self, alg: &CipherAlgorithm, ciphertext: &[u8]) -> Option<Result<SecretBytes>> {

@@ -138,7 +138,6 @@ fn digest_alg(alg: HashAlg) -> &'static digest::Algorithm {
     }
 }
 
-/// The aws-lc-rs HMAC of a [`HashAlg`].
 /// The HMAC keys of one secret (an AES key's bytes, a generic secret), one per hash, each
 /// keyed when first used (its inner and outer pads hashed once) and kept: a MAC then costs
 /// only its message's blocks. Dropped (and cleansed by aws-lc) with the loaded key.
@@ -187,6 +186,7 @@ impl HmacKeys {
     }
 }
 
+/// The aws-lc-rs HMAC of a [`HashAlg`].
 fn hmac_alg(alg: HashAlg) -> hmac::Algorithm {
     match alg {
         HashAlg::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
