@@ -428,7 +428,7 @@ fn graceful_stop_and_restart_keep_keys_and_certificates() {
     let dir = api.server.dir.path().to_path_buf();
     let mut config = server::ServeConfig::new(&dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
-    let running = api.server.runtime.block_on(server::start(config)).unwrap();
+    let running = common::start_when_free(&api.server.runtime, &config);
     assert_eq!(
         std::fs::read(running.ca_path.as_ref().unwrap()).unwrap(),
         ca_before

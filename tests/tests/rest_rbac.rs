@@ -170,7 +170,7 @@ fn start() -> (TestServer, Prepared) {
         .unwrap();
     let mut config = ServeConfig::new(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    let running = runtime.block_on(server::start(config)).unwrap();
+    let running = common::start_when_free(&runtime, &config);
     let ca_pem = std::fs::read(running.ca_path.as_ref().unwrap()).unwrap();
     let server = TestServer {
         addr: running.addr,

@@ -7,6 +7,25 @@ use hsm_core::names::Tags;
 use hsm_core::{Hsm, HsmConfig, PoolSettings};
 use server::{Running, ServeConfig};
 
+/// `mhsm serve` in this process (`server::start`) over `config`'s data directory, once sled
+/// has let go of the directory's lock: it does so a moment after the last handle drops (the
+/// test's own setup, or a server just stopped), so try again for a while, as `pkcs11_common`
+/// does.
+pub fn start_when_free(runtime: &tokio::runtime::Runtime, config: &ServeConfig) -> Running {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match runtime.block_on(server::start(config.clone())) {
+            Ok(running) => return running,
+            Err(e)
+                if std::time::Instant::now() < deadline && format!("{e:#}").contains("in use") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("mhsm serve: {e:#}"),
+        }
+    }
+}
+
 /// A server running in this process.
 pub struct TestServer {
     pub runtime: tokio::runtime::Runtime,
@@ -42,21 +61,7 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.domains = vec!["hsm.test".into()];
         configure(&mut config);
-        // sled lets go of the directory's lock a moment after the last handle drops (the one
-        // that made the pools above): try again for a while, as `pkcs11_common` does.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let running = loop {
-            match runtime.block_on(server::start(config.clone())) {
-                Ok(running) => break running,
-                Err(e)
-                    if std::time::Instant::now() < deadline
-                        && format!("{e:#}").contains("in use") =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => panic!("mhsm serve: {e:#}"),
-            }
-        };
+        let running = start_when_free(&runtime, &config);
         let ca_pem = std::fs::read(running.ca_path.as_ref().unwrap()).unwrap();
         TestServer {
             addr: running.addr,
