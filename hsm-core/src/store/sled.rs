@@ -23,7 +23,8 @@ impl SledStore {
     ///
     /// sled releases its lock a moment after the last handle drops (its worker threads let
     /// go of the file), so a directory this very process just closed is retried for a short
-    /// while; one held by another process fails at once.
+    /// while, and so is a lock whose holder is gone by the time `/proc/locks` is read (the
+    /// same release, seen a moment later); one held by another process fails at once.
     pub fn open(path: &Path) -> Result<SledStore> {
         let deadline = Instant::now() + Duration::from_secs(2);
         let db = loop {
@@ -35,7 +36,8 @@ impl SledStore {
                 Ok(db) => break db,
                 Err(e) => match open_error(path, e) {
                     Error::StoreLocked { holder, .. }
-                        if holder == Some(std::process::id()) && Instant::now() < deadline =>
+                        if holder.is_none_or(|pid| pid == std::process::id())
+                            && Instant::now() < deadline =>
                     {
                         std::thread::sleep(Duration::from_millis(10));
                     }
