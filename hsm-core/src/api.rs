@@ -219,6 +219,13 @@ pub trait OpKey: Send + Sync + fmt::Debug {
     /// Signs (resolved for `sign`).
     fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>>;
 
+    /// Signs into `out` (resolved for `sign`) and returns the signature's length; `out`
+    /// holds at least [`check::signature_len`](crate::crypto::check::signature_len) bytes.
+    /// By default [`OpKey::sign`] and a copy.
+    fn sign_into(&self, alg: &SignAlgorithm, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        crate::crypto::shared::copy_out(&self.sign(alg, input)?, out)
+    }
+
     /// Verifies (resolved for `verify`); `Ok(false)` when the signature does not match.
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool>;
 
@@ -271,6 +278,10 @@ impl OpKey for ResolvedKey {
 
     fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>> {
         ResolvedKey::sign(self, alg, input)
+    }
+
+    fn sign_into(&self, alg: &SignAlgorithm, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        ResolvedKey::sign_into(self, alg, input, out)
     }
 
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {

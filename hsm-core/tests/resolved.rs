@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use hsm_core::crypto::{CipherAlgorithm, KeySpec, SignAlgorithm};
+use hsm_core::crypto::{CipherAlgorithm, Curve, HashAlg, KeySpec, SignAlgorithm};
 use hsm_core::key::{KeyOperation, KeyOps, KeyOptions, KeyUpdate};
 use hsm_core::{Error, OpKey, PoolApi};
 
@@ -203,5 +203,59 @@ fn encrypting_into_a_buffer_writes_what_encrypt_returns() {
         // Resolved for encryption only, as `encrypt`.
         let dec = PoolApi::resolve(&pool, &info, KeyOperation::Decrypt).unwrap();
         assert!(dec.encrypt_into(&cbc, &plaintext, &mut out).is_err());
+    }
+}
+
+/// `sign_into` writes what `sign` returns straight into a caller's buffer, with either
+/// provider: HMAC (which the aws-lc provider writes in place) for every hash, ECDSA through
+/// the default (sign, then copy); a short buffer and a key resolved for another operation
+/// are refused.
+#[test]
+fn signing_into_a_buffer_writes_what_sign_returns() {
+    for env in common::provider_envs() {
+        let pool = env.pool();
+        let sign_only = KeyOptions {
+            ops: Some(KeyOps::of(&[KeyOperation::Sign, KeyOperation::Verify])),
+            ..KeyOptions::default()
+        };
+        let message: Vec<u8> = (0..=255u8).collect();
+        let secret = pool
+            .create_key("mac", KeySpec::Secret { bits: 256 }, &sign_only)
+            .unwrap();
+        let key = PoolApi::resolve(&pool, &secret, KeyOperation::Sign).unwrap();
+        for hash in [
+            HashAlg::Sha1,
+            HashAlg::Sha224,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ] {
+            let alg = SignAlgorithm::Hmac { hash };
+            let expected = key.sign(&alg, &message).unwrap();
+            assert_eq!(expected.len(), hash.output_len());
+            let mut out = vec![0xee; expected.len() + 8];
+            let n = key.sign_into(&alg, &message, &mut out).unwrap();
+            assert_eq!(&out[..n], &expected[..], "{hash}");
+            assert!(out[n..].iter().all(|b| *b == 0xee));
+            let mut short = vec![0; n - 1];
+            let err = key.sign_into(&alg, &message, &mut short).unwrap_err();
+            assert!(matches!(err, Error::InvalidInputLength { .. }), "{err:?}");
+        }
+        // ECDSA signatures differ each time: the one written verifies.
+        let ec = pool
+            .create_key("ec", KeySpec::Ec { curve: Curve::P256 }, &sign_only)
+            .unwrap();
+        let signer = PoolApi::resolve(&pool, &ec, KeyOperation::Sign).unwrap();
+        let alg = SignAlgorithm::Ecdsa {
+            hash: Some(HashAlg::Sha256),
+            curve: None,
+        };
+        let digest = env.hsm.digest(HashAlg::Sha256, &message);
+        let mut out = [0u8; 64];
+        assert_eq!(signer.sign_into(&alg, &digest, &mut out).unwrap(), 64);
+        let verifier = PoolApi::resolve(&pool, &ec, KeyOperation::Verify).unwrap();
+        assert!(verifier.verify(&alg, &digest, &out).unwrap());
+        // Resolved for verification only, as `sign`.
+        assert!(verifier.sign_into(&alg, &digest, &mut out).is_err());
     }
 }

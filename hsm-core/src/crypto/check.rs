@@ -447,6 +447,18 @@ impl Checked<'_> {
         self.key.sign(alg, input)
     }
 
+    /// Signs into `out` ([`LoadedKey::sign_into`]).
+    pub(crate) fn sign_into(
+        &self,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        sign(self.spec, alg, input.len())?;
+        // A short `out` is the provider's `InvalidInputLength`.
+        self.key.sign_into(alg, input, out)
+    }
+
     pub(crate) fn verify(
         &self,
         alg: &SignAlgorithm,

@@ -83,6 +83,13 @@ pub trait LoadedKey: Send + Sync {
     /// Signs `input` (a digest, raw input or message, as the algorithm says).
     fn sign(&self, alg: &SignAlgorithm, input: &[u8]) -> Result<Vec<u8>>;
 
+    /// Signs into `out` and returns the signature's length; `out` holds at least
+    /// [`check::signature_len`](super::check::signature_len) bytes. The default signs and
+    /// copies; a provider may write in place.
+    fn sign_into(&self, alg: &SignAlgorithm, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        super::shared::copy_out(&self.sign(alg, input)?, out)
+    }
+
     /// Verifies; `Ok(false)` for a wrong or malformed signature.
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool>;
 
@@ -160,6 +167,16 @@ pub trait PartialKey: Send + Sync {
 
     /// Signs, or `None`.
     fn sign(&self, _alg: &SignAlgorithm, _input: &[u8]) -> Option<Result<Vec<u8>>> {
+        None
+    }
+
+    /// Signs into `out` as [`LoadedKey::sign_into`], or `None`.
+    fn sign_into(
+        &self,
+        _alg: &SignAlgorithm,
+        _input: &[u8],
+        _out: &mut [u8],
+    ) -> Option<Result<usize>> {
         None
     }
 

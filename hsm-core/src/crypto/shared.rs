@@ -1,10 +1,20 @@
 //! Helpers both providers share: big-endian integers and field elements as bytes, so that
-//! each provider pads, trims and truncates alike and reports the same errors.
+//! each provider pads, trims and truncates alike and reports the same errors; the copy
+//! into a caller's buffer.
 
 use zeroize::Zeroizing;
 
 use crate::crypto::material::Curve;
 use crate::error::{Error, Result};
+
+/// Copies `bytes` into the start of `out`, which must hold them (else `InvalidInputLength`);
+/// returns their length. The default of the `*_into` operations of the provider seam.
+pub fn copy_out(bytes: &[u8], out: &mut [u8]) -> Result<usize> {
+    out.get_mut(..bytes.len())
+        .ok_or_else(|| Error::input_length("the output buffer is too short"))?
+        .copy_from_slice(bytes);
+    Ok(bytes.len())
+}
 
 /// `bytes` without its leading zero bytes (big-endian integers).
 pub fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {

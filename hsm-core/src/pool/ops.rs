@@ -106,6 +106,12 @@ impl ResolvedKey {
         self.for_op(KeyOperation::Sign)?.sign(alg, input)
     }
 
+    /// Signs into `out` (resolved for `sign`); returns the signature's length. `out` holds
+    /// at least [`check::signature_len`] bytes.
+    pub fn sign_into(&self, alg: &SignAlgorithm, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        self.for_op(KeyOperation::Sign)?.sign_into(alg, input, out)
+    }
+
     /// Verifies (resolved for `verify`).
     pub fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
         self.for_op(KeyOperation::Verify)?

@@ -172,6 +172,21 @@ impl HmacKeys {
         Some(Ok(hmac::sign(key, input).as_ref().to_vec()))
     }
 
+    /// Writes the MAC of `input` into `out` and returns its length, when `alg` is an HMAC.
+    pub(crate) fn sign_into(
+        &self,
+        secret: &[u8],
+        alg: &SignAlgorithm,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Option<Result<usize>> {
+        let key = self.key(secret, alg)?;
+        Some(super::shared::copy_out(
+            hmac::sign(key, input).as_ref(),
+            out,
+        ))
+    }
+
     /// Whether `signature` is the MAC of `input` (compared in constant time), when `alg` is
     /// an HMAC.
     pub(crate) fn verify(

@@ -64,6 +64,16 @@ impl PartialKey for SecretKey {
         self.hmac.sign(self.key.expose_secret(), alg, input)
     }
 
+    fn sign_into(
+        &self,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Option<Result<usize>> {
+        self.hmac
+            .sign_into(self.key.expose_secret(), alg, input, out)
+    }
+
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Option<Result<bool>> {
         self.hmac
             .verify(self.key.expose_secret(), alg, input, signature)

@@ -158,6 +158,13 @@ impl LoadedKey for CompositeKey {
         }
     }
 
+    fn sign_into(&self, alg: &SignAlgorithm, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        match self.fast.sign_into(alg, input, out) {
+            Some(answer) => answer,
+            None => self.full()?.sign_into(alg, input, out),
+        }
+    }
+
     fn verify(&self, alg: &SignAlgorithm, input: &[u8], signature: &[u8]) -> Result<bool> {
         match self.fast.verify(alg, input, signature) {
             Some(answer) => answer,
