@@ -78,12 +78,11 @@ impl Kind {
 #[allow(unsafe_code)]
 unsafe fn init(
     module: &Module,
-    session: CK_SESSION_HANDLE,
+    session: &Session,
     mechanism: CK_MECHANISM_PTR,
     key: CK_OBJECT_HANDLE,
     kind: Kind,
 ) -> Result<(), CK_RV> {
-    let session = module.sessions.get(session)?;
     // SAFETY: by this function's contract.
     let mechanism = unsafe { ptr::read(mechanism) }?;
     let (request, direction) = match kind {
@@ -106,7 +105,7 @@ unsafe fn init(
     };
     start(
         module,
-        &session,
+        session,
         request,
         kind.slot(),
         // SAFETY: by this function's contract.
@@ -114,7 +113,7 @@ unsafe fn init(
         |spec, alg| check::cipher_key(spec, alg).ck(),
         |key, always_authenticate, alg, ()| CryptOp {
             needs_context_auth: kind == Kind::Decrypt
-                && await_context_auth(&session, always_authenticate),
+                && await_context_auth(session, always_authenticate),
             key,
             parts: match (CipherStream::new(&alg, direction), &alg) {
                 (Some(stream), _) => CryptParts::Stream(stream),
@@ -304,7 +303,7 @@ unsafe fn finish(
 
 cryptoki_fn! {
     /// `C_EncryptInit`: RSA PKCS#1 v1.5 and OAEP, AES ECB, CBC, CBC with padding, CTR, GCM.
-    pub fn C_EncryptInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
+    pub fn C_EncryptInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module, session {
         // SAFETY: `pMechanism` as C_EncryptInit's caller passed it.
         unsafe { init(module, session, mechanism, key, Kind::Encrypt) }
     }
@@ -318,15 +317,14 @@ cryptoki_fn! {
         data_len: CK_ULONG,
         encrypted: CK_BYTE_PTR,
         encrypted_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
         // SAFETY: `pData` is NULL or `ulDataLen` bytes; `pEncryptedData` and its length as
         // C_Encrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }.and_then(|data| unsafe {
-            single(&session, op, data, encrypted, encrypted_len, Kind::Encrypt)
+            single(session, op, data, encrypted, encrypted_len, Kind::Encrypt)
         });
         settle(&mut ops.encrypt, result)
     }
@@ -341,8 +339,7 @@ cryptoki_fn! {
         part_len: CK_ULONG,
         encrypted: CK_BYTE_PTR,
         encrypted_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
@@ -357,20 +354,19 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_EncryptFinal`: the rest of the ciphertext.
-    pub fn C_EncryptFinal(session: CK_SESSION_HANDLE, last: CK_BYTE_PTR, last_len: CK_ULONG_PTR) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_EncryptFinal(session: CK_SESSION_HANDLE, last: CK_BYTE_PTR, last_len: CK_ULONG_PTR) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.encrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
         // SAFETY: `pLastEncryptedPart` and its length as C_EncryptFinal's caller passed them.
-        let result = unsafe { finish(&session, op, last, last_len, Kind::Encrypt) };
+        let result = unsafe { finish(session, op, last, last_len, Kind::Encrypt) };
         settle(&mut ops.encrypt, result)
     }
 }
 
 cryptoki_fn! {
     /// `C_DecryptInit`: the mechanisms of `C_EncryptInit`.
-    pub fn C_DecryptInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
+    pub fn C_DecryptInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module, session {
         // SAFETY: `pMechanism` as C_DecryptInit's caller passed it.
         unsafe { init(module, session, mechanism, key, Kind::Decrypt) }
     }
@@ -384,15 +380,14 @@ cryptoki_fn! {
         encrypted_len: CK_ULONG,
         data: CK_BYTE_PTR,
         data_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
         // SAFETY: `pEncryptedData` is NULL or `ulEncryptedDataLen` bytes; `pData` and its
         // length as C_Decrypt's caller passed them (its contract).
         let result = unsafe { ptr::slice(encrypted, encrypted_len) }.and_then(|input| unsafe {
-            single(&session, op, input, data, data_len, Kind::Decrypt)
+            single(session, op, input, data, data_len, Kind::Decrypt)
         });
         settle(&mut ops.decrypt, result)
     }
@@ -407,12 +402,11 @@ cryptoki_fn! {
         part_len: CK_ULONG,
         data: CK_BYTE_PTR,
         data_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
-        let result = context_auth(&session, &mut op.needs_context_auth)
+        let result = context_auth(session, &mut op.needs_context_auth)
             // SAFETY: `pEncryptedPart` is NULL or `ulEncryptedPartLen` bytes; `pPart` and its
             // length as C_DecryptUpdate's caller passed them (its contract).
             .and_then(|()| unsafe { ptr::slice(part, part_len) })
@@ -423,13 +417,12 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_DecryptFinal`: the rest of the plaintext.
-    pub fn C_DecryptFinal(session: CK_SESSION_HANDLE, last: CK_BYTE_PTR, last_len: CK_ULONG_PTR) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_DecryptFinal(session: CK_SESSION_HANDLE, last: CK_BYTE_PTR, last_len: CK_ULONG_PTR) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.decrypt.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
         // SAFETY: `pLastPart` and its length as C_DecryptFinal's caller passed them.
-        let result = unsafe { finish(&session, op, last, last_len, Kind::Decrypt) };
+        let result = unsafe { finish(session, op, last, last_len, Kind::Decrypt) };
         settle(&mut ops.decrypt, result)
     }
 }

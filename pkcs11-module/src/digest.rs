@@ -14,8 +14,7 @@ use crate::state::sessions::{DigestOp, Step, settle};
 
 cryptoki_fn! {
     /// `C_DigestInit`: SHA-1 and SHA-2 (224 to 512), without parameters.
-    pub fn C_DigestInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_DigestInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR) with module, session {
         // SAFETY: `pMechanism` is NULL or points to a CK_MECHANISM (caller's contract).
         let mechanism = unsafe { ptr::read(mechanism) }?;
         let mut ops = session.ops.lock();
@@ -43,8 +42,7 @@ cryptoki_fn! {
         data_len: CK_ULONG,
         out: CK_BYTE_PTR,
         out_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let result = (|| {
@@ -76,8 +74,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_DigestUpdate`.
-    pub fn C_DigestUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_DigestUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
@@ -92,8 +89,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_DigestFinal`.
-    pub fn C_DigestFinal(session: CK_SESSION_HANDLE, out: CK_BYTE_PTR, out_len: CK_ULONG_PTR) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_DigestFinal(session: CK_SESSION_HANDLE, out: CK_BYTE_PTR, out_len: CK_ULONG_PTR) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.digest.as_ref().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         // SAFETY: `pulDigestLen` is NULL or readable and writable, `pDigest` NULL or
@@ -114,9 +110,8 @@ cryptoki_fn! {
     /// `C_DigestKey`: feeds a secret key's value into the digest. Only a key whose value may
     /// leave the HSM (extractable and not sensitive) can be digested; any other key is
     /// `CKR_KEY_INDIGESTIBLE`, so a digest never tells more than the attributes do.
-    pub fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) with module {
-        let session = module.sessions.get(session)?;
-        let object = objects::resolve(module, &session, key)
+    pub fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) with module, session {
+        let object = objects::resolve(module, session, key)
             .map_err(|rv| if rv == CKR_OBJECT_HANDLE_INVALID { CKR_KEY_HANDLE_INVALID } else { rv })?;
         let mut ops = session.ops.lock();
         let op = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;

@@ -530,8 +530,7 @@ cryptoki_fn! {
         template: CK_ATTRIBUTE_PTR,
         count: CK_ULONG,
         key: CK_OBJECT_HANDLE_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         // SAFETY: `pMechanism` is NULL or a CK_MECHANISM (caller's contract).
         let mechanism = unsafe { plain_mechanism(mechanism) }?;
         // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
@@ -540,8 +539,8 @@ cryptoki_fn! {
         ptr::non_null(key)?;
         let spec = secret_key_spec(mechanism, &template)?;
         let plan = KeyPlan::new(&spec, &[(Part::Secret, &template)], &[CKA_VALUE_LEN])?;
-        plan.check_session(module, &session)?;
-        let handles = generate(module, &session, &plan, spec)?;
+        plan.check_session(module, session)?;
+        let handles = generate(module, session, &plan, spec)?;
         // SAFETY: `phKey` is non-NULL (checked above), writable (caller's contract).
         unsafe { ptr::write(key, handles[0]) }
     }
@@ -560,8 +559,7 @@ cryptoki_fn! {
         private_count: CK_ULONG,
         public_key: CK_OBJECT_HANDLE_PTR,
         private_key: CK_OBJECT_HANDLE_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         // SAFETY: `pMechanism` is NULL or a CK_MECHANISM (caller's contract).
         let mechanism = unsafe { plain_mechanism(mechanism) }?;
         // SAFETY: the template is NULL or `public_count` attributes, each value NULL or as long as
@@ -578,8 +576,8 @@ cryptoki_fn! {
             &[(Part::Private, &private), (Part::Public, &public)],
             GENERATION,
         )?;
-        plan.check_session(module, &session)?;
-        let handles = generate(module, &session, &plan, spec)?;
+        plan.check_session(module, session)?;
+        let handles = generate(module, session, &plan, spec)?;
         // SAFETY: `phPrivateKey` and `phPublicKey` are non-NULL (checked above), writable
         // (caller's contract for C_GenerateKeyPair).
         unsafe { ptr::write(private_key, handles[0]) }?;

@@ -103,8 +103,7 @@ cryptoki_fn! {
         template: CK_ATTRIBUTE_PTR,
         count: CK_ULONG,
         object: CK_OBJECT_HANDLE_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
         // it says (the PKCS#11 caller's contract for an input template).
         let template = Template::new(unsafe { ptr::template(template, count) }?)?;
@@ -113,11 +112,11 @@ cryptoki_fn! {
         let handle = match class {
             CKO_DATA | CKO_CERTIFICATE | CKO_PUBLIC_KEY => {
                 let attrs = storage_attributes(module.core.hsm(), class, &template)?;
-                store(module, &session, attrs)?
+                store(module, session, attrs)?
             }
             CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
                 let material = material_of(class, &template)?;
-                keys::new_key_object(module, &session, class, &template, material)?
+                keys::new_key_object(module, session, class, &template, material)?
             }
             _ => return Err(CKR_ATTRIBUTE_VALUE_INVALID),
         };
@@ -363,9 +362,8 @@ cryptoki_fn! {
         template: CK_ATTRIBUTE_PTR,
         count: CK_ULONG,
         new_object: CK_OBJECT_HANDLE_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
-        let source = objects::resolve(module, &session, object)?;
+    ) with module, session {
+        let source = objects::resolve(module, session, object)?;
         // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
         // it says (the PKCS#11 caller's contract for an input template).
         let template = Template::new(unsafe { ptr::template(template, count) }?)?;
@@ -393,7 +391,7 @@ cryptoki_fn! {
                 if changes.get(&CKA_LABEL).is_some_and(|l| l != info.name.as_bytes()) {
                     return Err(CKR_ATTRIBUTE_READ_ONLY);
                 }
-                add_session_object(module, &session, SessionObject {
+                add_session_object(module, session, SessionObject {
                     attrs: RwLock::new(changes),
                     key: Some(SessionKey::Alias { name: info.name.clone(), part }),
                 })
@@ -401,7 +399,7 @@ cryptoki_fn! {
             (Backing::Ephemeral(key), Some(part)) if !token => {
                 let mut attrs = session_stored(module, &source)?;
                 attrs.extend(changes);
-                add_session_object(module, &session, SessionObject {
+                add_session_object(module, session, SessionObject {
                     attrs: RwLock::new(attrs),
                     key: Some(SessionKey::Own(key.clone(), part)),
                 })
@@ -413,7 +411,7 @@ cryptoki_fn! {
             _ => {
                 let mut attrs = Attrs::clone(&source.attrs);
                 attrs.extend(changes);
-                store(module, &session, attrs)?
+                store(module, session, attrs)?
             }
         };
         // SAFETY: `phNewObject` is non-NULL (checked above), writable (caller's contract).
@@ -443,9 +441,8 @@ cryptoki_fn! {
     /// `C_DestroyObject`: a private or secret pool key is soft-deleted in its pool (and so
     /// recoverable); the public half of a pair alone is hidden; documents and session objects
     /// are removed.
-    pub fn C_DestroyObject(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) with module {
-        let session = module.sessions.get(session)?;
-        let target = objects::resolve(module, &session, object)?;
+    pub fn C_DestroyObject(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) with module, session {
+        let target = objects::resolve(module, session, object)?;
         if target.is_token() && !session.rw {
             return Err(CKR_SESSION_READ_ONLY);
         }
@@ -480,9 +477,8 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_GetObjectSize`: the bytes of the object's attribute values.
-    pub fn C_GetObjectSize(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, size: CK_ULONG_PTR) with module {
-        let session = module.sessions.get(session)?;
-        let target = objects::resolve(module, &session, object)?;
+    pub fn C_GetObjectSize(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, size: CK_ULONG_PTR) with module, session {
+        let target = objects::resolve(module, session, object)?;
         let total: usize = target.attrs.values().map(Vec::len).sum();
         // SAFETY: `pulSize` is NULL or writable for a CK_ULONG (caller's contract).
         unsafe { ptr::write(size, total as CK_ULONG) }
@@ -497,9 +493,8 @@ cryptoki_fn! {
         object: CK_OBJECT_HANDLE,
         template: CK_ATTRIBUTE_PTR,
         count: CK_ULONG,
-    ) with module {
-        let session = module.sessions.get(session)?;
-        let target = objects::resolve(module, &session, object)?;
+    ) with module, session {
+        let target = objects::resolve(module, session, object)?;
         let mut material: Option<KeyMaterial> = None;
         // SAFETY: `pTemplate` is NULL or `ulCount` attributes the module may write, each
         // `pValue` NULL or writable for `ulValueLen` bytes (caller's contract for
@@ -551,9 +546,8 @@ cryptoki_fn! {
         object: CK_OBJECT_HANDLE,
         template: CK_ATTRIBUTE_PTR,
         count: CK_ULONG,
-    ) with module {
-        let session = module.sessions.get(session)?;
-        let target = objects::resolve(module, &session, object)?;
+    ) with module, session {
+        let target = objects::resolve(module, session, object)?;
         // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
         // it says (the PKCS#11 caller's contract for an input template).
         let template = Template::new(unsafe { ptr::template(template, count) }?)?;
@@ -567,7 +561,7 @@ cryptoki_fn! {
         if changes.is_empty() {
             return Ok(());
         }
-        apply_changes(module, &session, &target, changes)
+        apply_changes(module, session, &target, changes)
     }
 }
 
@@ -738,15 +732,14 @@ fn with_op(ops: KeyOps, op: hsm_core::key::KeyOperation, on: bool) -> KeyOps {
 cryptoki_fn! {
     /// `C_FindObjectsInit`: any template; token objects from the pool's index, session
     /// objects of this slot; private objects only for a logged-in user.
-    pub fn C_FindObjectsInit(session: CK_SESSION_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_FindObjectsInit(session: CK_SESSION_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) with module, session {
         // SAFETY: the template is NULL or `count` attributes, each value NULL or as long as
         // it says (the PKCS#11 caller's contract for an input template).
         let template = Template::new(unsafe { ptr::template(template, count) }?)?;
         if session.ops.lock().find.is_some() {
             return Err(CKR_OPERATION_ACTIVE);
         }
-        let private = user_logged_in(module, &session);
+        let private = user_logged_in(module, session);
         let mut found = Vec::new();
         if template.bool(CKA_TOKEN)? != Some(false) {
             let hsm = module.core.hsm();
@@ -771,7 +764,7 @@ cryptoki_fn! {
             for other in module.sessions.for_slot(session.slot_id) {
                 let handles: Vec<CK_OBJECT_HANDLE> = other.objects.read().keys().copied().collect();
                 for h in handles {
-                    match objects::resolve(module, &session, h) {
+                    match objects::resolve(module, session, h) {
                         Ok(o) if template.matches(&o.attrs) => found.push(h),
                         _ => {}
                     }
@@ -794,8 +787,7 @@ cryptoki_fn! {
         objects: CK_OBJECT_HANDLE_PTR,
         max_count: CK_ULONG,
         count: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         ptr::non_null(count)?;
         if objects.is_null() && max_count > 0 {
             return Err(CKR_ARGUMENTS_BAD);
@@ -817,8 +809,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_FindObjectsFinal`.
-    pub fn C_FindObjectsFinal(session: CK_SESSION_HANDLE) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_FindObjectsFinal(session: CK_SESSION_HANDLE) with module, session {
         session
             .ops
             .lock()

@@ -45,7 +45,7 @@ cryptoki_fn! {
         if !rw && logins.state(slot_id) == LoginState::So {
             return Err(CKR_SESSION_READ_WRITE_SO_EXISTS);
         }
-        let handle = module.sessions.open(slot_id, pool, rw);
+        let handle = module.sessions.open(slot_id, pool, rw, Some(module.clone()));
         drop(logins);
         tracing::debug!(session = handle, slot = slot_id, pool = %name, "session opened");
         // SAFETY: `phSession` is NULL or writable for a handle (caller's contract).
@@ -78,8 +78,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_GetSessionInfo`: the state follows the slot's login.
-    pub fn C_GetSessionInfo(session: CK_SESSION_HANDLE, out: CK_SESSION_INFO_PTR) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_GetSessionInfo(session: CK_SESSION_HANDLE, out: CK_SESSION_INFO_PTR) with module, session {
         ptr::non_null(out)?;
         let state = module.logins.state(session.slot_id);
         // SAFETY: `pInfo` is NULL or writable for a CK_SESSION_INFO (caller's contract).
@@ -120,8 +119,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_Logout`: ends the slot's login (`CKR_USER_NOT_LOGGED_IN` when there is none).
-    pub fn C_Logout(session: CK_SESSION_HANDLE) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_Logout(session: CK_SESSION_HANDLE) with module, session {
         module.logins.logout(session.slot_id)?;
         tracing::debug!(slot = session.slot_id, "logged out");
         Ok(())

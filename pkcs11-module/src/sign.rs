@@ -151,12 +151,11 @@ impl Kind {
 #[allow(unsafe_code)]
 unsafe fn init(
     module: &Module,
-    session: CK_SESSION_HANDLE,
+    session: &Session,
     mechanism: CK_MECHANISM_PTR,
     key: CK_OBJECT_HANDLE,
     kind: Kind,
 ) -> Result<(), CK_RV> {
-    let session = module.sessions.get(session)?;
     // SAFETY: by this function's contract.
     let mechanism = unsafe { ptr::read(mechanism) }?;
     let request = match kind {
@@ -173,7 +172,7 @@ unsafe fn init(
     };
     start(
         module,
-        &session,
+        session,
         request,
         kind.slot(),
         // SAFETY: by this function's contract.
@@ -181,7 +180,7 @@ unsafe fn init(
         |spec, mech| check::signature_len(spec, &mech.alg).ck(),
         |key, always_authenticate, mech, sig_len| SignOp {
             needs_context_auth: kind == Kind::Sign
-                && await_context_auth(&session, always_authenticate),
+                && await_context_auth(session, always_authenticate),
             key,
             alg: mech.alg,
             input: match mech.input {
@@ -257,8 +256,12 @@ unsafe fn sign(
     };
     context_auth(session, &mut op.needs_context_auth)?;
     let input = final_input(&mut op.input, data)?;
-    let sig = op.key.sign(&op.alg, &input)?;
-    out.fill(&sig)?;
+    // Straight into the caller's buffer, unless it overlaps the data.
+    let (key, alg) = (&op.key, &op.alg);
+    match out.produce_apart(&input, |buf| key.sign_into(alg, &input, buf)) {
+        Ok(done) => done?,
+        Err(out) => out.fill(&key.sign(alg, &input)?)?,
+    }
     Ok(Step::Done)
 }
 
@@ -281,7 +284,7 @@ fn verify(op: &mut SignOp, data: Option<&[u8]>, signature: &[u8]) -> Result<Step
 cryptoki_fn! {
     /// `C_SignInit`: RSA PKCS#1 v1.5 and PSS (raw and with SHA-1/SHA-2), ECDSA (raw and with
     /// SHA-1/SHA-2), HMAC (SHA-256/384/512), AES-CMAC.
-    pub fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
+    pub fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module, session {
         // SAFETY: `pMechanism` as C_SignInit's caller passed it.
         unsafe { init(module, session, mechanism, key, Kind::Sign) }
     }
@@ -295,27 +298,25 @@ cryptoki_fn! {
         data_len: CK_ULONG,
         signature: CK_BYTE_PTR,
         signature_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
         // SAFETY: `pData` is NULL or `ulDataLen` bytes, `pulSignatureLen` and `pSignature` as
         // C_Sign's caller passed them (its contract).
         let result = unsafe { ptr::slice(data, data_len) }
-            .and_then(|data| unsafe { sign(&session, op, Some(data), signature, signature_len) });
+            .and_then(|data| unsafe { sign(session, op, Some(data), signature, signature_len) });
         settle(&mut ops.sign, result)
     }
 }
 
 cryptoki_fn! {
     /// `C_SignUpdate`.
-    pub fn C_SignUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_SignUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
-        let result = context_auth(&session, &mut op.needs_context_auth)
+        let result = context_auth(session, &mut op.needs_context_auth)
             // SAFETY: `pPart` is NULL or `ulPartLen` bytes (caller's contract).
             .and_then(|()| unsafe { ptr::slice(part, part_len) })
             .and_then(|part| update(op, part));
@@ -325,20 +326,19 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_SignFinal`.
-    pub fn C_SignFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_SignFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
         // SAFETY: `pulSignatureLen` and `pSignature` as C_SignFinal's caller passed them.
-        let result = unsafe { sign(&session, op, None, signature, signature_len) };
+        let result = unsafe { sign(session, op, None, signature, signature_len) };
         settle(&mut ops.sign, result)
     }
 }
 
 cryptoki_fn! {
     /// `C_VerifyInit`: the mechanisms of `C_SignInit`, with public (or secret) keys.
-    pub fn C_VerifyInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module {
+    pub fn C_VerifyInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) with module, session {
         // SAFETY: `pMechanism` as C_VerifyInit's caller passed it.
         unsafe { init(module, session, mechanism, key, Kind::Verify) }
     }
@@ -353,8 +353,7 @@ cryptoki_fn! {
         data_len: CK_ULONG,
         signature: CK_BYTE_PTR,
         signature_len: CK_ULONG,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
@@ -371,8 +370,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_VerifyUpdate`.
-    pub fn C_VerifyUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_VerifyUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);
@@ -384,8 +382,7 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     /// `C_VerifyFinal`.
-    pub fn C_VerifyFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_VerifyFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG) with module, session {
         let mut ops = session.ops.lock();
         let op = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         op.key.record_in_span(&session.pool);

@@ -305,8 +305,7 @@ fn reinitialize(
 
 cryptoki_fn! {
     /// `C_InitPIN`: the SO, logged in, sets the user PIN (which also unlocks a locked one).
-    pub fn C_InitPIN(session: CK_SESSION_HANDLE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) with module {
-        let session = module.sessions.get(session)?;
+    pub fn C_InitPIN(session: CK_SESSION_HANDLE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) with module, session {
         // SAFETY: `pPin` is NULL or `ulPinLen` bytes (caller's contract for C_InitPIN).
         let pin = unsafe { ptr::pin(pin, pin_len) }?;
         if !module.logins.so_logged_in(session.slot_id) {
@@ -332,8 +331,7 @@ cryptoki_fn! {
         old_len: CK_ULONG,
         new_pin: CK_UTF8CHAR_PTR,
         new_len: CK_ULONG,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         // SAFETY: `pOldPin` and `pNewPin` are NULL or as long as their lengths say (caller's
         // contract for C_SetPIN).
         let old_pin = unsafe { ptr::pin(old_pin, old_len) }?;

@@ -73,8 +73,7 @@ cryptoki_fn! {
         key: CK_OBJECT_HANDLE,
         wrapped: CK_BYTE_PTR,
         wrapped_len: CK_ULONG_PTR,
-    ) with module {
-        let session = module.sessions.get(session)?;
+    ) with module, session {
         // SAFETY: `pMechanism` is NULL or points to a CK_MECHANISM (caller's contract).
         let mechanism = unsafe { ptr::read(mechanism) }?;
         ptr::non_null(wrapped_len)?;
@@ -82,8 +81,8 @@ cryptoki_fn! {
         // them: valid for their stated lengths (the caller's contract for a mechanism).
         let alg = unsafe { mechanism_params::wrap(&mechanism) }?;
         let (wrapping, spec) =
-            wrapping_key(module, &session, wrapping_key_handle, &alg, CKA_WRAP)?;
-        let target = objects::resolve(module, &session, key).map_err(|rv| match rv {
+            wrapping_key(module, session, wrapping_key_handle, &alg, CKA_WRAP)?;
+        let target = objects::resolve(module, session, key).map_err(|rv| match rv {
             CKR_OBJECT_HANDLE_INVALID => CKR_KEY_HANDLE_INVALID,
             rv => rv,
         })?;

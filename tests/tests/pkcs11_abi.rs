@@ -748,10 +748,13 @@ fn sessions_do_not_survive_finalize() {
     let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
     // SAFETY: valid pointers.
     unsafe {
+        let rw = CKF_SERIAL_SESSION | CKF_RW_SESSION;
         assert_eq!(
-            raw.C_OpenSession(slot, CKF_SERIAL_SESSION, std::ptr::null_mut(), None, &mut h),
+            raw.C_OpenSession(slot, rw, std::ptr::null_mut(), None, &mut h),
             CKR_OK
         );
+        // Used once, so this thread's recent lookup holds it.
+        assert_eq!(raw.C_GetSessionInfo(h, &mut info), CKR_OK);
         assert_eq!(finalize(), CKR_OK);
         assert_eq!(
             raw.C_GetSessionInfo(h, &mut info),
@@ -762,5 +765,21 @@ fn sessions_do_not_survive_finalize() {
             raw.C_GetSessionInfo(h, &mut info),
             CKR_SESSION_HANDLE_INVALID
         );
+        // The new module numbers its sessions from the start again: the same handle now
+        // names a read-only session, never the finalized read-write one.
+        let mut again: CK_SESSION_HANDLE = 0;
+        assert_eq!(
+            raw.C_OpenSession(
+                slot,
+                CKF_SERIAL_SESSION,
+                std::ptr::null_mut(),
+                None,
+                &mut again
+            ),
+            CKR_OK
+        );
+        assert_eq!(again, h);
+        assert_eq!(raw.C_GetSessionInfo(h, &mut info), CKR_OK);
+        assert_eq!(info.flags & CKF_RW_SESSION, 0);
     }
 }

@@ -218,7 +218,9 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
             tracing::info!(url, pid, "initialized (remote mode)");
         }
     }
-    STATE.store(Some(Arc::new(module)));
+    let module = Arc::new(module);
+    STATE.store(Some(module.clone()));
+    module.sessions.make_current();
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::state::PoolHandle;
 use crate::state::login::LoginTable;
 use cryptoki_sys::*;
+use hsm_core::crypto::shared::copy_out;
 use hsm_core::crypto::{
     CipherAlgorithm, Ciphertext, Curve, KeyMaterial, KeySpec, PublicKey, SignAlgorithm,
     WrapAlgorithm,
@@ -278,6 +279,21 @@ impl BoundKey {
         match self {
             BoundKey::Pool(k) => k.sign(alg, input),
             BoundKey::Own(k) => k.sign(alg, input),
+        }
+        .ck()
+    }
+
+    /// Signs (or MACs) `input` into `out`; returns the length written. `out` holds at
+    /// least `check::signature_len` bytes.
+    pub fn sign_into(
+        &self,
+        alg: &SignAlgorithm,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, CK_RV> {
+        match self {
+            BoundKey::Pool(k) => k.sign_into(alg, input, out),
+            BoundKey::Own(k) => k.sign(alg, input).and_then(|s| copy_out(&s, out)),
         }
         .ck()
     }

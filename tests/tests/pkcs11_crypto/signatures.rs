@@ -407,9 +407,10 @@ fn generic_secrets_mac_and_refuse_aes() {
         s.get_attributes(jefe, &[AttributeType::KeyType]).unwrap(),
         [Attribute::KeyType(KeyType::GENERIC_SECRET)]
     );
+    let expected = hmac(sha256, 64, b"Jefe!", message);
     assert_eq!(
         s.sign(&Mechanism::Sha256Hmac, jefe, message).unwrap(),
-        hmac(sha256, 64, b"Jefe!", message)
+        expected
     );
     // An AES key is still an AES key, and HMAC takes it when asked to sign.
     let aes_mac = aes(&s, 16, &[Attribute::Sign(true)]);
@@ -422,6 +423,41 @@ fn generic_secrets_mac_and_refuse_aes() {
         s.sign(&Mechanism::Sha256Hmac, aes_mac, b"m").unwrap().len(),
         32
     );
+}
+
+/// One buffer as the data and the MAC (PKCS#11 allows it): the MAC is that of the data
+/// as it was, as with two buffers.
+#[test]
+fn a_mac_may_overwrite_its_data() {
+    let s = session();
+    let key = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(false),
+            Attribute::Sign(true),
+            Attribute::Value(b"Jefe!".to_vec()),
+        ])
+        .unwrap();
+    let message = b"what do ya want for nothing?".repeat(3);
+    let expected = s.sign(&Mechanism::Sha256Hmac, key, &message).unwrap();
+    let mut buf = message.clone();
+    let mut m = CK_MECHANISM {
+        mechanism: CKM_SHA256_HMAC,
+        pParameter: std::ptr::null_mut(),
+        ulParameterLen: 0,
+    };
+    let mut len = buf.len() as CK_ULONG;
+    // SAFETY: a mechanism without parameter; `buf` holds the message and room for `len`
+    // bytes of MAC.
+    unsafe {
+        assert_eq!(raw().C_SignInit(s.handle(), &mut m, key.handle()), CKR_OK);
+        let data_len = message.len() as CK_ULONG;
+        let p = buf.as_mut_ptr();
+        assert_eq!(raw().C_Sign(s.handle(), p, data_len, p, &mut len), CKR_OK);
+    }
+    assert_eq!(&buf[..len as usize], &expected[..]);
+    assert_eq!(buf[len as usize..], message[len as usize..]);
 }
 
 /// Usage attributes a template leaves out follow the core's one table of defaults (as
