@@ -1,6 +1,8 @@
 //! The baseline: the same operations called directly on hsm-core's crypto provider (the one
 //! `Hsm::open` picks, so `MHSM_CRYPTO_PROVIDER` applies as it does in the module), with no
 //! PKCS#11, no pool and no policy in between. The module's overhead is the ratio to this.
+//! An mhsm child measures it in the same process as the module, in rounds taken in turn with
+//! the module's ([`crate::p11`]), so that the machine's drift hits both alike.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +13,7 @@ use hsm_core::crypto::{
 };
 use hsm_core::{Hsm, HsmConfig, SecretBytes};
 
-use crate::report::{emit, emit_info};
-use crate::{Case, aes_key, digest, hmac_key, message};
+use crate::{aes_key, digest, hmac_key, message};
 
 /// Runs the operation `make` makes for each thread on `threads` threads for `dur`.
 fn measure<M, F>(threads: usize, dur: Duration, make: M) -> Result<f64>
@@ -27,26 +28,14 @@ where
     })
 }
 
-fn provider() -> Result<Arc<dyn CryptoProvider>> {
+/// The provider the core picks in this process (as the module's embedded core does).
+pub fn provider() -> Result<Arc<dyn CryptoProvider>> {
     let hsm = Hsm::open(HsmConfig::in_memory())?;
     Ok(hsm.provider().clone())
 }
 
-/// Every case that has a bare equivalent, at each thread count.
-pub fn run(dur: Duration, threads: &[usize]) -> Result<()> {
-    let p = provider()?;
-    emit_info("provider", p.name());
-    let bare = Bare::new(p.as_ref())?;
-    for case in Case::selected().filter(|c| c.bare) {
-        for &t in threads {
-            emit(case.id, t, bare.ops_per_sec(case.id, t, dur)?);
-        }
-    }
-    Ok(())
-}
-
 /// The keys, inputs and algorithms of the bare cases, made (and checked) once.
-struct Bare<'p> {
+pub struct Bare<'p> {
     p: &'p dyn CryptoProvider,
     ec: Arc<dyn LoadedKey>,
     rsa: Arc<dyn LoadedKey>,
@@ -72,7 +61,7 @@ struct Bare<'p> {
 impl<'p> Bare<'p> {
     /// Makes the keys and checks a signature, a verification and an OAEP round trip, so a
     /// broken provider cannot look fast.
-    fn new(p: &'p dyn CryptoProvider) -> Result<Bare<'p>> {
+    pub fn new(p: &'p dyn CryptoProvider) -> Result<Bare<'p>> {
         let ec = p.generate_loaded(KeySpec::Ec { curve: Curve::P256 })?.1;
         let rsa = p.generate_loaded(KeySpec::Rsa { bits: 2048 })?.1;
         let aes = p.load(&KeyMaterial::Aes(SecretBytes::new(aes_key(u64::MAX))))?;
@@ -139,7 +128,7 @@ impl<'p> Bare<'p> {
     }
 
     /// Ops/s of case `id` on `t` threads for `dur`.
-    fn ops_per_sec(&self, id: &str, t: usize, dur: Duration) -> Result<f64> {
+    pub fn ops_per_sec(&self, id: &str, t: usize, dur: Duration) -> Result<f64> {
         let p = self.p;
         match id {
             "random" => measure(t, dur, |_| {

@@ -14,14 +14,19 @@
 //! resident-memory figure:
 //! - `--module mhsm|softhsm|kryoptic --lib PATH --phase setup|cases|big|probe --objects N
 //!   --seconds S`
-//! - `--bare --seconds S`: the same operations on hsm-core's provider directly;
 //! - `--fill-core DIR N`: an mhsm data directory with the pool `bench`, its user PIN and N AES
 //!   keys, made with the core (much faster than through the module: no PKCS#11 round trip).
 //!
 //! `P11BENCH_CASES=aes-gcm,ecdsa-sign` limits a run to those cases (ids in `Case::ALL`).
 //!
-//! Children print `R case threads ops/s` and `I key value` lines; any error ends the child
-//! with a non-zero status, and the parent stops with it: an error is never a number.
+//! An mhsm child also measures the bare provider (the same operations on hsm-core's provider
+//! directly), in rounds taken in turn with the module's: on a shared, noisy machine a
+//! baseline measured in another process seconds later drifts by ±15%, as much as the
+//! overhead it is there to show.
+//!
+//! Children print `R case threads ops/s`, `B case threads ops/s` (bare) and `I key value`
+//! lines; any error ends the child with a non-zero status, and the parent stops with it: an
+//! error is never a number.
 
 mod bare;
 mod p11;
@@ -200,17 +205,13 @@ fn run(args: &Args) -> Result<()> {
     if let Some(kind) = args.value("--module") {
         let lib = args.need("--lib")?;
         let objects: usize = args.value("--objects").unwrap_or("0").parse()?;
-        let _ = kind;
         return match args.need("--phase")? {
             "setup" => p11::setup_token(lib, objects),
-            "cases" => p11::run_cases(lib, objects, args.seconds()?, &THREADS),
+            "cases" => p11::run_cases(lib, objects, args.seconds()?, &THREADS, kind == "mhsm"),
             "big" => p11::run_big(lib, objects, args.seconds()?, &THREADS),
             "probe" => p11::probe(lib),
             other => bail!("unknown phase {other}"),
         };
-    }
-    if args.flag("--bare") {
-        return bare::run(args.seconds()?, &THREADS);
     }
     if let Some(dir) = args.value("--fill-core") {
         let n: usize = args.need(dir)?.parse().context("--fill-core DIR N")?;

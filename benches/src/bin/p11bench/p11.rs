@@ -21,7 +21,7 @@ use hsm_core::crypto::{
     SignAlgorithm,
 };
 
-use crate::report::{emit, emit_info, vm_rss_kib};
+use crate::report::{emit, emit_bare, emit_info, vm_rss_kib};
 use crate::{Case, SO_PIN, TOKEN_LABEL, USER_PIN, aes_key, hmac_key, message, object_label};
 
 /// DER of the P-256 curve OID (`CKA_EC_PARAMS`).
@@ -381,8 +381,20 @@ fn find_one(s: &Session, label: &str) -> Result<Vec<ObjectHandle>> {
     Ok(s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())])?)
 }
 
-/// `cases` phase: makes the keys, runs every case at each thread count.
-pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) -> Result<()> {
+/// Rounds of a case measured beside the bare provider: each side runs `dur / ROUNDS` per
+/// round, the module first, and reports the median of its rounds.
+const ROUNDS: u32 = 5;
+
+/// `cases` phase: makes the keys, runs every case at each thread count. With `paired` (an
+/// mhsm module), a case the bare provider has runs in rounds taken in turn with the bare
+/// provider's ([`ROUNDS`]), which is reported beside it.
+pub fn run_cases(
+    lib: &str,
+    objects: usize,
+    dur: Duration,
+    threads: &[usize],
+    paired: bool,
+) -> Result<()> {
     let provider = hsm_core::crypto::default_provider();
     let provider = provider.as_ref();
     let (m, _) = open(lib)?;
@@ -407,6 +419,19 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
         objects,
     };
     let check = m.ctx.open_rw_session(m.slot)?;
+    // The provider the module's core picked (`MHSM_CRYPTO_PROVIDER` as the module reads it).
+    let bare_provider = if paired {
+        Some(crate::bare::provider()?)
+    } else {
+        None
+    };
+    let bare = match &bare_provider {
+        Some(p) => {
+            emit_info("bare_provider", p.name());
+            Some(crate::bare::Bare::new(p.as_ref())?)
+        }
+        None => None,
+    };
 
     for case in Case::selected() {
         if case.id == "find-big" {
@@ -415,11 +440,40 @@ pub fn run_cases(lib: &str, objects: usize, dur: Duration, threads: &[usize]) ->
         // Each case checks its result once, so a broken module cannot look fast.
         cases.check(case.id, &check, provider)?;
         for &t in threads {
-            let r = cases.ops_per_sec(case.id, &check, t, dur);
+            let module = |d| cases.ops_per_sec(case.id, &check, t, d);
+            let r = match &bare {
+                Some(bare) if case.bare => {
+                    in_turn(dur, module, |d| bare.ops_per_sec(case.id, t, d)).map(|(m, b)| {
+                        emit_bare(case.id, t, b);
+                        m
+                    })
+                }
+                _ => module(dur),
+            };
             emit(case.id, t, r.with_context(|| format!("case {}", case.id))?);
         }
     }
     Ok(())
+}
+
+/// Ops/s of `a` and of `b` (the medians of [`ROUNDS`] rounds, each side `dur / ROUNDS` per
+/// round, taken in turn).
+fn in_turn(
+    dur: Duration,
+    a: impl Fn(Duration) -> Result<f64>,
+    b: impl Fn(Duration) -> Result<f64>,
+) -> Result<(f64, f64)> {
+    let slice = dur / ROUNDS;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        xs.push(a(slice)?);
+        ys.push(b(slice)?);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok((median(xs), median(ys)))
 }
 
 /// What the cases run with: the module, the keys made once, the inputs.

@@ -1,5 +1,5 @@
-//! The parent: makes the token stores, runs a child per target and phase (and the bare
-//! provider per mhsm provider), checks every figure is there, and writes the page.
+//! The parent: makes the token stores, runs a child per target and phase (an mhsm child
+//! measures the bare provider too), checks every figure is there, and writes the page.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -107,7 +107,6 @@ pub fn run(args: &Args) -> Result<()> {
         };
         measure(&mut run, &settings, &child, &mut big_dirs)?;
     }
-    measure_bare(&mut run, &targets, &settings.seconds)?;
     check_complete(&run, &targets)?;
 
     let md = crate::table::render(&run, &targets, &settings);
@@ -220,6 +219,19 @@ fn measure(
         .entry(t.name.clone())
         .or_default()
         .extend(cases.results);
+    if t.kind == "mhsm" {
+        let got = cases.info.get("bare_provider").cloned().unwrap_or_default();
+        if let Some(p) = &t.provider
+            && p != &got
+        {
+            run.notes.push(format!(
+                "Bare provider for {}: the core chose `{got}` (not `{p}`).",
+                t.name
+            ));
+        }
+        run.bare_names.insert(t.name.clone(), got);
+        run.results.insert(format!("bare {}", t.name), cases.bare);
+    }
 
     if !Case::is_selected("find-big") {
         return Ok(());
@@ -261,26 +273,6 @@ fn measure(
         out.num("rss_found_kib")? / 1024.0,
         out.num("first_find_secs")? * 1e3,
     ));
-    Ok(())
-}
-
-/// The bare provider, once per mhsm provider.
-fn measure_bare(run: &mut Run, targets: &[Target], sec: &str) -> Result<()> {
-    for t in targets.iter().filter(|t| t.kind == "mhsm") {
-        let env = [("MHSM_CRYPTO_PROVIDER", t.provider.as_deref())];
-        let out = child(&["--bare", "--seconds", sec], &env)?;
-        let got = out.info.get("provider").cloned().unwrap_or_default();
-        if let Some(p) = &t.provider
-            && p != &got
-        {
-            run.notes.push(format!(
-                "Bare provider for {}: the core chose `{got}` (not `{p}`).",
-                t.name
-            ));
-        }
-        run.bare_names.insert(t.name.clone(), got.clone());
-        run.results.insert(format!("bare {}", t.name), out.results);
-    }
     Ok(())
 }
 

@@ -10,6 +10,11 @@ pub fn emit(case: &str, threads: usize, ops_per_sec: f64) {
     println!("R\t{case}\t{threads}\t{ops_per_sec}");
 }
 
+/// Prints one bare-provider result for the parent: `B <case> <threads> <ops/s>`.
+pub fn emit_bare(case: &str, threads: usize, ops_per_sec: f64) {
+    println!("B\t{case}\t{threads}\t{ops_per_sec}");
+}
+
 /// Prints one fact for the parent: `I <key> <value>`.
 pub fn emit_info(key: &str, value: impl std::fmt::Display) {
     println!("I\t{key}\t{value}");
@@ -20,6 +25,8 @@ pub fn emit_info(key: &str, value: impl std::fmt::Display) {
 pub struct ChildOutput {
     /// (case, threads) → ops/s.
     pub results: BTreeMap<(String, usize), f64>,
+    /// (case, threads) → ops/s of the bare provider, measured beside the module.
+    pub bare: BTreeMap<(String, usize), f64>,
     /// Facts by key.
     pub info: BTreeMap<String, String>,
 }
@@ -31,9 +38,14 @@ impl ChildOutput {
         for line in stdout.lines() {
             let f: Vec<&str> = line.split('\t').collect();
             match f.as_slice() {
-                ["R", case, threads, v] => {
+                [kind @ ("R" | "B"), case, threads, v] => {
                     let v: f64 = v.parse().with_context(|| format!("bad line {line}"))?;
-                    out.results.insert((case.to_string(), threads.parse()?), v);
+                    let into = if *kind == "R" {
+                        &mut out.results
+                    } else {
+                        &mut out.bare
+                    };
+                    into.insert((case.to_string(), threads.parse()?), v);
                 }
                 ["I", key, v] => {
                     out.info.insert(key.to_string(), v.to_string());
