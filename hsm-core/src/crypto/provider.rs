@@ -170,14 +170,17 @@ pub trait PartialKey: Send + Sync {
         None
     }
 
-    /// Signs into `out` as [`LoadedKey::sign_into`], or `None`.
+    /// Signs into `out` as [`LoadedKey::sign_into`], or `None`. The default is this key's
+    /// [`PartialKey::sign`] and a copy: what this half signs, it signs into a buffer too
+    /// (answering `None` here would hand every signature to the full provider).
     fn sign_into(
         &self,
-        _alg: &SignAlgorithm,
-        _input: &[u8],
-        _out: &mut [u8],
+        alg: &SignAlgorithm,
+        input: &[u8],
+        out: &mut [u8],
     ) -> Option<Result<usize>> {
-        None
+        let signature = self.sign(alg, input)?;
+        Some(signature.and_then(|s| super::shared::copy_out(&s, out)))
     }
 
     /// Verifies, or `None`.
@@ -195,14 +198,16 @@ pub trait PartialKey: Send + Sync {
         None
     }
 
-    /// Encrypts into `out` as [`LoadedKey::encrypt_into`], or `None`.
+    /// Encrypts into `out` as [`LoadedKey::encrypt_into`], or `None`. The default is this
+    /// key's [`PartialKey::encrypt`] and a copy, as for [`PartialKey::sign_into`].
     fn encrypt_into(
         &self,
-        _alg: &CipherAlgorithm,
-        _plaintext: &[u8],
-        _out: &mut [u8],
+        alg: &CipherAlgorithm,
+        plaintext: &[u8],
+        out: &mut [u8],
     ) -> Option<Result<usize>> {
-        None
+        let ciphertext = self.encrypt(alg, plaintext)?;
+        Some(ciphertext.and_then(|c| c.copy_into(out)))
     }
 
     /// Decrypts, or `None`.

@@ -342,6 +342,10 @@ mod tests {
             hash: HashAlg::Sha256,
         };
         assert_eq!(key.sign(&hmac, b"m").unwrap(), FAST);
+        // Into a buffer too: the fast half's own `sign`, not the full provider.
+        let mut out = [0u8; 8];
+        let n = key.sign_into(&hmac, b"m", &mut out).unwrap();
+        assert_eq!(&out[..n], FAST);
         // CBC is passed on: the full provider's key of the same material answers, made now.
         let cbc = CipherAlgorithm::AesCbc {
             key_bits: None,
@@ -353,6 +357,9 @@ mod tests {
             key.encrypt(&cbc, b"message").unwrap(),
             full.encrypt(&cbc, b"message").unwrap()
         );
+        let mut out = [0u8; 16];
+        assert_eq!(key.encrypt_into(&cbc, b"message", &mut out).unwrap(), 16);
+        assert_eq!(out[..], full.encrypt(&cbc, b"message").unwrap().data[..]);
         // A spec the fast half does not make is the full provider's alone.
         let (_, k128) = c.generate_loaded(KeySpec::Aes { bits: 128 }).unwrap();
         assert_ne!(k128.sign(&hmac, b"m").unwrap(), FAST);
