@@ -295,20 +295,37 @@ impl Pool {
         let mut key = parse_key_section(self.hsm.provider.as_ref(), body.expose_secret())?;
         drop(body);
         key.record.deleted = None;
-        self.restore_parsed(key)
+        self.restore_parsed(key, Existing::Refuse)
     }
 
-    /// Writes a key read back from a backup into this pool, unless the name is taken.
-    fn restore_parsed(&self, mut key: RestoredKey) -> Result<KeyInfo> {
+    /// Writes a key read back from a backup into this pool; a key of its name is refused
+    /// or, live and with [`Existing::Replace`], replaced with all its versions.
+    fn restore_parsed(&self, mut key: RestoredKey, existing: Existing) -> Result<KeyInfo> {
         let name = key.record.name.clone();
-        let info = self.mutate(|data, now| {
-            if data.keys.contains_key(&name) {
-                return Err(Error::Conflict {
-                    message: format!("key '{name}' already exists (live or deleted)"),
-                });
+        let (info, evict) = self.mutate(|data, now| {
+            let mut batch = Batch::new();
+            let mut evict = Vec::new();
+            if let Some(old) = data.keys.get(&name) {
+                match (existing, old.record.deleted.is_some()) {
+                    (Existing::Replace, false) => {
+                        self.state.erase_key(&mut batch, old);
+                        evict.extend(old.versions.values().filter_map(|v| v.cache_id));
+                    }
+                    (Existing::Replace, true) => {
+                        return Err(Error::Conflict {
+                            message: format!(
+                                "key '{name}' is deleted: recover or purge it before restoring it"
+                            ),
+                        });
+                    }
+                    (Existing::Refuse, _) => {
+                        return Err(Error::Conflict {
+                            message: format!("key '{name}' already exists (live or deleted)"),
+                        });
+                    }
+                }
             }
             key.record.updated = now;
-            let mut batch = Batch::new();
             let entry = seal_restored(&self.state, key, &mut batch)?;
             let latest = entry
                 .record
@@ -320,12 +337,24 @@ impl Pool {
             Ok(Mutation {
                 batch,
                 changes: vec![KeyChange::Put(Arc::new(entry))],
-                result: info,
+                result: (info, evict),
             })
         })?;
+        // The replaced versions' parsed keys leave memory with them.
+        self.hsm.cache.remove(evict);
         tracing::info!(pool = %self.state.name, key = %name, "key restored from backup");
         Ok(info)
     }
+}
+
+/// What restoring a key does to a key of the same name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    /// Refuses it, live or deleted (a key backup blob's restore).
+    Refuse,
+    /// Replaces a live one with all its versions (Azure's selective key restore); refuses
+    /// a deleted one.
+    Replace,
 }
 
 fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -453,8 +482,9 @@ impl Hsm {
     }
 
     /// Restores one key from a pool backup directory into the live pool `pool`, under its
-    /// name, with all its versions (Azure's selective key restore). Refused when the name
-    /// exists in the pool, live or deleted, or the backup has no such key.
+    /// name, with all its versions (Azure's selective key restore). A live key of that name
+    /// is replaced by the backup's, versions and attributes, as the service does; refused
+    /// when a deleted key holds the name, or the backup has no such key.
     pub fn restore_key_from_backup(&self, dir: &Path, pool: &str, key: &str) -> Result<KeyInfo> {
         let target = self.pool(pool)?;
         let (_, keys) = self.read_pool_backup(dir)?;
@@ -463,7 +493,7 @@ impl Hsm {
             .find(|k| k.record.name == key)
             .ok_or_else(|| Error::KeyNotFound { name: key.into() })?;
         found.record.deleted = None;
-        target.restore_parsed(found)
+        target.restore_parsed(found, Existing::Replace)
     }
 
     /// Restores a pool backup from `dir` into the pool `name`. A pool that does not exist is

@@ -306,9 +306,21 @@ fn full_restore_replaces_and_selective_restore_picks_one_key() {
         pool.put_document("note", "later", b"after the backup")
             .unwrap();
 
-        // Selective restore: one key, only where its name is free.
+        // Selective restore of a live key replaces it with the backup's, versions and all
+        // (as the service does): the rotation made after the backup is gone.
+        let rotated = pool.get_key("a", None).unwrap().version;
+        assert_ne!(rotated, a.version);
+        let back = hsm.restore_key_from_backup(&backup, "pool1", "a").unwrap();
+        assert_eq!(back.version, a.version);
+        assert_eq!(pool.get_key("a", None).unwrap().version, a.version);
         assert_eq!(
-            hsm.restore_key_from_backup(&backup, "pool1", "a")
+            pool.get_key("a", Some(&rotated)).unwrap_err().code(),
+            "KeyVersionNotFound"
+        );
+        assert!(pool.verify("a", None, &es256, &[2; 32], &sig).unwrap());
+        // A deleted key holding the name is not replaced: recover or purge it first.
+        assert_eq!(
+            hsm.restore_key_from_backup(&backup, "pool1", "b")
                 .unwrap_err()
                 .code(),
             "Conflict"

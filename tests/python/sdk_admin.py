@@ -99,6 +99,22 @@ def main():
     backup.begin_restore(result.folder_url, sas_token="sv=anything", key_name="adm-b").wait()
     check(keys.get_key("adm-b").name == "adm-b", "selective key restore")
 
+    # As the SDK's own live test: a key that still exists, restored selectively from a
+    # full backup (the service replaces it with the backup's versions), then deleted. The
+    # second backup's poller is resumed from its continuation token, which needs the job
+    # still running at the first poll; two backups get two folders.
+    live = keys.create_rsa_key("adm-live")
+    started = backup.begin_backup(STORAGE, sas_token="sv=anything")
+    token = started.continuation_token()
+    resumed = backup.begin_backup(STORAGE, sas_token="sv=anything", continuation_token=token)
+    live_backup = resumed.result()
+    check(live_backup.folder_url != result.folder_url, "two backups, two folders")
+    rotated = keys.rotate_key("adm-live")
+    check(rotated.properties.version != live.properties.version, "rotated after the backup")
+    backup.begin_restore(live_backup.folder_url, sas_token="sv=anything", key_name="adm-live").wait()
+    check(keys.get_key("adm-live").properties.version == live.properties.version, "selective restore of a live key")
+    keys.begin_delete_key("adm-live").wait()
+
     try:
         backup.begin_restore(STORAGE + "/no-such-folder", sas_token="x").result()
         check(False, "restoring a missing folder fails")

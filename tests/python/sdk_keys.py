@@ -121,6 +121,13 @@ def main():
         additional_authenticated_data=b"aad",
     )
     check(dec.plaintext == b"gcm data", "A256GCM")
+    # A256CBC, as the service does it: a partial block is zero-padded, and decryption
+    # returns the padded plaintext.
+    iv = os.urandom(16)
+    cbc = oct_crypto.encrypt(EncryptionAlgorithm.a256_cbc, b"five!", iv=iv)
+    check(len(cbc.ciphertext) == 16, "A256CBC zero-pads a partial block")
+    dec = oct_crypto.decrypt(EncryptionAlgorithm.a256_cbc, cbc.ciphertext, iv=iv)
+    check(dec.plaintext == b"five!" + bytes(11), "A256CBC decrypts to the padded plaintext")
 
     cek = os.urandom(32)
     wrapped = rsa_crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, cek)

@@ -91,9 +91,34 @@ fn challenge_api_version_and_bad_requests() {
         (StatusCode::BAD_REQUEST, "BadParameter"),
         "missing api-version"
     );
-    let (s, b) = api.call(Method::GET, "/keys?api-version=2016-10-01", None);
-    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "BadParameter"));
-    for v in ["7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01"] {
+    // Unknown: older than the newest known, not a version, or not dated.
+    for v in [
+        "2016-10-01",
+        "2025-06-01-preview",
+        "banana",
+        "2026-4-01",
+        "7.7",
+        "2027-01-01x",
+    ] {
+        let (s, b) = api.call(Method::GET, &format!("/keys?api-version={v}"), None);
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::BAD_REQUEST, "BadParameter"),
+            "{v}"
+        );
+    }
+    // Known, and dated versions later than the newest known (answered as the newest).
+    for v in [
+        "7.2",
+        "7.3",
+        "7.4",
+        "7.5",
+        "7.6",
+        "2025-07-01",
+        "2026-04-01",
+        "2026-09-01-preview",
+        "2027-01-01",
+    ] {
         assert_eq!(
             api.call(Method::GET, &format!("/keys?api-version={v}"), None)
                 .0,

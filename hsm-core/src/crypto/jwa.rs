@@ -5,7 +5,7 @@
 //! here, so which name means what is decided in the core once. Azure's name is used whenever
 //! it means exactly the algorithm asked for with the key at hand (`ES256` only for SHA-256 on
 //! a P-256 key, `PS256` only with MGF1-SHA-256 and a 32-byte salt, `A256GCM` only for a
-//! 256-bit key and a 16-byte tag, ...). Every other algorithm has a vendor name, `MHSM-`
+//! 256-bit key and a 16-byte tag, `A256CBC` never: it zero-pads, see [`zero_pad`]). Every other algorithm has a vendor name, `MHSM-`
 //! followed by `-`-separated tokens that carry each parameter; only mhsm understands them:
 //!
 //! | algorithm | name | carried in the request |
@@ -18,7 +18,7 @@
 //! | raw RSA (sign, encrypt) | `MHSM-RSA-RAW` | |
 //! | OAEP with other hashes or a label | `MHSM-RSA-OAEP-{H}-MGF1-{H}` | label in `aad` |
 //! | AES-GCM, other tag or key size | `MHSM-AES-GCM-T{tag bytes}[-K{key bits}]` | `iv`, `aad` |
-//! | AES-CBC, other key size | `MHSM-AES-CBC[PAD][-K{key bits}]` | `iv` |
+//! | AES-CBC without padding (whole blocks), PKCS#7 with another key size | `MHSM-AES-CBC[PAD][-K{key bits}]` | `iv` |
 //! | AES-ECB | `MHSM-AES-ECB` | |
 //! | AES-CTR | `MHSM-AES-CTR-C{counter bits}` | counter block in `iv` |
 //! | AES key wrap, other key size | `MHSM-AES-KW[P]-K{key bits}` | |
@@ -391,10 +391,12 @@ pub fn cipher_request(alg: &CipherAlgorithm, key: &KeySpec) -> JwaRequest {
             iv,
             padding,
         } => {
+            // Azure's `A*CBC` zero-pads a partial block ([`zero_pad`]): CBC without padding,
+            // which takes whole blocks only, has the vendor name.
             let mode = if *padding { "CBCPAD" } else { "CBC" };
             let alg = match azure_aes_size(*key_bits, key) {
-                Some(bits) => format!("A{bits}{mode}"),
-                None => with_key_bits(format!("{VENDOR_PREFIX}AES-{mode}"), *key_bits),
+                Some(bits) if *padding => format!("A{bits}{mode}"),
+                _ => with_key_bits(format!("{VENDOR_PREFIX}AES-{mode}"), *key_bits),
             };
             JwaRequest {
                 alg,
@@ -466,6 +468,18 @@ fn vendor_aes(name: &str) -> Option<(&str, Tokens<'_>)> {
     }
     let mode = t.next().ok()?;
     Some((mode, t))
+}
+
+/// Pads a plaintext as Azure's `name` encrypts it: `A128CBC`, `A192CBC` and `A256CBC` (no
+/// PKCS#7 padding) take a plaintext of any length and pad it with zero bytes to whole
+/// 16-byte blocks, as the service does (decryption returns the padded plaintext). Every other
+/// name takes its plaintext as it is: mhsm's own `MHSM-AES-CBC` names (and PKCS#11's
+/// `CKM_AES_CBC`) take whole blocks only.
+pub fn zero_pad(name: &str, plaintext: &mut crate::SecretBytes) {
+    let partial = plaintext.len() % 16;
+    if aes_bits(name, "CBC").is_some() && partial != 0 {
+        plaintext.extend_from_slice(&[0; 16][partial..]);
+    }
 }
 
 /// The encryption scheme of a JWE `alg` name for encrypt/decrypt, or of a vendor name.

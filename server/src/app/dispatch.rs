@@ -205,13 +205,47 @@ fn api_version<'a>(query: &'a [(String, String)], path: &str) -> Result<&'a str,
             ));
         }
     };
-    if !API_VERSIONS.contains(&api_version) {
-        return Err(ApiError::bad_parameter(format!(
-            "api-version '{api_version}' is not supported (use one of {})",
-            API_VERSIONS.join(", ")
-        )));
+    if API_VERSIONS.contains(&api_version) {
+        return Ok(api_version);
     }
-    Ok(api_version)
+    if newer_than_known(api_version) {
+        // Answered as the newest known; echoed as asked (in `nextLink` and status URLs).
+        note_newer_version(api_version);
+        return Ok(api_version);
+    }
+    Err(ApiError::bad_parameter(format!(
+        "api-version '{api_version}' is not supported (use one of {}, or a later date)",
+        API_VERSIONS.join(", ")
+    )))
+}
+
+/// Whether `v` is a dated api-version (`YYYY-MM-DD`, or with a `-preview` suffix) later than
+/// the newest known.
+fn newer_than_known(v: &str) -> bool {
+    let date = v.strip_suffix("-preview").unwrap_or(v);
+    let b = date.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    // Same shape as the newest known: the later date sorts later.
+    shaped && date > API_VERSIONS[0]
+}
+
+/// Logs once per version (up to a few: a client cannot grow the set) that a version newer
+/// than the newest known is answered as the newest.
+fn note_newer_version(v: &str) {
+    static NOTED: parking_lot::Mutex<Vec<String>> = parking_lot::Mutex::new(Vec::new());
+    let mut noted = NOTED.lock();
+    if noted.len() < 16 && !noted.iter().any(|n| n == v) {
+        noted.push(v.to_string());
+        tracing::warn!(
+            api_version = v,
+            answered_as = API_VERSIONS[0],
+            "api-version newer than the newest known: answered as the newest"
+        );
+    }
 }
 
 async fn handle(

@@ -30,8 +30,19 @@ use crate::routes::jobs::Jobs;
 
 pub use start::{DISCOVERY_FILE, Running, ServeConfig, start};
 
-/// api-versions accepted (the SDK's default first).
-pub const API_VERSIONS: &[&str] = &["2025-07-01", "7.6", "7.5", "7.4", "7.3", "7.2"];
+/// api-versions known, the newest first (the default of azure-keyvault-secrets and
+/// -certificates 4.12; azure-keyvault-keys 4.11 and -administration 4.7 send 2025-07-01). A
+/// dated version newer than the newest is accepted as the newest ([`dispatch`]'s
+/// `api_version`), so an SDK upgrade does not break its users.
+pub const API_VERSIONS: &[&str] = &[
+    "2026-04-01",
+    "2025-07-01",
+    "7.6",
+    "7.5",
+    "7.4",
+    "7.3",
+    "7.2",
+];
 /// The largest request body (1 MiB).
 pub const BODY_LIMIT: usize = 1 << 20;
 /// The tenant named in the bearer challenge.

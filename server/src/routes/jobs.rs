@@ -1,12 +1,18 @@
 //! Long-running operations: full backup (`POST /backup`), full restore (`PUT /restore`),
 //! selective key restore (`PUT /keys/{name}/restore`) and their pre-checks, each answered
 //! 202 with an `Azure-AsyncOperation` status URL that reports `InProgress`, then
-//! `Succeeded` or `Failed`.
+//! `Succeeded` or `Failed`. As the service's jobs, which take seconds, a job is reported
+//! `InProgress` for its first second ([`SHOWN_RUNNING`]) even when it finished sooner: the
+//! Azure SDK's pollers expect to see it running before it ends (a poller resumed from a
+//! continuation token, whose first poll comes after the original poller's, fails to read
+//! the result of a job that had ended before it polled).
 //!
 //! **Where backups go.** A `storageResourceUri` such as
 //! `https://ACCOUNT.blob.core.windows.net/CONTAINER` names the folder
 //! `<data dir>/backups/ACCOUNT.blob.core.windows.net/CONTAINER/`; each full backup is a
-//! sub-folder `mhsm-{pool}-{YYYYMMDDhhmmss}` of it (the name Azure gives). SAS tokens and
+//! sub-folder `mhsm-{pool}-{YYYYMMDDhhmmss}` of it (the name Azure gives, from the time the
+//! backup was asked for; a second backup of the same pool in the same second gets two more
+//! digits, `...hhmmss01`, the folder made at once so that two never share one). SAS tokens and
 //! managed identities are accepted and ignored. Jobs live in memory: a restarted server
 //! forgets their status, not their results.
 
@@ -30,6 +36,9 @@ use crate::error::ApiError;
 
 /// How many finished jobs are remembered.
 const KEEP: usize = 1000;
+
+/// How long a job is reported `InProgress` at least (the `Retry-After` the 202 gives).
+const SHOWN_RUNNING: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +67,8 @@ struct Job {
     start: i64,
     end: Option<i64>,
     container_uri: Option<String>,
+    /// Until then it is reported `InProgress` whatever its state ([`SHOWN_RUNNING`]).
+    shown_running_until: std::time::Instant,
 }
 
 /// The jobs of a server.
@@ -214,6 +225,7 @@ impl Jobs {
             start: hsm.now().0,
             end: None,
             container_uri: None,
+            shown_running_until: std::time::Instant::now() + SHOWN_RUNNING,
         };
         let body = job_json(&id, &job);
         self.insert(&id, job);
@@ -253,7 +265,20 @@ impl Jobs {
     pub fn status(&self, kind: Kind, pool: &str, id: &str) -> Result<JobStatus, ApiError> {
         let map = self.map.lock();
         match map.get(id) {
-            Some(job) if job.kind == kind && job.pool == pool => Ok(job_json(id, job)),
+            Some(job) if job.kind == kind && job.pool == pool => {
+                if std::time::Instant::now() >= job.shown_running_until {
+                    return Ok(job_json(id, job));
+                }
+                // Still running, as far as the caller can tell.
+                let running = Job {
+                    status: "InProgress",
+                    error: None,
+                    end: None,
+                    container_uri: None,
+                    ..job.clone()
+                };
+                Ok(job_json(id, &running))
+            }
             _ => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "NotFound",
@@ -301,6 +326,10 @@ pub fn backup(ctx: &JobCtx, bytes: &[u8], check_only: bool) -> Result<Response, 
     let container = container_dir(ctx.data_dir, &req.storage_resource_uri)?;
     let (hsm, pool) = (ctx.hsm.clone(), ctx.pool.to_string());
     let uri = req.storage_resource_uri.trim_end_matches('/').to_string();
+    let folder = match check_only {
+        true => String::new(),
+        false => reserve_folder(&container, ctx.pool, ctx.hsm.now().0)?,
+    };
     ctx.jobs.start(
         ctx.hsm,
         Kind::Backup,
@@ -312,11 +341,41 @@ pub fn backup(ctx: &JobCtx, bytes: &[u8], check_only: bool) -> Result<Response, 
                 hsm.get_pool(&pool)?;
                 return Ok(None);
             }
-            let folder = format!("mhsm-{pool}-{}", timestamp(hsm.now().0));
             hsm.backup_pool(&pool, &container.join(&folder))?;
             Ok(Some(format!("{uri}/{folder}")))
         },
     )
+}
+
+/// Makes the folder of a new full backup of `pool` in `container` and returns its name:
+/// `mhsm-{pool}-{YYYYMMDDhhmmss}` at `now`, or with two more digits when a backup of the
+/// same second has it (`create_dir` fails on a folder that exists, so two requests never
+/// get the same one).
+fn reserve_folder(container: &Path, pool: &str, now: i64) -> Result<String, ApiError> {
+    let failed = |e: std::io::Error| {
+        ApiError::from(CoreError::Storage {
+            message: format!(
+                "cannot make a backup folder in {}: {e}",
+                container.display()
+            ),
+        })
+    };
+    std::fs::create_dir_all(container).map_err(failed)?;
+    let base = format!("mhsm-{pool}-{}", timestamp(now));
+    for n in 0..100 {
+        let name = match n {
+            0 => base.clone(),
+            n => format!("{base}{n:02}"),
+        };
+        match std::fs::create_dir(container.join(&name)) {
+            Ok(()) => return Ok(name),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Err(ApiError::from(CoreError::Conflict {
+        message: format!("100 backups of '{pool}' in one second: try again in a moment"),
+    }))
 }
 
 /// `PUT /restore` (and `PUT /prerestore`, which only reads the backup).
@@ -397,6 +456,60 @@ mod tests {
         }
         assert!(folder_dir(d, "https://a/b", "..").is_err());
         assert!(folder_dir(d, "https://a/b", "x/y").is_err());
+    }
+
+    #[test]
+    fn backups_of_one_second_get_folders_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let container = dir.path().join("acct").join("c");
+        let t = 1_767_268_800;
+        let names: Vec<String> = (0..3)
+            .map(|_| reserve_folder(&container, "p1", t).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "mhsm-p1-20260101120000",
+                "mhsm-p1-2026010112000001",
+                "mhsm-p1-2026010112000002"
+            ]
+        );
+        assert!(names.iter().all(|n| container.join(n).is_dir()));
+        // The next second starts over.
+        assert_eq!(
+            reserve_folder(&container, "p1", t + 1).unwrap(),
+            "mhsm-p1-20260101120001"
+        );
+    }
+
+    #[test]
+    fn a_job_is_in_progress_for_its_first_second() {
+        let jobs = Jobs::default();
+        let now = std::time::Instant::now();
+        let job = |shown_running_until| Job {
+            kind: Kind::Backup,
+            pool: "p1".into(),
+            status: "Succeeded",
+            error: None,
+            start: 1,
+            end: Some(2),
+            container_uri: Some("https://a/c/mhsm-p1-x".into()),
+            shown_running_until,
+        };
+        // Finished, but started a moment ago: every poller sees it running.
+        jobs.insert("j1", job(now + SHOWN_RUNNING));
+        for _ in 0..2 {
+            let early = jobs.status(Kind::Backup, "p1", "j1").unwrap();
+            assert_eq!(early.status, "InProgress");
+            assert_eq!((early.end_time, early.container_uri), (None, Some(None)));
+        }
+        // Its second is over: as it stands.
+        jobs.insert("j2", job(now));
+        let done = jobs.status(Kind::Backup, "p1", "j2").unwrap();
+        assert_eq!(done.status, "Succeeded");
+        assert_eq!(done.end_time, Some(2));
+        assert!(jobs.status(Kind::Restore, "p1", "j2").is_err());
+        assert!(jobs.status(Kind::Backup, "p2", "j2").is_err());
     }
 
     #[test]

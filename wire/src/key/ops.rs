@@ -132,10 +132,13 @@ impl KeyOperationRequest {
     }
 
     /// For `encrypt`: the scheme, the plaintext, and the AAD (answered with the tag).
+    /// Azure's `A*CBC` plaintexts are zero-padded to whole blocks ([`jwa::zero_pad`]).
     pub fn encrypt_input(&self) -> Result<EncryptInput> {
         let aad = self.aad()?;
         let alg = jwa::cipher_algorithm(&self.alg, self.iv()?, aad.clone())?;
-        Ok((alg, self.value()?, aad))
+        let mut plaintext = self.value()?;
+        jwa::zero_pad(&self.alg, &mut plaintext);
+        Ok((alg, plaintext, aad))
     }
 
     /// For `decrypt`: the scheme and the input (`ciphertext || tag` for AEAD).

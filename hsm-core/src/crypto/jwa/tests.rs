@@ -348,6 +348,17 @@ fn azure_names_are_used_when_they_mean_exactly_the_algorithm() {
         padding: true,
     };
     assert_eq!(cipher_request(&cbcpad, &aes128).alg, "A128CBCPAD");
+    // Without padding: whole blocks only, which Azure's zero-padding `A128CBC` is not.
+    let cbc = CipherAlgorithm::AesCbc {
+        key_bits: None,
+        iv: [0; 16],
+        padding: false,
+    };
+    assert_eq!(cipher_request(&cbc, &aes128).alg, "MHSM-AES-CBC");
+    assert_eq!(
+        cipher_algorithm("MHSM-AES-CBC", Some(vec![0; 16]), None).unwrap(),
+        cbc
+    );
     let oaep = |hash, label: &[u8]| WrapAlgorithm::RsaOaep {
         hash,
         mgf1: hash,
@@ -456,5 +467,35 @@ fn garbled_vendor_names_are_refused() {
             "UnsupportedAlgorithm",
             "{name}"
         );
+    }
+}
+
+#[test]
+fn azure_cbc_names_zero_pad_to_whole_blocks() {
+    let padded = |name: &str, len: usize| {
+        let mut p = crate::SecretBytes::new(vec![0xaa; len]);
+        zero_pad(name, &mut p);
+        p.expose_secret().to_vec()
+    };
+    for name in ["A128CBC", "A192CBC", "A256CBC"] {
+        let p = padded(name, 17);
+        assert_eq!(p.len(), 32, "{name}");
+        assert!(p[..17].iter().all(|b| *b == 0xaa) && p[17..].iter().all(|b| *b == 0));
+        assert_eq!(
+            padded(name, 32),
+            vec![0xaa; 32],
+            "{name}: whole blocks stay"
+        );
+        assert_eq!(padded(name, 0), Vec::<u8>::new());
+    }
+    // PKCS#7, mhsm's own names and the other schemes take the plaintext as it is.
+    for name in [
+        "A256CBCPAD",
+        "MHSM-AES-CBC",
+        "A256GCM",
+        "RSA-OAEP",
+        "MHSM-AES-ECB",
+    ] {
+        assert_eq!(padded(name, 17), vec![0xaa; 17], "{name}");
     }
 }
