@@ -41,14 +41,12 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use std::sync::Arc;
-
 use cryptoki_sys::{
     CK_RV, CK_SESSION_HANDLE, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_GENERAL_ERROR, CKR_OK,
 };
 
 use crate::error::rv_name;
-use crate::state::sessions::{Session, SessionTable};
+use crate::state::sessions::Session;
 use crate::state::{self, Module};
 
 /// Declares a PKCS#11 function with the module's one entry shape; see the module docs.
@@ -80,7 +78,7 @@ macro_rules! cryptoki_fn {
     };
     (@body $name:ident with $module:ident $body:block) => {
         $crate::entry::run(stringify!($name), || {
-            $crate::entry::with_module(|$module: &std::sync::Arc<$crate::state::Module>| $body)
+            $crate::entry::with_module(|$module: &$crate::state::Module| $body)
         })
     };
     (@body $name:ident with $module:ident, $session:ident $body:block) => {
@@ -170,28 +168,23 @@ pub(crate) fn spans_on() -> bool {
 /// `C_Initialize` itself). Taking the module writes no memory shared with other threads
 /// (`ArcSwap`'s per-thread slots), unlike an `Arc` clone, whose shared counter two threads
 /// calling at once would pass back and forth.
-pub(crate) fn with_module(f: impl FnOnce(&Arc<Module>) -> Result<(), CK_RV>) -> Result<(), CK_RV> {
-    match state::current().as_ref() {
+pub(crate) fn with_module(f: impl FnOnce(&Module) -> Result<(), CK_RV>) -> Result<(), CK_RV> {
+    match state::current().as_deref() {
         Some(m) if m.in_this_process() => f(m),
         _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
     }
 }
 
 /// Runs `f` on the session `handle` of the initialized module (as [`with_module`], then
-/// `CKR_SESSION_HANDLE_INVALID` for a handle it does not have). When the calling thread's
-/// last lookup was this session, the session leads to its module
-/// ([`SessionTable::recent`]): the module's cell is not loaded, which saves a call about a
-/// third of its fixed cost (two atomic operations and a thread-local access, more in a
-/// `dlopen`ed library).
+/// `CKR_SESSION_HANDLE_INVALID` for a handle it does not have; see `SessionTable::get`).
+///
+/// A session holds no reference to its module (which would save the module's load, a few
+/// nanoseconds per call, at the price of a module–session cycle that only the table's
+/// close paths break, and a shared counter written at every open and close).
 pub(crate) fn with_session(
     handle: CK_SESSION_HANDLE,
     f: impl FnOnce(&Module, &Session) -> Result<(), CK_RV>,
 ) -> Result<(), CK_RV> {
-    if let Some(session) = SessionTable::recent(handle)
-        && let Some(module) = &session.module
-    {
-        return f(module, &session);
-    }
     with_module(|module| {
         let session = module.sessions.get(handle)?;
         f(module, &session)

@@ -45,7 +45,7 @@ cryptoki_fn! {
         if !rw && logins.state(slot_id) == LoginState::So {
             return Err(CKR_SESSION_READ_WRITE_SO_EXISTS);
         }
-        let handle = module.sessions.open(slot_id, pool, rw, Some(module.clone()));
+        let handle = module.sessions.open(slot_id, pool, rw);
         drop(logins);
         tracing::debug!(session = handle, slot = slot_id, pool = %name, "session opened");
         // SAFETY: `phSession` is NULL or writable for a handle (caller's contract).

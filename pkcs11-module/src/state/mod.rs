@@ -218,9 +218,7 @@ pub(crate) fn initialize() -> Result<(), CK_RV> {
             tracing::info!(url, pid, "initialized (remote mode)");
         }
     }
-    let module = Arc::new(module);
-    STATE.store(Some(module.clone()));
-    module.sessions.make_current();
+    STATE.store(Some(Arc::new(module)));
     Ok(())
 }
 

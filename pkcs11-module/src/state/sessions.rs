@@ -18,7 +18,6 @@ use hsm_core::crypto::stream::CipherStream;
 use hsm_core::crypto::{CipherAlgorithm, HashAlg, Hasher, SignAlgorithm};
 use parking_lot::{Mutex, RwLock};
 
-use super::Module;
 use super::login::LoginState;
 use super::objects::{BoundKey, IndexRef, KeyCache, SessionObject};
 
@@ -48,12 +47,6 @@ pub(crate) struct Session {
     /// Closed: set before it leaves the table, so that a thread's recent lookup
     /// ([`SessionTable::get`]) never answers with it again.
     closed: AtomicBool,
-    /// The module whose table holds it (None only for a table made alone, in unit tests):
-    /// a call on the session its thread used last reaches the module through it
-    /// ([`SessionTable::recent`]) without loading the module's cell. The module holds the
-    /// session and the session the module until it leaves the table (closed, its slot's
-    /// sessions closed, or the module finalized), which ends the cycle.
-    pub(crate) module: Option<Arc<Module>>,
 }
 
 impl Session {
@@ -255,10 +248,6 @@ thread_local! {
     static RECENT: RefCell<Option<Recent>> = const { RefCell::new(None) };
 }
 
-/// The id of the initialized module's session table (0: none), for
-/// [`SessionTable::recent`]: set once the module is published, cleared when it is finalized.
-static CURRENT_TABLE: AtomicU64 = AtomicU64::new(0);
-
 impl Recent {
     /// The session `handle` of table `table`, if this thread looked it up last and it is
     /// still open (its `Arc` is alive and not marked closed).
@@ -305,8 +294,7 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     /// No sessions.
     pub fn new() -> SessionTable {
-        // From 1: 0 is "no table" for `CURRENT_TABLE`.
-        static TABLES: AtomicU64 = AtomicU64::new(1);
+        static TABLES: AtomicU64 = AtomicU64::new(0);
         SessionTable {
             id: TABLES.fetch_add(1, Ordering::Relaxed),
             shards: (0..SHARDS)
@@ -321,37 +309,8 @@ impl SessionTable {
         &self.shards[handle as usize % SHARDS].0
     }
 
-    /// Makes this the table of the initialized module, which [`SessionTable::recent`]
-    /// serves from.
-    pub fn make_current(&self) {
-        CURRENT_TABLE.store(self.id, Ordering::Release);
-    }
-
-    /// The session `handle` of the initialized module, if the calling thread's last lookup
-    /// was this session and it is still open, with the module that holds it: no load of
-    /// the module's cell, no table. `None` sends the call the long way ([`SessionTable::get`]
-    /// on the module, which also answers a fork child and a finalized module).
-    pub fn recent(handle: CK_SESSION_HANDLE) -> Option<Arc<Session>> {
-        let session = Recent::find(CURRENT_TABLE.load(Ordering::Acquire), handle)?;
-        if session.module.as_ref()?.in_this_process() {
-            if crate::entry::spans_on() {
-                tracing::Span::current().record("session", handle);
-            }
-            Some(session)
-        } else {
-            None
-        }
-    }
-
-    /// Opens a session on `slot_id` over `pool` for `module` (the module whose table this
-    /// is); returns its handle (never 0).
-    pub fn open(
-        &self,
-        slot_id: CK_SLOT_ID,
-        pool: PoolHandle,
-        rw: bool,
-        module: Option<Arc<Module>>,
-    ) -> CK_SESSION_HANDLE {
+    /// Opens a session on `slot_id` over `pool`; returns its handle (never 0).
+    pub fn open(&self, slot_id: CK_SLOT_ID, pool: PoolHandle, rw: bool) -> CK_SESSION_HANDLE {
         let handle = self.next.fetch_add(1, Ordering::Relaxed) as CK_SESSION_HANDLE;
         let session = Arc::new(Session {
             handle,
@@ -363,7 +322,6 @@ impl SessionTable {
             context_authenticated: AtomicBool::new(false),
             index: OnceLock::new(),
             closed: AtomicBool::new(false),
-            module,
         });
         {
             let mut counts = self.counts.lock();
@@ -438,9 +396,8 @@ impl SessionTable {
         }
     }
 
-    /// Closes every session; the table is no longer the initialized module's.
+    /// Closes every session.
     pub fn clear(&self) {
-        let _ = CURRENT_TABLE.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Acquire);
         for Shard(shard) in self.shards.iter() {
             for (_, closed) in shard.write().drain() {
                 closed.closed.store(true, Ordering::Release);
@@ -535,8 +492,8 @@ mod tests {
     fn a_recent_lookup_ends_with_its_session() {
         let pool = pool();
         let table = SessionTable::new();
-        let a = table.open(1, pool.clone(), true, None);
-        let b = table.open(1, pool.clone(), false, None);
+        let a = table.open(1, pool.clone(), true);
+        let b = table.open(1, pool.clone(), false);
         assert!(table.get(a).unwrap().rw);
         assert!(table.get(a).unwrap().rw, "again, through the recent lookup");
         table.close(a).unwrap();
@@ -546,7 +503,7 @@ mod tests {
         table.close_slot(1);
         assert_eq!(table.get(b).err(), Some(CKR_SESSION_HANDLE_INVALID));
         drop(held);
-        let c = table.open(2, pool.clone(), true, None);
+        let c = table.open(2, pool.clone(), true);
         let held = table.get(c).unwrap();
         table.clear();
         assert_eq!(table.get(c).err(), Some(CKR_SESSION_HANDLE_INVALID));
@@ -554,10 +511,10 @@ mod tests {
         // Another table numbers its sessions from 1 again: the first table's lookup of
         // handle 1 is not the second table's session 1.
         let first = SessionTable::new();
-        let h = first.open(1, pool.clone(), true, None);
+        let h = first.open(1, pool.clone(), true);
         assert!(first.get(h).unwrap().rw);
         let second = SessionTable::new();
-        assert_eq!(second.open(1, pool, false, None), h);
+        assert_eq!(second.open(1, pool, false), h);
         let _keep_first_open = &first;
         assert!(!second.get(h).unwrap().rw);
         assert!(first.get(h).unwrap().rw);
