@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hsm_core::{Hsm, HsmConfig};
 use mhsm_wire::pools::{Discovery, TimeShift};
@@ -138,15 +138,86 @@ enum PoolAction {
     },
 }
 
-fn main() -> Result<()> {
+/// A failure the service or the core named: its code (`NotFound`, `Conflict`, ...) picks the
+/// exit status, its message is what the user reads.
+#[derive(Debug)]
+struct Failure {
+    code: String,
+    message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit status of a failure, by kind (documented in the README): 1 any other failure, 2
+/// wrong usage (clap's), 3 not found, 4 conflict (exists, deleted, in use), 5 a bad value,
+/// 6 not allowed (forbidden, purge protection, unauthorized), 7 unavailable (no server, the
+/// store held by another process).
+fn exit_status(err: &anyhow::Error) -> u8 {
+    let code = err.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<Failure>()
+            .map(|f| f.code.clone())
+            .or_else(|| {
+                cause
+                    .downcast_ref::<hsm_core::Error>()
+                    .map(|e| e.code().to_string())
+            })
+    });
+    let Some(code) = code else { return 1 };
+    match code.as_str() {
+        c if c.ends_with("NotFound") => 3,
+        "Conflict" | "AlreadyExists" | "StoreLocked" => 4,
+        c if c.starts_with("Forbidden") || c == "Unauthorized" || c.ends_with("Protected") => 6,
+        "Unavailable" | "ServiceUnavailable" | "NoServer" => 7,
+        c if c.starts_with("Bad") || c.starts_with("Invalid") || c.ends_with("Invalid") => 5,
+        _ => 1,
+    }
+}
+
+/// A failure in one line: each cause after the first unless the one before already says it.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if !parts.iter().any(|p| p.contains(text.trim())) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // A command's own output is its answer: the log says only what went wrong, unless
+    // MHSM_LOG asks for more; the server logs its requests.
+    let default = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MHSM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mhsm: {}", one_line(&err));
+            std::process::ExitCode::from(exit_status(&err))
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Serve {
             data_dir,
             listen,
@@ -190,7 +261,13 @@ fn main() -> Result<()> {
                 seconds: days * 86_400 + seconds,
             })?;
             let out = remote(&dir)?
-                .ok_or_else(|| anyhow!("no server runs on {}", dir.data_dir.display()))?
+                .ok_or_else(|| Failure {
+                    code: "NoServer".into(),
+                    message: format!(
+                        "no server runs on {} (start `mhsm serve --test-hooks` first)",
+                        dir.data_dir.display()
+                    ),
+                })?
                 .call("POST", "time-shift", Some(body))?;
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
@@ -264,9 +341,9 @@ impl Remote {
         if !status.is_success() {
             let message = value["error"]["message"]
                 .as_str()
-                .unwrap_or("request failed");
-            let code = value["error"]["code"].as_str().unwrap_or("");
-            bail!("{status} {code}: {message}");
+                .map_or_else(|| format!("the server answered {status}"), str::to_string);
+            let code = value["error"]["code"].as_str().unwrap_or_default().into();
+            return Err(Failure { code, message }.into());
         }
         Ok(value)
     }
@@ -341,16 +418,27 @@ fn pool_request(action: PoolAction) -> Result<(&'static str, String, Option<Valu
 /// Runs a pool command through the running server, or on the data directory directly:
 /// the same management routes either way.
 fn pool_command(dir: &DataDir, action: PoolAction) -> Result<Value> {
+    let creates = matches!(action, PoolAction::Create { .. });
     let (method, path, body) = pool_request(action)?;
     if let Some(r) = remote(dir)? {
         return r.call(method, &path, body);
+    }
+    // Only a create makes a data directory; a look at one that is not there changes nothing.
+    if !creates && !dir.data_dir.is_dir() {
+        return Err(Failure {
+            code: "NotFound".into(),
+            message: format!("no data directory at {}", dir.data_dir.display()),
+        }
+        .into());
     }
     let hsm = Hsm::open(HsmConfig::new(&dir.data_dir))
         .with_context(|| format!("opening {}", dir.data_dir.display()))?;
     let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
     let segments: Vec<&str> = path.split('/').collect();
     let method = reqwest::Method::from_bytes(method.as_bytes())?;
-    let (_, value) = pools::route(&hsm, None, &method, &segments, &bytes)
-        .map_err(|e| anyhow!("{}: {}", e.code, e.message))?;
+    let (_, value) = pools::route(&hsm, None, &method, &segments, &bytes).map_err(|e| Failure {
+        code: e.code.to_string(),
+        message: e.message,
+    })?;
     Ok(value.unwrap_or(Value::Null))
 }
