@@ -19,7 +19,9 @@
 //! `pub fn` exports the symbol (`#[unsafe(no_mangle)]`); a plain `fn` is only reachable
 //! through a function table. `with NAME` binds the initialized [`Module`] to `NAME` (and
 //! answers `CKR_CRYPTOKI_NOT_INITIALIZED` without one, or in a forked child that has not
-//! initialized again); `always` runs without it (`C_Initialize`, `C_GetFunctionList`, ...).
+//! initialized again); `with NAME, ARG` also replaces the session handle argument `ARG` with
+//! its `&Session` (`CKR_SESSION_HANDLE_INVALID` for an unknown handle, [`with_session`]);
+//! `always` runs without it (`C_Initialize`, `C_GetFunctionList`, ...).
 //!
 //! ## Why `unsafe extern "C"`
 //! Every function is declared `unsafe extern "C" fn`, with a `# Safety` section naming the
