@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::TestServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -171,6 +173,64 @@ fn challenge_api_version_and_bad_requests() {
         171,
         "128 bytes in base64url"
     );
+}
+
+/// An oversized body is 413 with Azure's error body over HTTP/1.1 (with a length, and
+/// chunked) and over HTTP/2, as curl sends them (a real client of both).
+#[test]
+fn oversized_bodies_are_413_over_http1_and_http2() {
+    let api = Api::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &api.server.ca_pem).unwrap();
+    let big = dir.path().join("big.json");
+    let body = json!({"kty": "EC", "tags": {"x": "y".repeat(2 << 20)}});
+    std::fs::write(&big, body.to_string()).unwrap();
+    let small = dir.path().join("small.json");
+    std::fs::write(&small, json!({"kty": "EC"}).to_string()).unwrap();
+    let url = api.url("127.0.0.1", &format!("/keys/curl-k/create?{V}"));
+    let curl = |version: &str, file: &Path, extra: &[&str]| {
+        let answer = dir.path().join("answer.json");
+        let out = std::process::Command::new("curl")
+            .args([version, "-sS", "-X", "POST", "--cacert"])
+            .arg(&ca)
+            .args([
+                "-H",
+                "Authorization: Bearer t",
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .args(extra)
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg("-o")
+            .arg(&answer)
+            .args(["-w", "%{http_code} %{http_version}", &url])
+            .output()
+            .expect("curl (scripts/test-all installs it)");
+        let status = String::from_utf8_lossy(&out.stdout).to_string();
+        let body: Value = serde_json::from_slice(&std::fs::read(&answer).unwrap_or_default())
+            .unwrap_or(Value::Null);
+        (status, body)
+    };
+    for (version, extra, want) in [
+        ("--http1.1", &[][..], "413 1.1"),
+        (
+            "--http1.1",
+            &["-H", "Transfer-Encoding: chunked"][..],
+            "413 1.1",
+        ),
+        ("--http2", &[][..], "413 2"),
+    ] {
+        let (status, body) = curl(version, &big, extra);
+        assert_eq!(status, want, "{version} {extra:?}: {body}");
+        assert_eq!(code(&body), "BadParameter", "{version} {extra:?}: {body}");
+    }
+    // The same request with a small body goes through on both.
+    for version in ["--http1.1", "--http2"] {
+        let (status, body) = curl(version, &small, &[]);
+        assert!(status.starts_with("200 "), "{version}: {status} {body}");
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use hsm_core::rbac::{DataAction as A, Scope};
 use tracing::Instrument;
@@ -42,9 +42,11 @@ pub(super) async fn dispatch(
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        // The rest of the body was not read, so the connection cannot carry another
-        // request: say so, or a client reusing it gets a broken pipe.
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && parts.version < Version::HTTP_2 {
+        // The rest of the body was not read, so an HTTP/1 connection cannot carry another
+        // request: say so, or a client reusing it gets a broken pipe. (HTTP/2 ends only the
+        // stream, and forbids the header: with it the client sees a framing error instead
+        // of the 413.)
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -183,15 +185,47 @@ fn failed() -> ApiError {
     )
 }
 
-/// The body, up to [`BODY_LIMIT`].
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+/// How much of an oversized HTTP/2 request body is read and dropped before its 413: h2
+/// resets a stream whose request is still arriving once the response is queued, and the
+/// reset can overtake the response (the client then sees a framing error, not the 413).
+/// A body larger still is cut off at this point.
+const DRAIN_LIMIT: usize = 16 * BODY_LIMIT;
+
+/// The body, up to [`BODY_LIMIT`] (413 beyond it). Over HTTP/1 the rest of an oversized
+/// body is left unread (the response closes the connection); over HTTP/2 it is read and
+/// dropped up to [`DRAIN_LIMIT`], so that the 413 reaches the client.
+async fn read_body(mut body: Body, version: Version) -> Result<Bytes, ApiError> {
+    use axum::body::HttpBody;
+    let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BadParameter",
             format!("the request body exceeds {BODY_LIMIT} bytes"),
         )
-    })
+    };
+    let drain = version >= Version::HTTP_2;
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let Ok(data) = frame
+            .map_err(|_| ApiError::bad_parameter("the request body could not be read"))?
+            .into_data()
+        else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= BODY_LIMIT {
+            kept.extend_from_slice(&data);
+        } else if !drain || seen > DRAIN_LIMIT {
+            return Err(too_large());
+        }
+    }
+    if seen > BODY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// The api-version asked for (status URLs are polled without one), checked.
@@ -275,7 +309,7 @@ async fn handle(
     let query = query_pairs(parts.uri.query());
     let api_version = api_version(&query, path)?;
     let principal = edge.principal(state)?;
-    let bytes = read_body(body).await?;
+    let bytes = read_body(body, parts.version).await?;
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let op = OpBody::parse(&parts.method, &segments, &bytes);
     let placement = placement(&parts.method, op.as_ref());
@@ -347,7 +381,7 @@ async fn manage(
     rest: &str,
 ) -> Result<Response, ApiError> {
     let principal = edge.principal(state)?.clone();
-    let bytes = read_body(body).await?;
+    let bytes = read_body(body, parts.version).await?;
     let state = state.clone();
     let method = parts.method.clone();
     let rest = rest.to_string();
