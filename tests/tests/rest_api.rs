@@ -459,12 +459,14 @@ fn delete_recover_and_purge(api: &Api, p: u16) {
 fn lists_page_with_next_links() {
     let api = Api::new();
     for i in 0..12 {
-        let (s, _) = api.call(
+        let (s, b) = api.call(
             Method::POST,
             &format!("/keys/k{i:02}/create?{V}"),
             Some(json!({"kty": "oct-HSM", "key_size": 128})),
         );
         assert_eq!(s, StatusCode::OK);
+        // 2026-04-01's read-only attribute: a symmetric key's size.
+        assert_eq!(b["attributes"]["key_size"], 128, "{b}");
     }
     let mut names = Vec::new();
     let mut next = Some(format!(
@@ -501,12 +503,14 @@ fn lists_page_with_next_links() {
 #[test]
 fn graceful_stop_and_restart_keep_keys_and_certificates() {
     let mut api = Api::new();
-    let (s, _) = api.call(
+    let (s, b) = api.call(
         Method::POST,
         &format!("/keys/kept/create?{V}"),
         Some(json!({"kty": "EC"})),
     );
     assert_eq!(s, StatusCode::OK);
+    // `key_size` is a symmetric key's only.
+    assert!(b["attributes"].get("key_size").is_none(), "{b}");
     let ca_before = api.server.ca_pem.clone();
     api.server.stop();
     // Restart over the same directory: same CA, same keys.

@@ -60,6 +60,10 @@ pub struct Attributes {
     /// Whether the material may leave the HSM.
     #[serde(default)]
     pub exportable: bool,
+    /// A symmetric key's size in bits (read-only, api-version 2026-04-01's `key_size`;
+    /// fields in the order of their names: answers print as a sorted map would).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_size: Option<u32>,
     /// Not-before time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
@@ -93,6 +97,7 @@ impl Default for Attributes {
             recoverable_days: 90,
             recovery_level: Cow::Borrowed(""),
             updated: 0,
+            key_size: None,
         }
     }
 }
@@ -110,6 +115,10 @@ impl Attributes {
             recoverable_days: info.recoverable_days,
             recovery_level: Cow::Borrowed(info.recovery_level.azure_name()),
             updated: a.updated.0,
+            key_size: match info.spec {
+                KeySpec::Aes { bits } | KeySpec::Secret { bits } => Some(bits),
+                KeySpec::Rsa { .. } | KeySpec::Ec { .. } => None,
+            },
         }
     }
 
