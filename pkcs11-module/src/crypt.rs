@@ -190,17 +190,18 @@ unsafe fn single(
     match kind {
         // Ciphertext is not secret: no zeroizing copy; written in place when the caller's
         // buffer is apart from its data.
-        Kind::Encrypt => match buffer.produce_apart(data, |out| {
-            op.key
-                .encrypt_into(&op.alg, data, out)
-                .map_err(|rv| kind.error(rv))
-        }) {
-            Ok(written) => written?,
-            Err(buffer) => {
+        Kind::Encrypt => buffer.produce(
+            data,
+            |out| {
+                op.key
+                    .encrypt_into(&op.alg, data, out)
+                    .map_err(|rv| kind.error(rv))
+            },
+            || {
                 let out = op.key.encrypt(&op.alg, data).map_err(|rv| kind.error(rv))?;
-                buffer.fill(&out.into_data_with_tag())?;
-            }
-        },
+                Ok(out.into_data_with_tag())
+            },
+        )?,
         Kind::Decrypt => {
             let result = kind.call(&op.key, &op.alg, data)?;
             // A buffer too small for the real plaintext keeps the operation.

@@ -178,33 +178,32 @@ impl OutBuffer<'_> {
 }
 
 impl OutBuffer<'_> {
-    /// Lets `produce` write the output straight into the caller's buffer (all `capacity`
-    /// bytes of it; it returns how many it wrote, at most that), then sets the caller's
-    /// length. PKCS#11 lets a caller pass one buffer as input and output: when the buffer
-    /// overlaps `input`, nothing is done and `Err(self)` hands the buffer back, for an output
-    /// computed apart and [`OutBuffer::fill`]ed.
-    pub(crate) fn produce_apart(
+    /// Lets `into` write the output straight into the caller's buffer (all `capacity` bytes
+    /// of it; it returns how many it wrote, at most that), then sets the caller's length.
+    /// PKCS#11 lets a caller pass one buffer as input and output: when the buffer overlaps
+    /// `input`, the output `apart` computes is [`OutBuffer::fill`]ed instead.
+    pub(crate) fn produce<B: AsRef<[u8]>>(
         self,
         input: &[u8],
-        produce: impl FnOnce(&mut [u8]) -> Result<usize, CK_RV>,
-    ) -> Result<Result<(), CK_RV>, Self> {
+        into: impl FnOnce(&mut [u8]) -> Result<usize, CK_RV>,
+        apart: impl FnOnce() -> Result<B, CK_RV>,
+    ) -> Result<(), CK_RV> {
         let out = self.data as usize..(self.data as usize).saturating_add(self.capacity);
         let inp = input.as_ptr() as usize..(input.as_ptr() as usize) + input.len();
         if !input.is_empty() && out.start < inp.end && inp.start < out.end {
-            return Err(self);
+            return self.fill(apart()?.as_ref());
         }
         // SAFETY: `data` is non-NULL and writable for `capacity` bytes while `'a` lasts (the
         // contract that made `self`), and those bytes overlap no other slice alive here
         // (checked against `input`, the call's only other caller memory). The slice does not
         // outlive this call.
         let buf = unsafe { std::slice::from_raw_parts_mut(self.data, self.capacity) };
-        Ok(produce(buf).and_then(|len| {
-            if len > self.capacity {
-                return Err(CKR_GENERAL_ERROR);
-            }
-            // SAFETY: `len_ptr` is non-NULL and writable for `'a`, as in `fill`.
-            unsafe { write(self.len_ptr, len as CK_ULONG) }
-        }))
+        let len = into(buf)?;
+        if len > self.capacity {
+            return Err(CKR_GENERAL_ERROR);
+        }
+        // SAFETY: `len_ptr` is non-NULL and writable for `'a`, as in `fill`.
+        unsafe { write(self.len_ptr, len as CK_ULONG) }
     }
 }
 

@@ -258,10 +258,11 @@ unsafe fn sign(
     let input = final_input(&mut op.input, data)?;
     // Straight into the caller's buffer, unless it overlaps the data.
     let (key, alg) = (&op.key, &op.alg);
-    match out.produce_apart(&input, |buf| key.sign_into(alg, &input, buf)) {
-        Ok(done) => done?,
-        Err(out) => out.fill(&key.sign(alg, &input)?)?,
-    }
+    out.produce(
+        &input,
+        |buf| key.sign_into(alg, &input, buf),
+        || key.sign(alg, &input),
+    )?;
     Ok(Step::Done)
 }
 

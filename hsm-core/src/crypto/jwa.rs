@@ -5,8 +5,9 @@
 //! here, so which name means what is decided in the core once. Azure's name is used whenever
 //! it means exactly the algorithm asked for with the key at hand (`ES256` only for SHA-256 on
 //! a P-256 key, `PS256` only with MGF1-SHA-256 and a 32-byte salt, `A256GCM` only for a
-//! 256-bit key and a 16-byte tag, `A256CBC` never: it zero-pads, see [`zero_pad`]). Every other algorithm has a vendor name, `MHSM-`
-//! followed by `-`-separated tokens that carry each parameter; only mhsm understands them:
+//! 256-bit key and a 16-byte tag, `A256CBC` never: it zero-pads, see [`zero_pad`]). Every
+//! other algorithm has a vendor name, `MHSM-` followed by `-`-separated tokens that carry
+//! each parameter; only mhsm understands them:
 //!
 //! | algorithm | name | carried in the request |
 //! |---|---|---|

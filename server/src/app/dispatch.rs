@@ -204,7 +204,8 @@ async fn read_body(mut body: Body, version: Version) -> Result<Bytes, ApiError> 
         )
     };
     let drain = version >= Version::HTTP_2;
-    let mut kept = Vec::new();
+    // The frames as they come: one (the common case) is the body, with no copy.
+    let mut kept: Vec<Bytes> = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
@@ -217,7 +218,7 @@ async fn read_body(mut body: Body, version: Version) -> Result<Bytes, ApiError> 
         };
         seen = seen.saturating_add(data.len());
         if seen <= BODY_LIMIT {
-            kept.extend_from_slice(&data);
+            kept.push(data);
         } else if !drain || seen > DRAIN_LIMIT {
             return Err(too_large());
         }
@@ -225,7 +226,10 @@ async fn read_body(mut body: Body, version: Version) -> Result<Bytes, ApiError> 
     if seen > BODY_LIMIT {
         return Err(too_large());
     }
-    Ok(Bytes::from(kept))
+    Ok(match <[Bytes; 1]>::try_from(kept) {
+        Ok([body]) => body,
+        Err(frames) => Bytes::from(frames.concat()),
+    })
 }
 
 /// The api-version asked for (status URLs are polled without one), checked.
