@@ -29,6 +29,7 @@ pub mod crypt;
 pub mod digest;
 pub mod entry;
 pub mod error;
+pub mod find;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

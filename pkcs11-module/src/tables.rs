@@ -7,7 +7,9 @@ use std::ffi::c_void;
 use cryptoki_sys::{CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_INTERFACE, CK_VERSION};
 
 use crate::ptr::StaticPtrs;
-use crate::{crypt, digest, general, keys, message, object, random, session, sign, slot, wrap};
+use crate::{
+    crypt, digest, find, general, keys, message, object, random, session, sign, slot, wrap,
+};
 
 /// The interface name of both tables, NUL-terminated.
 pub(crate) const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
@@ -44,9 +46,9 @@ pub(crate) static FUNCTION_LIST: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
     C_GetObjectSize: Some(object::C_GetObjectSize),
     C_GetAttributeValue: Some(object::C_GetAttributeValue),
     C_SetAttributeValue: Some(object::C_SetAttributeValue),
-    C_FindObjectsInit: Some(object::C_FindObjectsInit),
-    C_FindObjects: Some(object::C_FindObjects),
-    C_FindObjectsFinal: Some(object::C_FindObjectsFinal),
+    C_FindObjectsInit: Some(find::C_FindObjectsInit),
+    C_FindObjects: Some(find::C_FindObjects),
+    C_FindObjectsFinal: Some(find::C_FindObjectsFinal),
     C_EncryptInit: Some(crypt::C_EncryptInit),
     C_Encrypt: Some(crypt::C_Encrypt),
     C_EncryptUpdate: Some(crypt::C_EncryptUpdate),
@@ -117,9 +119,9 @@ pub(crate) static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = CK_FUNCTION_LIST_3_0
     C_GetObjectSize: Some(object::C_GetObjectSize),
     C_GetAttributeValue: Some(object::C_GetAttributeValue),
     C_SetAttributeValue: Some(object::C_SetAttributeValue),
-    C_FindObjectsInit: Some(object::C_FindObjectsInit),
-    C_FindObjects: Some(object::C_FindObjects),
-    C_FindObjectsFinal: Some(object::C_FindObjectsFinal),
+    C_FindObjectsInit: Some(find::C_FindObjectsInit),
+    C_FindObjects: Some(find::C_FindObjects),
+    C_FindObjectsFinal: Some(find::C_FindObjectsFinal),
     C_EncryptInit: Some(crypt::C_EncryptInit),
     C_Encrypt: Some(crypt::C_Encrypt),
     C_EncryptUpdate: Some(crypt::C_EncryptUpdate),

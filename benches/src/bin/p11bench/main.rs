@@ -290,3 +290,27 @@ pub fn timed_loop(dur: Duration, mut op: impl FnMut() -> Result<()>) -> Result<(
         }
     }
 }
+
+/// Rounds of a case measured beside the bare provider: each side runs `dur / ROUNDS` per
+/// round, the module first, and reports the median of its rounds.
+const ROUNDS: u32 = 5;
+
+/// Ops/s of `a` and of `b` (the medians of [`ROUNDS`] rounds, each side `dur / ROUNDS` per
+/// round, taken in turn).
+pub fn in_turn(
+    dur: Duration,
+    a: impl Fn(Duration) -> Result<f64>,
+    b: impl Fn(Duration) -> Result<f64>,
+) -> Result<(f64, f64)> {
+    let slice = dur / ROUNDS;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        xs.push(a(slice)?);
+        ys.push(b(slice)?);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok((median(xs), median(ys)))
+}

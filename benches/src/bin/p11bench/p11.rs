@@ -381,13 +381,9 @@ fn find_one(s: &Session, label: &str) -> Result<Vec<ObjectHandle>> {
     Ok(s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())])?)
 }
 
-/// Rounds of a case measured beside the bare provider: each side runs `dur / ROUNDS` per
-/// round, the module first, and reports the median of its rounds.
-const ROUNDS: u32 = 5;
-
 /// `cases` phase: makes the keys, runs every case at each thread count. With `paired` (an
 /// mhsm module), a case the bare provider has runs in rounds taken in turn with the bare
-/// provider's ([`ROUNDS`]), which is reported beside it.
+/// provider's ([`crate::in_turn`]), which is reported beside it.
 pub fn run_cases(
     lib: &str,
     objects: usize,
@@ -443,10 +439,12 @@ pub fn run_cases(
             let module = |d| cases.ops_per_sec(case.id, &check, t, d);
             let r = match &bare {
                 Some(bare) if case.bare => {
-                    in_turn(dur, module, |d| bare.ops_per_sec(case.id, t, d)).map(|(m, b)| {
-                        emit_bare(case.id, t, b);
-                        m
-                    })
+                    crate::in_turn(dur, module, |d| bare.ops_per_sec(case.id, t, d)).map(
+                        |(m, b)| {
+                            emit_bare(case.id, t, b);
+                            m
+                        },
+                    )
                 }
                 _ => module(dur),
             };
@@ -454,26 +452,6 @@ pub fn run_cases(
         }
     }
     Ok(())
-}
-
-/// Ops/s of `a` and of `b` (the medians of [`ROUNDS`] rounds, each side `dur / ROUNDS` per
-/// round, taken in turn).
-fn in_turn(
-    dur: Duration,
-    a: impl Fn(Duration) -> Result<f64>,
-    b: impl Fn(Duration) -> Result<f64>,
-) -> Result<(f64, f64)> {
-    let slice = dur / ROUNDS;
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        xs.push(a(slice)?);
-        ys.push(b(slice)?);
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    Ok((median(xs), median(ys)))
 }
 
 /// What the cases run with: the module, the keys made once, the inputs.
